@@ -1,0 +1,84 @@
+// Which SIMD level runs: the best the CPU supports, lowered by the OPTIKERN_SIMD environment
+// variable or by set_simd_level(). Chosen once, on first use.
+#pragma once
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "optikern/config.hpp"
+
+namespace optikern {
+
+// Names equal the OPTIKERN_SIMD values.
+enum class simd_level : int { baseline = 0, avx2 = 1, avx512 = 2 };
+
+inline const char* simd_level_name(simd_level level) {
+    switch (level) {
+        case simd_level::avx512: return "avx512";
+        case simd_level::avx2: return "avx2";
+        default: return "baseline";
+    }
+}
+
+// Returns false (and leaves `level` alone) for an unknown name.
+inline bool parse_simd_level(const char* name, simd_level& level) {
+    for (auto candidate : {simd_level::baseline, simd_level::avx2, simd_level::avx512}) {
+        if (std::strcmp(name, simd_level_name(candidate)) == 0) {
+            level = candidate;
+            return true;
+        }
+    }
+    return false;
+}
+
+// The best level this CPU and OS support (the builtins check the OS enabled the registers).
+inline simd_level detected_simd_level() {
+#if OPTIKERN_X86 && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return simd_level::avx512;
+    if (__builtin_cpu_supports("avx2")) return simd_level::avx2;
+#endif
+    return simd_level::baseline;
+}
+
+// Every level that can run here, lowest first.
+inline std::vector<simd_level> available_simd_levels() {
+    std::vector<simd_level> levels;
+    for (int l = 0; l <= static_cast<int>(detected_simd_level()); ++l)
+        levels.push_back(static_cast<simd_level>(l));
+    return levels;
+}
+
+namespace detail {
+
+inline simd_level initial_simd_level() {
+    simd_level level = detected_simd_level();
+    simd_level requested = level;
+    const char* env = std::getenv("OPTIKERN_SIMD");
+    // An unknown or too high request keeps the detected level: it can only ever lower it.
+    if (env != nullptr && parse_simd_level(env, requested) && requested < level) level = requested;
+    return level;
+}
+
+inline std::atomic<int>& active_level_storage() {
+    static std::atomic<int> level{static_cast<int>(initial_simd_level())};
+    return level;
+}
+
+}  // namespace detail
+
+inline simd_level active_simd_level() {
+    return static_cast<simd_level>(detail::active_level_storage().load(std::memory_order_relaxed));
+}
+
+// Forces a level (tests, reproducibility checks). Returns false, changing nothing, for a level
+// the CPU lacks.
+inline bool set_simd_level(simd_level level) {
+    if (level > detected_simd_level()) return false;
+    detail::active_level_storage().store(static_cast<int>(level), std::memory_order_relaxed);
+    return true;
+}
+
+}  // namespace optikern

@@ -1,0 +1,60 @@
+// AdaGrad (Duchi, Hazan & Singer 2011) in the arithmetic order of torch.optim.Adagrad's
+// single-tensor code (https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html):
+//   g = maximize ? -grad : grad;  with wd: g = g + wd p
+//   clr = lr / (1 + (t - 1) lr_decay)
+//   sum = sum + g g
+//   p = p + ((-clr) g) / (sqrt(sum) + eps)
+// The accumulator starts at initial_accumulator_value (the caller fills it).
+#pragma once
+
+#include <cstdint>
+
+#include "optikern/buffers.hpp"
+#include "optikern/config.hpp"
+#include "optikern/options.hpp"
+
+namespace optikern {
+
+template <class T>
+struct adagrad_scalars {
+    T neg_clr;
+    T eps;
+    T weight_decay;
+    bool decay;
+    bool maximize;
+
+    static adagrad_scalars make(const adagrad_options& o, std::int64_t step) {
+        const double clr = o.lr / (1.0 + static_cast<double>(step - 1) * o.lr_decay);
+        return {static_cast<T>(-clr),
+                static_cast<T>(o.eps),
+                static_cast<T>(o.weight_decay),
+                o.weight_decay != 0.0,
+                o.maximize};
+    }
+};
+
+namespace kernels {
+
+struct adagrad {
+    template <class T>
+    using buffers = adagrad_buffers<T>;
+    template <class T>
+    using scalars = adagrad_scalars<T>;
+
+    template <class V>
+    static OPTIKERN_INLINE void at(const adagrad_buffers<typename V::value_type>& b,
+                                   const adagrad_scalars<typename V::value_type>& s,
+                                   std::int64_t i) {
+        auto p = V::load(b.param + i);
+        auto g = V::load(b.grad + i);
+        if (s.maximize) g = V::neg(g);
+        if (s.decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        const auto sum = V::add(V::load(b.sum + i), V::mul(g, g));
+        const auto std_dev = V::add(V::sqrt(sum), V::set1(s.eps));
+        V::store(b.sum + i, sum);
+        V::store(b.param + i, V::add(p, V::div(V::mul(V::set1(s.neg_clr), g), std_dev)));
+    }
+};
+
+}  // namespace kernels
+}  // namespace optikern

@@ -1,0 +1,95 @@
+// Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019), one fused pass per element,
+// in the arithmetic order of torch.optim.Adam's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.Adam.html):
+//   g = maximize ? -grad : grad
+//   AdamW: p = p * (1 - lr wd)            Adam with wd: g = g + wd p
+//   m = lerp(m, g, 1 - beta1)             v = v beta2 + ((1 - beta2) g) g
+//   amsgrad: v_max = max(v_max, v), v_hat = v_max, else v_hat = v
+//   p = p + (-lr / (1 - beta1^t)) m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
+// eps is added outside the square root, after bias correction, as torch and the paper do.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "optikern/buffers.hpp"
+#include "optikern/config.hpp"
+#include "optikern/kernels/lerp.hpp"
+#include "optikern/options.hpp"
+
+namespace optikern {
+
+// Per-step constants, derived once in double (the bias corrections need it at large t) and
+// rounded to the element type, as torch does with its Python-float scalars.
+template <class T>
+struct adam_scalars {
+    kernels::lerp_weight<T> exp_avg_weight;
+    T beta2;
+    T one_minus_beta2;
+    T neg_step_size;
+    T bias_correction2_sqrt;
+    T eps;
+    T weight_decay;
+    T decay_factor;
+    bool l2_decay;
+    bool decoupled_decay;
+    bool amsgrad;
+    bool maximize;
+
+    static adam_scalars make(const adam_options& o, std::int64_t step) {
+        const double t = static_cast<double>(step);
+        const double bias_correction1 = 1.0 - std::pow(o.beta1, t);
+        const double bias_correction2 = 1.0 - std::pow(o.beta2, t);
+        const bool decay = o.weight_decay != 0.0;
+        return {kernels::lerp_weight<T>::make(1.0 - o.beta1),
+                static_cast<T>(o.beta2),
+                static_cast<T>(1.0 - o.beta2),
+                static_cast<T>(-(o.lr / bias_correction1)),
+                static_cast<T>(std::sqrt(bias_correction2)),
+                static_cast<T>(o.eps),
+                static_cast<T>(o.weight_decay),
+                static_cast<T>(1.0 - o.lr * o.weight_decay),
+                decay && !o.decoupled_weight_decay,
+                decay && o.decoupled_weight_decay,
+                o.amsgrad,
+                o.maximize};
+    }
+};
+
+namespace kernels {
+
+struct adam {
+    template <class T>
+    using buffers = adam_buffers<T>;
+    template <class T>
+    using scalars = adam_scalars<T>;
+
+    // Updates the V::width elements starting at i.
+    template <class V>
+    static OPTIKERN_INLINE void at(const adam_buffers<typename V::value_type>& b,
+                                   const adam_scalars<typename V::value_type>& s,
+                                   std::int64_t i) {
+        auto p = V::load(b.param + i);
+        auto g = V::load(b.grad + i);
+        if (s.maximize) g = V::neg(g);
+        if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
+        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        const auto m = lerp<V>(V::load(b.exp_avg + i), g, s.exp_avg_weight);
+        const auto v = V::add(V::mul(V::load(b.exp_avg_sq + i), V::set1(s.beta2)),
+                              V::mul(V::mul(V::set1(s.one_minus_beta2), g), g));
+        auto v_hat = v;
+        if (s.amsgrad) {
+            v_hat = V::max(V::load(b.max_exp_avg_sq + i), v);
+            V::store(b.max_exp_avg_sq + i, v_hat);
+        }
+        const auto denom =
+            V::add(V::div(V::sqrt(v_hat), V::set1(s.bias_correction2_sqrt)), V::set1(s.eps));
+        p = V::add(p, V::div(V::mul(V::set1(s.neg_step_size), m), denom));
+        V::store(b.exp_avg + i, m);
+        V::store(b.exp_avg_sq + i, v);
+        V::store(b.param + i, p);
+    }
+};
+
+}  // namespace kernels
+}  // namespace optikern

@@ -1,0 +1,88 @@
+// RMSProp (Hinton, Neural Networks for Machine Learning, lecture 6e) with torch's options, in the
+// arithmetic order of torch.optim.RMSprop's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html):
+//   g = maximize ? -grad : grad;  with wd: g = g + wd p
+//   v = v alpha + ((1 - alpha) g) g
+//   centered: g_avg = lerp(g_avg, g, 1 - alpha), avg = sqrt(v - g_avg g_avg), else avg = sqrt(v)
+//   avg = avg + eps
+//   momentum > 0: b = b momentum + g / avg, p = p + (-lr) b;  else p = p + ((-lr) g) / avg
+#pragma once
+
+#include <cstdint>
+
+#include "optikern/buffers.hpp"
+#include "optikern/config.hpp"
+#include "optikern/kernels/lerp.hpp"
+#include "optikern/options.hpp"
+
+namespace optikern {
+
+template <class T>
+struct rmsprop_scalars {
+    T alpha;
+    T one_minus_alpha;
+    kernels::lerp_weight<T> grad_avg_weight;
+    T eps;
+    T weight_decay;
+    T momentum;
+    T neg_lr;
+    bool decay;
+    bool centered;
+    bool use_momentum;
+    bool maximize;
+
+    static rmsprop_scalars make(const rmsprop_options& o) {
+        return {static_cast<T>(o.alpha),
+                static_cast<T>(1.0 - o.alpha),
+                kernels::lerp_weight<T>::make(1.0 - o.alpha),
+                static_cast<T>(o.eps),
+                static_cast<T>(o.weight_decay),
+                static_cast<T>(o.momentum),
+                static_cast<T>(-o.lr),
+                o.weight_decay != 0.0,
+                o.centered,
+                o.momentum > 0.0,
+                o.maximize};
+    }
+};
+
+namespace kernels {
+
+struct rmsprop {
+    template <class T>
+    using buffers = rmsprop_buffers<T>;
+    template <class T>
+    using scalars = rmsprop_scalars<T>;
+
+    template <class V>
+    static OPTIKERN_INLINE void at(const rmsprop_buffers<typename V::value_type>& b,
+                                   const rmsprop_scalars<typename V::value_type>& s,
+                                   std::int64_t i) {
+        auto p = V::load(b.param + i);
+        auto g = V::load(b.grad + i);
+        if (s.maximize) g = V::neg(g);
+        if (s.decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        const auto square_avg = V::add(V::mul(V::load(b.square_avg + i), V::set1(s.alpha)),
+                                       V::mul(V::mul(V::set1(s.one_minus_alpha), g), g));
+        V::store(b.square_avg + i, square_avg);
+        auto variance = square_avg;
+        if (s.centered) {
+            const auto grad_avg = lerp<V>(V::load(b.grad_avg + i), g, s.grad_avg_weight);
+            V::store(b.grad_avg + i, grad_avg);
+            variance = V::sub(square_avg, V::mul(grad_avg, grad_avg));
+        }
+        const auto avg = V::add(V::sqrt(variance), V::set1(s.eps));
+        if (s.use_momentum) {
+            const auto buf = V::add(V::mul(V::load(b.momentum_buffer + i), V::set1(s.momentum)),
+                                    V::div(g, avg));
+            V::store(b.momentum_buffer + i, buf);
+            p = V::add(p, V::mul(V::set1(s.neg_lr), buf));
+        } else {
+            p = V::add(p, V::div(V::mul(V::set1(s.neg_lr), g), avg));
+        }
+        V::store(b.param + i, p);
+    }
+};
+
+}  // namespace kernels
+}  // namespace optikern

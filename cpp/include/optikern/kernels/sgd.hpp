@@ -1,0 +1,73 @@
+// SGD with optional momentum (dampening, Nesterov), L2 weight decay and maximize, in the
+// arithmetic order of torch.optim.SGD's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.SGD.html):
+//   g = maximize ? -grad : grad;  with wd: g = g + wd p
+//   momentum: b = first step ? g : b momentum + (1 - dampening) g
+//             g = nesterov ? g + momentum b : b
+//   p = p + (-lr) g
+#pragma once
+
+#include <cstdint>
+
+#include "optikern/buffers.hpp"
+#include "optikern/config.hpp"
+#include "optikern/options.hpp"
+
+namespace optikern {
+
+template <class T>
+struct sgd_scalars {
+    T neg_lr;
+    T momentum;
+    T one_minus_dampening;
+    T weight_decay;
+    bool use_momentum;
+    bool first_step;  // torch's "momentum_buffer is None": the buffer starts as a copy of g
+    bool nesterov;
+    bool decay;
+    bool maximize;
+
+    static sgd_scalars make(const sgd_options& o, bool first_step) {
+        return {static_cast<T>(-o.lr),
+                static_cast<T>(o.momentum),
+                static_cast<T>(1.0 - o.dampening),
+                static_cast<T>(o.weight_decay),
+                o.momentum != 0.0,
+                first_step,
+                o.nesterov,
+                o.weight_decay != 0.0,
+                o.maximize};
+    }
+};
+
+namespace kernels {
+
+struct sgd {
+    template <class T>
+    using buffers = sgd_buffers<T>;
+    template <class T>
+    using scalars = sgd_scalars<T>;
+
+    template <class V>
+    static OPTIKERN_INLINE void at(const sgd_buffers<typename V::value_type>& b,
+                                   const sgd_scalars<typename V::value_type>& s,
+                                   std::int64_t i) {
+        auto p = V::load(b.param + i);
+        auto g = V::load(b.grad + i);
+        if (s.maximize) g = V::neg(g);
+        if (s.decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.use_momentum) {
+            auto buf = g;
+            if (!s.first_step) {
+                buf = V::add(V::mul(V::load(b.momentum_buffer + i), V::set1(s.momentum)),
+                             V::mul(V::set1(s.one_minus_dampening), g));
+            }
+            V::store(b.momentum_buffer + i, buf);
+            g = s.nesterov ? V::add(g, V::mul(V::set1(s.momentum), buf)) : buf;
+        }
+        V::store(b.param + i, V::add(p, V::mul(V::set1(s.neg_lr), g)));
+    }
+};
+
+}  // namespace kernels
+}  // namespace optikern

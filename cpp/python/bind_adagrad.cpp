@@ -1,0 +1,52 @@
+// _core.adagrad_step: AdaGrad over every tensor of a step in one call.
+#include <optikern/optikern.hpp>
+
+#include "bind_common.hpp"
+
+namespace optikern::python {
+
+namespace {
+
+void adagrad_step_py(py::handle params,
+                     py::handle grads,
+                     py::handle state_sums,
+                     std::int64_t step,
+                     double lr,
+                     double lr_decay,
+                     double weight_decay,
+                     double eps,
+                     bool maximize,
+                 bool check_only) {
+    require_positive_step(step);
+    require_at_least(lr, 0.0, "learning rate");
+    require_at_least(lr_decay, 0.0, "lr_decay value");
+    require_at_least(weight_decay, 0.0, "weight_decay value");
+    require_at_least(eps, 0.0, "epsilon value");
+    const step_arrays arrays(
+        {{"params", params, true}, {"grads", grads, false}, {"state_sums", state_sums, true}});
+    const adagrad_options options{lr, lr_decay, weight_decay, eps, maximize};
+    const auto buffers = [&](auto zero) {
+        using T = decltype(zero);
+        return arrays.collect<T>([&](std::size_t t) {
+            return adagrad_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t),
+                                      arrays.data<T>(2, t), arrays.size(t)};
+        });
+    };
+    if (check_only) return;
+    const auto f32 = buffers(0.0f);
+    const auto f64 = buffers(0.0);
+    py::gil_scoped_release release;
+    if (!f32.empty()) adagrad_step(f32.data(), f32.size(), options, step);
+    if (!f64.empty()) adagrad_step(f64.data(), f64.size(), options, step);
+}
+
+}  // namespace
+
+void register_adagrad(py::module_& m) {
+    m.def("adagrad_step", &adagrad_step_py, py::arg("params"), py::arg("grads"),
+          py::arg("state_sums"), py::arg("step"), py::arg("lr"), py::arg("lr_decay"),
+          py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"), py::arg("check_only") = false,
+          "AdaGrad update in place; step is 1-based.");
+}
+
+}  // namespace optikern::python

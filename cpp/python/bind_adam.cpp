@@ -1,0 +1,65 @@
+// _core.adam_step: Adam and AdamW over every tensor of a step in one call.
+#include <optikern/optikern.hpp>
+
+#include "bind_common.hpp"
+
+namespace optikern::python {
+
+namespace {
+
+void adam_step_py(py::handle params,
+                  py::handle grads,
+                  py::handle exp_avgs,
+                  py::handle exp_avg_sqs,
+                  py::handle max_exp_avg_sqs,
+                  std::int64_t step,
+                  double lr,
+                  double beta1,
+                  double beta2,
+                  double eps,
+                  double weight_decay,
+                  bool amsgrad,
+                  bool maximize,
+                  bool decoupled_weight_decay,
+                 bool check_only) {
+    require_positive_step(step);
+    require_at_least(lr, 0.0, "learning rate");
+    require_at_least(eps, 0.0, "epsilon value");
+    require_in_unit_interval(beta1, "beta parameter at index 0");
+    require_in_unit_interval(beta2, "beta parameter at index 1");
+    require_at_least(weight_decay, 0.0, "weight_decay value");
+    const step_arrays arrays({{"params", params, true},
+                              {"grads", grads, false},
+                              {"exp_avgs", exp_avgs, true},
+                              {"exp_avg_sqs", exp_avg_sqs, true},
+                              {"max_exp_avg_sqs", amsgrad ? max_exp_avg_sqs : py::none(), true}});
+    const adam_options options{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
+                               decoupled_weight_decay};
+    const auto buffers = [&](auto zero) {
+        using T = decltype(zero);
+        return arrays.collect<T>([&](std::size_t t) {
+            return adam_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t),
+                                   arrays.data<T>(2, t), arrays.data<T>(3, t),
+                                   arrays.data<T>(4, t), arrays.size(t)};
+        });
+    };
+    if (check_only) return;
+    const auto f32 = buffers(0.0f);
+    const auto f64 = buffers(0.0);
+    py::gil_scoped_release release;
+    if (!f32.empty()) adam_step(f32.data(), f32.size(), options, step);
+    if (!f64.empty()) adam_step(f64.data(), f64.size(), options, step);
+}
+
+}  // namespace
+
+void register_adam(py::module_& m) {
+    m.def("adam_step", &adam_step_py, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"),
+          py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs").none(true), py::arg("step"),
+          py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+          py::arg("weight_decay"), py::arg("amsgrad"), py::arg("maximize"),
+          py::arg("decoupled_weight_decay"), py::arg("check_only") = false,
+          "Adam/AdamW update of every (param, grad, state) tensor in place; step is 1-based.");
+}
+
+}  // namespace optikern::python

@@ -1,0 +1,64 @@
+// Strict access to the arrays of one optimizer step. pybind11's array_t converts (and so copies)
+// an array of the wrong dtype, layout or byte order, and an in-place update would then go to the
+// temporary. Here every array is taken as it is or refused with an error naming the argument;
+// all checks run before anything is written.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace optikern::python {
+
+namespace py = pybind11;
+
+// One list argument of a step: params, grads or one kind of state.
+struct role {
+    const char* name;
+    py::handle list;  // None: this state is not used by the chosen options
+    bool writeable;
+};
+
+// The validated arrays of one step, one row per tensor and one column per role. Holds a
+// reference to every array so they stay alive while the GIL is released.
+class step_arrays {
+public:
+    step_arrays(std::initializer_list<role> roles);
+
+    std::size_t count() const { return count_; }
+    bool is_double(std::size_t t) const { return is_double_[t]; }
+    std::int64_t size(std::size_t t) const { return sizes_[t]; }
+
+    // Data pointer of role r for tensor t, or nullptr when the role is None.
+    template <class T>
+    T* data(std::size_t r, std::size_t t) const {
+        const py::array& a = arrays_[r * count_ + t];
+        return a ? static_cast<T*>(const_cast<void*>(a.data())) : nullptr;
+    }
+
+    // The buffers of every tensor of element type T, built by make(t).
+    template <class T, class Make>
+    auto collect(Make&& make) const {
+        std::vector<decltype(make(std::size_t{}))> out;
+        for (std::size_t t = 0; t < count_; ++t)
+            if (is_double_[t] == std::is_same_v<T, double>) out.push_back(make(t));
+        return out;
+    }
+
+private:
+    std::size_t count_ = 0;
+    std::vector<py::array> arrays_;
+    std::vector<bool> is_double_;
+    std::vector<std::int64_t> sizes_;
+};
+
+// Hyperparameter checks shared by the bindings; messages follow torch.optim's.
+void require_at_least(double value, double low, const char* what);
+void require_in_unit_interval(double value, const char* what);  // 0 <= value < 1
+void require_positive_step(std::int64_t step);
+
+}  // namespace optikern::python

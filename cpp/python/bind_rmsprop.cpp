@@ -1,0 +1,61 @@
+// _core.rmsprop_step: RMSprop (centered, momentum) over every tensor of a step in one call.
+#include <optikern/optikern.hpp>
+
+#include "bind_common.hpp"
+
+namespace optikern::python {
+
+namespace {
+
+void rmsprop_step_py(py::handle params,
+                     py::handle grads,
+                     py::handle square_avgs,
+                     py::handle grad_avgs,
+                     py::handle momentum_buffers,
+                     double lr,
+                     double alpha,
+                     double eps,
+                     double weight_decay,
+                     double momentum,
+                     bool centered,
+                     bool maximize,
+                 bool check_only) {
+    require_at_least(lr, 0.0, "learning rate");
+    require_at_least(eps, 0.0, "epsilon value");
+    require_at_least(momentum, 0.0, "momentum value");
+    require_at_least(weight_decay, 0.0, "weight_decay value");
+    require_at_least(alpha, 0.0, "alpha value");
+    const step_arrays arrays(
+        {{"params", params, true},
+         {"grads", grads, false},
+         {"square_avgs", square_avgs, true},
+         {"grad_avgs", centered ? grad_avgs : py::none(), true},
+         {"momentum_buffers", momentum > 0.0 ? momentum_buffers : py::none(), true}});
+    const rmsprop_options options{lr, alpha, eps, weight_decay, momentum, centered, maximize};
+    const auto buffers = [&](auto zero) {
+        using T = decltype(zero);
+        return arrays.collect<T>([&](std::size_t t) {
+            return rmsprop_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t),
+                                      arrays.data<T>(2, t), arrays.data<T>(3, t),
+                                      arrays.data<T>(4, t), arrays.size(t)};
+        });
+    };
+    if (check_only) return;
+    const auto f32 = buffers(0.0f);
+    const auto f64 = buffers(0.0);
+    py::gil_scoped_release release;
+    if (!f32.empty()) rmsprop_step(f32.data(), f32.size(), options);
+    if (!f64.empty()) rmsprop_step(f64.data(), f64.size(), options);
+}
+
+}  // namespace
+
+void register_rmsprop(py::module_& m) {
+    m.def("rmsprop_step", &rmsprop_step_py, py::arg("params"), py::arg("grads"),
+          py::arg("square_avgs"), py::arg("grad_avgs").none(true),
+          py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("alpha"),
+          py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"),
+          py::arg("maximize"), py::arg("check_only") = false, "RMSprop update in place.");
+}
+
+}  // namespace optikern::python

@@ -1,0 +1,58 @@
+// _core.sgd_step: SGD (momentum, dampening, Nesterov) over every tensor of a step in one call.
+#include <optikern/optikern.hpp>
+
+#include "bind_common.hpp"
+
+namespace optikern::python {
+
+namespace {
+
+void sgd_step_py(py::handle params,
+                 py::handle grads,
+                 py::handle momentum_buffers,
+                 double lr,
+                 double momentum,
+                 double dampening,
+                 double weight_decay,
+                 bool nesterov,
+                 bool maximize,
+                 bool first_step,
+                 bool check_only) {
+    require_at_least(lr, 0.0, "learning rate");
+    require_at_least(momentum, 0.0, "momentum value");
+    require_at_least(weight_decay, 0.0, "weight_decay value");
+    if (nesterov && (momentum <= 0.0 || dampening != 0.0))
+        throw py::value_error("Nesterov momentum requires a momentum and zero dampening");
+    const bool use_momentum = momentum != 0.0;
+    const step_arrays arrays({{"params", params, true},
+                              {"grads", grads, false},
+                              {"momentum_buffers", use_momentum ? momentum_buffers : py::none(),
+                               true}});
+    const sgd_options options{lr, momentum, dampening, weight_decay, nesterov, maximize};
+    const auto buffers = [&](auto zero) {
+        using T = decltype(zero);
+        return arrays.collect<T>([&](std::size_t t) {
+            return sgd_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t),
+                                  arrays.data<T>(2, t), arrays.size(t)};
+        });
+    };
+    if (check_only) return;
+    const auto f32 = buffers(0.0f);
+    const auto f64 = buffers(0.0);
+    py::gil_scoped_release release;
+    if (!f32.empty()) sgd_step(f32.data(), f32.size(), options, first_step);
+    if (!f64.empty()) sgd_step(f64.data(), f64.size(), options, first_step);
+}
+
+}  // namespace
+
+void register_sgd(py::module_& m) {
+    m.def("sgd_step", &sgd_step_py, py::arg("params"), py::arg("grads"),
+          py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("momentum"),
+          py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"),
+          py::arg("first_step"), py::arg("check_only") = false,
+          "SGD update in place; first_step=True starts each momentum buffer as a copy of the "
+          "gradient (torch's rule).");
+}
+
+}  // namespace optikern::python

@@ -1,0 +1,21 @@
+// optikern._core: thin pybind11 bindings over the header-only kernels. One register_* per file.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+namespace optikern::python {
+void register_sgd(py::module_&);
+void register_adagrad(py::module_&);
+void register_rmsprop(py::module_&);
+void register_adam(py::module_&);
+void register_runtime(py::module_&);
+}  // namespace optikern::python
+
+PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
+    m.doc() = "optikern's compiled kernels; use optikern.functional or the optimizer classes.";
+    optikern::python::register_sgd(m);
+    optikern::python::register_adagrad(m);
+    optikern::python::register_rmsprop(m);
+    optikern::python::register_adam(m);
+    optikern::python::register_runtime(m);
+}

@@ -1,0 +1,78 @@
+"""optikern: fused C++ optimizer updates applied in place to NumPy arrays.
+
+The optimizers follow ``torch.optim`` (names, defaults, formulas, state names)::
+
+    import numpy as np, optikern
+    w = np.zeros(10, dtype=np.float32)
+    opt = optikern.Adam([w], lr=1e-3)
+    opt.step([grad_w])          # w is updated in place
+
+:mod:`optikern.functional` holds the stateless updates the classes are built on, and
+:mod:`optikern.reference` the pure-Python definition they are tested against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from . import _core, functional
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSprop",
+    "available_simd_levels",
+    "functional",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+    "simd_level",
+]
+
+
+def available_simd_levels() -> list[str]:
+    """SIMD levels this CPU can run, lowest first (``"baseline"``, ``"avx2"``, ``"avx512"``)."""
+    return list(_core.available_simd_levels())
+
+
+@contextlib.contextmanager
+def simd_level(name: str) -> Iterator[None]:
+    """Run the kernels at SIMD level ``name`` inside the ``with`` block (results are identical
+    on every level; this exists to test that and to measure each level)."""
+    previous = _core.active_simd_level()
+    _core.set_simd_level(name)
+    try:
+        yield
+    finally:
+        _core.set_simd_level(previous)
+
+
+def get_num_threads() -> int:
+    """Threads a large step is split over (OpenMP's maximum unless :func:`set_num_threads`)."""
+    return int(_core.get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Split large steps over ``n`` threads; ``n=0`` follows OpenMP again
+    (``OMP_NUM_THREADS``, ``threadpoolctl``)."""
+    _core.set_num_threads(n)
+
+
+def show_config() -> None:
+    """Print the SIMD level in use, the levels available, threads and the compiler."""
+    print(f"optikern {__version__}")
+    print(f"  simd level:      {_core.active_simd_level()} (detected {_core.detected_simd_level()})")
+    print(f"  available:       {', '.join(_core.available_simd_levels())}")
+    print(f"  threads:         {_core.get_num_threads()} (OpenMP {'on' if _core.openmp else 'off'})")
+    print(f"  compiler:        {_core.compiler}")

@@ -1,0 +1,81 @@
+"""Hyperparameter and parameter checks shared by the optimizer classes.
+
+Messages follow ``torch.optim`` so that errors read the same to users porting code. The kernels
+check the hyperparameters again on every step (a user may edit ``param_groups`` in between).
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def real(value: Any, name: str) -> float:
+    """Return ``value`` as a float, or raise ``TypeError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def at_least(value: Any, low: float, name: str, what: str) -> None:
+    """Raise ``ValueError(f"Invalid {what}: {value}")`` unless ``value >= low`` (NaN fails)."""
+    if not real(value, name) >= low:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
+def in_unit_interval(value: Any, name: str, what: str) -> None:
+    """Raise ``ValueError`` unless ``0 <= value < 1``."""
+    if not 0.0 <= real(value, name) < 1.0:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
+def learning_rate(lr: Any) -> None:
+    at_least(lr, 0.0, "lr", "learning rate")
+
+
+def epsilon(eps: Any) -> None:
+    at_least(eps, 0.0, "eps", "epsilon value")
+
+
+def weight_decay(value: Any) -> None:
+    at_least(value, 0.0, "weight_decay", "weight_decay value")
+
+
+def momentum(value: Any) -> None:
+    at_least(value, 0.0, "momentum", "momentum value")
+
+
+def betas(value: Any) -> None:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"betas: expected a pair (beta1, beta2), got {value!r}")
+    in_unit_interval(value[0], "betas[0]", "beta parameter at index 0")
+    in_unit_interval(value[1], "betas[1]", "beta parameter at index 1")
+
+
+def flag(value: Any, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+
+
+def param_array(p: Any, where: str) -> None:
+    """Refuse anything the kernels could only update through a copy."""
+    if not isinstance(p, np.ndarray):
+        raise TypeError(f"{where}: expected a numpy.ndarray, got {type(p).__name__}")
+    if p.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{where}: expected a float32 or float64 array in native byte order, got {p.dtype}"
+        )
+    if not p.flags.c_contiguous:
+        raise ValueError(
+            f"{where}: expected a C-contiguous array (it would be updated through a copy); "
+            "use numpy.ascontiguousarray before creating the optimizer"
+        )
+    if not p.flags.aligned:
+        raise ValueError(f"{where}: expected an aligned array")
+    if not p.flags.writeable:
+        raise ValueError(f"{where}: expected a writeable array, got a read-only one")
+

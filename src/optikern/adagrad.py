@@ -1,0 +1,88 @@
+"""AdaGrad: ``torch.optim.Adagrad`` over NumPy arrays."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _validation, functional
+from .optimizer import Optimizer, ParamsArg
+
+
+class Adagrad(Optimizer):
+    r"""AdaGrad (Duchi, Hazan & Singer 2011), as ``torch.optim.Adagrad``.
+
+    .. math::
+        g_t = \pm\nabla_t + \lambda p_{t-1}, \quad
+        s_t = s_{t-1} + g_t^2, \quad
+        p_t = p_{t-1} - \frac{\gamma}{1 + (t - 1)\eta}\,\frac{g_t}{\sqrt{s_t} + \epsilon}
+
+    Parameters
+    ----------
+    params : list of numpy.ndarray or list of dict
+        Arrays updated in place, or param groups.
+    lr : float, default 1e-2
+        Learning rate :math:`\gamma`.
+    lr_decay : float, default 0
+        Learning-rate decay :math:`\eta`.
+    weight_decay : float, default 0
+        L2 penalty :math:`\lambda`.
+    initial_accumulator_value : float, default 0
+        Initial value of the sum of squares :math:`s_0` (Keras uses 0.1).
+    eps : float, default 1e-10
+        Added to the root of the sum, outside the square root. The blog post's ``1e-7`` is
+        ``eps=1e-7``.
+    maximize : bool, default False
+        Ascend the objective instead of descending it.
+
+    Notes
+    -----
+    State per param: ``step`` and ``sum``.
+    """
+
+    def __init__(
+        self,
+        params: ParamsArg,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _validation.learning_rate(group["lr"])
+        _validation.at_least(group["lr_decay"], 0.0, "lr_decay", "lr_decay value")
+        _validation.weight_decay(group["weight_decay"])
+        _validation.at_least(
+            group["initial_accumulator_value"], 0.0, "initial_accumulator_value",
+            "initial_accumulator_value value",
+        )
+        _validation.epsilon(group["eps"])
+        _validation.flag(group["maximize"], "maximize")
+
+    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
+        return {"sum": group["initial_accumulator_value"]}
+
+    def _kernel(
+        self, group: dict[str, Any], params: list[np.ndarray], grads: list[np.ndarray],
+        state: list[dict[str, Any]], step: int | None, fresh: bool,
+    ) -> Callable[[bool], None]:
+        sums = [s["sum"] for s in state]
+
+        def run(check_only: bool) -> None:
+            functional.adagrad(
+                params, grads, sums, step=step, lr=group["lr"], lr_decay=group["lr_decay"],
+                weight_decay=group["weight_decay"], eps=group["eps"],
+                maximize=group["maximize"], check_only=check_only,
+            )
+
+        return run

@@ -1,0 +1,182 @@
+"""Stateless optimizer updates: the layer other libraries embed.
+
+Each function applies one step to lists of NumPy arrays **in place**, through a single call into
+the C++ kernels, mirroring the keyword-only functions of ``torch.optim`` (``torch.optim.adam.adam``
+and friends). The caller owns every array, state included: allocate state with
+``numpy.zeros_like(param)`` (AdaGrad's ``state_sums`` filled with ``initial_accumulator_value``).
+
+Every array must be a C-contiguous, aligned NumPy array of float32 or float64 in native byte
+order, gradients and state of the same dtype and shape as their param, params and state
+writeable, and no written array may share memory with another. Anything else raises
+``TypeError`` (types, dtypes) or ``ValueError`` (counts, shapes, layout, flags, overlap,
+hyperparameters) naming the argument, before anything is written. Arrays are never copied.
+
+Pass ``check_only=True`` to run every check without writing: a caller that needs several calls
+for one logical step (several param groups, say) checks them all first to stay atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+import numpy as np
+
+from . import _core
+
+Arrays = Sequence[np.ndarray]
+
+__all__ = ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
+
+
+def sgd(
+    params: Arrays,
+    grads: Arrays,
+    momentum_buffers: Optional[Arrays] = None,
+    *,
+    lr: float = 1e-3,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+    first_step: bool = False,
+    check_only: bool = False,
+) -> None:
+    r"""SGD with optional momentum, in place.
+
+    .. math::
+        g \leftarrow \pm\nabla + \lambda p, \quad
+        b \leftarrow \mu b + (1 - \tau) g \;(b \leftarrow g \text{ on the first step}), \quad
+        p \leftarrow p - \gamma\,(g + \mu b \text{ if nesterov else } b)
+
+    ``first_step=True`` starts each momentum buffer as a copy of the gradient (torch's rule for a
+    missing buffer); ``momentum_buffers`` may be ``None`` when ``momentum == 0``.
+    """
+    _core.sgd_step(
+        params, grads, momentum_buffers, lr, momentum, dampening, weight_decay,
+        nesterov, maximize, first_step, check_only,
+    )
+
+
+def adagrad(
+    params: Arrays,
+    grads: Arrays,
+    state_sums: Arrays,
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+    check_only: bool = False,
+) -> None:
+    r"""AdaGrad (Duchi et al. 2011), in place; ``step`` is the 1-based number of this step.
+
+    .. math::
+        g \leftarrow \pm\nabla + \lambda p, \quad
+        s \leftarrow s + g^2, \quad
+        p \leftarrow p - \frac{\gamma}{1 + (t - 1)\eta}\,\frac{g}{\sqrt{s} + \epsilon}
+    """
+    _core.adagrad_step(
+        params, grads, state_sums, step, lr, lr_decay, weight_decay, eps, maximize, check_only
+    )
+
+
+def rmsprop(
+    params: Arrays,
+    grads: Arrays,
+    square_avgs: Arrays,
+    grad_avgs: Optional[Arrays] = None,
+    momentum_buffers: Optional[Arrays] = None,
+    *,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    maximize: bool = False,
+    check_only: bool = False,
+) -> None:
+    r"""RMSProp (Hinton, lecture 6e), in place.
+
+    .. math::
+        v \leftarrow \alpha v + (1 - \alpha) g^2, \quad
+        \bar g \leftarrow \alpha \bar g + (1 - \alpha) g \text{ (centered)}, \quad
+        a = \sqrt{v - \bar g^2} + \epsilon, \quad
+        b \leftarrow \mu b + g / a, \quad p \leftarrow p - \gamma b
+
+    Without momentum the last two become :math:`p \leftarrow p - \gamma g / a`; without
+    ``centered`` :math:`\bar g = 0`. ``grad_avgs`` is needed only when ``centered``,
+    ``momentum_buffers`` only when ``momentum > 0``.
+    """
+    _core.rmsprop_step(
+        params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, eps,
+        weight_decay, momentum, centered, maximize, check_only,
+    )
+
+
+def adam(
+    params: Arrays,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_avg_sqs: Arrays,
+    max_exp_avg_sqs: Optional[Arrays] = None,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    check_only: bool = False,
+) -> None:
+    r"""Adam (Kingma & Ba 2015), in place; ``step`` is the 1-based number of this step.
+
+    .. math::
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \quad
+        p \leftarrow p - \frac{\gamma}{1 - \beta_1^t}\,
+            \frac{m}{\sqrt{\hat v} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    with :math:`\hat v = \max(\hat v, v)` under ``amsgrad`` (``max_exp_avg_sqs`` needed only
+    then), else :math:`\hat v = v`. ``weight_decay`` adds :math:`\lambda p` to the gradient, or
+    with ``decoupled_weight_decay`` (AdamW) scales :math:`p` by :math:`1 - \gamma\lambda` first.
+    """
+    _core.adam_step(
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr, beta1, beta2, eps,
+        weight_decay, amsgrad, maximize, decoupled_weight_decay, check_only,
+    )
+
+
+def adamw(
+    params: Arrays,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_avg_sqs: Arrays,
+    max_exp_avg_sqs: Optional[Arrays] = None,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    check_only: bool = False,
+) -> None:
+    r"""AdamW (Loshchilov & Hutter 2019): :func:`adam` with decoupled weight decay.
+
+    .. math:: p \leftarrow p\,(1 - \gamma\lambda) \text{ before the Adam update.}
+    """
+    adam(
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1,
+        beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+        decoupled_weight_decay=True, check_only=check_only,
+    )

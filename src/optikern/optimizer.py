@@ -1,0 +1,339 @@
+"""The optimizer base class: param groups, per-param state, atomic steps, state dicts.
+
+Semantics follow ``torch.optim.Optimizer`` where NumPy allows: ``param_groups`` is the live list
+of group dicts (edit ``lr`` between steps), ``state[param]`` the state of one param, and
+``state_dict()`` uses torch's layout (params replaced by their index in group order).
+Gradients are not attributes of the arrays, so ``step(grads)`` takes them as a list aligned with
+the params. The update itself is one call per param group into :mod:`optikern.functional`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from typing import Any, Callable, Union
+
+import numpy as np
+
+from . import _validation
+
+ParamsArg = Union[Iterable[np.ndarray], Iterable[dict]]
+
+
+class ParamState(MutableMapping):
+    """State dicts keyed by the param arrays themselves.
+
+    NumPy arrays are unhashable, so keys are compared by identity, as torch does with tensors.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+
+    def __getitem__(self, param: np.ndarray) -> dict[str, Any]:
+        try:
+            return self._by_id[id(param)][1]
+        except KeyError:
+            raise KeyError("no optimizer state for this array (not a param, or not stepped yet)") from None
+
+    def __setitem__(self, param: np.ndarray, state: dict[str, Any]) -> None:
+        self._by_id[id(param)] = (param, state)
+
+    def __delitem__(self, param: np.ndarray) -> None:
+        del self._by_id[id(param)]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (param for param, _ in self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, param: object) -> bool:
+        return id(param) in self._by_id
+
+    def __repr__(self) -> str:
+        return f"ParamState({len(self)} params)"
+
+
+class _Call:
+    """One kernel call of a step and the state changes to keep once every call succeeded."""
+
+    __slots__ = ("kernel", "new_state", "step")
+
+    def __init__(self, kernel: Callable[[bool], None], new_state: list, step: int | None) -> None:
+        self.kernel = kernel
+        self.new_state = new_state  # [(param, state dict or None, {name: fresh array})]
+        self.step = step
+
+
+class Optimizer:
+    """Base class of the optimizers. Subclasses define the state they keep and one kernel call.
+
+    Subclass hooks:
+
+    * ``_state_fill(group)``: the state arrays the group's options need, with their initial
+      value (e.g. ``{"exp_avg": 0.0, "exp_avg_sq": 0.0}``);
+    * ``_counts_steps``: whether the state keeps torch's per-param ``"step"``;
+    * ``_kernel(group, params, grads, state, step, fresh)``: a function ``run(check_only)``
+      applying the update to params sharing one step number (``fresh``: the state arrays were
+      just created, which SGD's momentum needs to know).
+    """
+
+    _counts_steps = True
+
+    def __init__(self, params: ParamsArg, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.param_groups: list[dict[str, Any]] = []
+        self.state = ParamState()
+        if isinstance(params, np.ndarray):
+            raise TypeError(
+                "params: expected a list of numpy arrays or of param-group dicts, got a single "
+                "numpy.ndarray (wrap it in a list)"
+            )
+        if isinstance(params, dict):
+            raise TypeError("params: expected a list of param-group dicts, got a single dict")
+        param_list = list(params)
+        if not param_list:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = param_list if isinstance(param_list[0], dict) else [{"params": param_list}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+    # -- param groups ---------------------------------------------------------------------
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of params with its own options (missing ones take the defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group: expected a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("param_group: expected a 'params' entry")
+        params = param_group["params"]
+        if isinstance(params, np.ndarray):
+            params = [params]
+        elif isinstance(params, (set, dict)) or not isinstance(params, Iterable):
+            raise TypeError(
+                "params: expected an ordered list of numpy arrays, got "
+                f"{type(params).__name__}"
+            )
+        params = list(params)
+        first_index = sum(len(g["params"]) for g in self.param_groups)
+        for i, p in enumerate(params):
+            _validation.param_array(p, f"params[{first_index + i}]")
+        group = dict(param_group)
+        group["params"] = params
+        for name, value in self.defaults.items():
+            group.setdefault(name, value)
+        self._check_group(group)
+        known = [p for g in self.param_groups for p in g["params"]]
+        _check_distinct(known + params)
+        self.param_groups.append(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Raise ValueError/TypeError for invalid hyperparameters (torch's messages)."""
+        raise NotImplementedError
+
+    # -- step -----------------------------------------------------------------------------
+
+    def step(self, grads: Sequence[np.ndarray]) -> None:
+        """Update every param in place with its gradient.
+
+        ``grads`` holds one array per param, in group order then param order. Every check runs
+        before anything is written: when this raises, no param and no state changed.
+        """
+        if not isinstance(grads, (list, tuple)):
+            raise TypeError(
+                "grads: expected a list of numpy arrays, one per param, got "
+                f"{type(grads).__name__}"
+            )
+        total = sum(len(g["params"]) for g in self.param_groups)
+        if len(grads) != total:
+            raise ValueError(
+                f"grads: expected {total} arrays (one per param), got {len(grads)}"
+            )
+        calls: list[_Call] = []
+        start = 0
+        for group in self.param_groups:
+            stop = start + len(group["params"])
+            calls += self._group_calls(group, grads[start:stop], start)
+            start = stop
+        if len(calls) > 1:
+            for call in calls:
+                call.kernel(True)
+        for call in calls:
+            call.kernel(False)
+        for call in calls:
+            self._commit(call)
+
+    def _group_calls(
+        self, group: dict[str, Any], grads: Sequence[np.ndarray], first_index: int
+    ) -> list[_Call]:
+        """Kernel calls for one group: one per distinct step number (usually exactly one)."""
+        fill = self._state_fill(group)
+        by_step: dict[Any, tuple[list, list, list, list]] = {}
+        for p, g in zip(group["params"], grads):
+            entry = self.state._by_id.get(id(p))
+            state = entry[1] if entry is not None else None
+            fresh = {
+                name: np.full_like(p, value)
+                for name, value in fill.items()
+                if state is None or name not in state
+            }
+            step = (state.get("step", 0) if state is not None else 0) + 1
+            key = (step, bool(fresh)) if self._counts_steps else bool(fresh)
+            params, grads_, merged, new_state = by_step.setdefault(key, ([], [], [], []))
+            params.append(p)
+            grads_.append(g)
+            merged.append({**state, **fresh} if state is not None else fresh)
+            new_state.append((p, state, fresh))
+        return [
+            _Call(
+                self._kernel(group, params, grads_, merged, key[0] if self._counts_steps else None,
+                             key[1] if self._counts_steps else key),
+                new_state,
+                key[0] if self._counts_steps else None,
+            )
+            for key, (params, grads_, merged, new_state) in by_step.items()
+        ]
+
+    def _commit(self, call: _Call) -> None:
+        for p, state, fresh in call.new_state:
+            if state is None:
+                state = self.state._by_id.setdefault(id(p), (p, {}))[1]
+            state.update(fresh)
+            if call.step is not None:
+                state["step"] = call.step
+
+    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def _kernel(
+        self,
+        group: dict[str, Any],
+        params: list[np.ndarray],
+        grads: list[np.ndarray],
+        state: list[dict[str, Any]],
+        step: int | None,
+        fresh: bool,
+    ) -> Callable[[bool], None]:
+        raise NotImplementedError
+
+    # -- state dict -----------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot in torch's layout: ``{"state": {index: {...}}, "param_groups": [...]}``.
+
+        Arrays are copies, so the snapshot does not change as training goes on; it holds only
+        NumPy arrays, numbers, strings and plain containers (pickle and ``numpy.savez`` work).
+        """
+        state: dict[int, dict[str, Any]] = {}
+        groups = []
+        index = 0
+        for group in self.param_groups:
+            indices = []
+            for p in group["params"]:
+                entry = self.state._by_id.get(id(p))
+                if entry is not None:
+                    state[index] = {
+                        k: v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)
+                        for k, v in entry[1].items()
+                    }
+                indices.append(index)
+                index += 1
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = indices
+            groups.append(packed)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; resuming from it is bit-identical to never stopping.
+
+        The snapshot must come from the same optimizer class over params of the same shapes;
+        anything else raises ``ValueError``/``TypeError`` and leaves this optimizer unchanged.
+        """
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(
+                "state_dict: expected a dict with keys 'state' and 'param_groups' "
+                "(from Optimizer.state_dict())"
+            )
+        saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, list) or len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                "state_dict: loaded state dict has a different number of parameter groups"
+            )
+        params = [p for g in self.param_groups for p in g["params"]]
+        new_groups = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            if not isinstance(saved, dict) or len(saved.get("params", ())) != len(group["params"]):
+                raise ValueError(
+                    "state_dict: loaded state dict contains a parameter group that doesn't "
+                    "match the size of optimizer's group"
+                )
+            new_group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new_group["params"] = group["params"]
+            missing = set(self.defaults) - set(new_group)
+            if missing:
+                raise ValueError(f"state_dict: param group lacks options {sorted(missing)}")
+            self._check_group(new_group)
+            new_groups.append(new_group)
+        indices = [i for saved in saved_groups for i in saved["params"]]
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, dict):
+            raise ValueError("state_dict: 'state' must be a dict from param index to state")
+        unknown = set(saved_state) - set(indices)
+        if unknown:
+            raise ValueError(f"state_dict: state for unknown param indices {sorted(unknown)}")
+        new_state = ParamState()
+        for index, p in zip(indices, params):
+            if index in saved_state:
+                new_state[p] = self._loaded_state(saved_state[index], p, index)
+        self.param_groups[:] = new_groups
+        self.state = new_state
+
+    def _loaded_state(self, saved: Any, p: np.ndarray, index: int) -> dict[str, Any]:
+        """A checked copy of one param's saved state, cast to the param's dtype."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"state_dict: state[{index}] must be a dict")
+        loaded: dict[str, Any] = {}
+        for name, value in saved.items():
+            if name == "step":
+                step = value.item() if isinstance(value, np.ndarray) else value
+                if not float(step).is_integer() or step < 0:
+                    raise ValueError(f"state_dict: state[{index}]['step'] must be a count >= 0")
+                loaded[name] = int(step)
+                continue
+            array = np.asarray(value)
+            if array.shape != p.shape:
+                raise ValueError(
+                    f"state_dict: state[{index}][{name!r}] has shape {array.shape}, "
+                    f"expected {p.shape} like the param"
+                )
+            if not np.issubdtype(array.dtype, np.floating):
+                raise TypeError(
+                    f"state_dict: state[{index}][{name!r}] has dtype {array.dtype}, "
+                    "expected a floating-point array"
+                )
+            loaded[name] = np.array(array, dtype=p.dtype, order="C", copy=True)
+        if self._counts_steps and "step" not in loaded:
+            raise ValueError(f"state_dict: state[{index}] lacks 'step'")
+        return loaded
+
+
+def _check_distinct(params: list[np.ndarray]) -> None:
+    """Refuse a param listed twice or two params sharing memory (views of one array)."""
+    if len({id(p) for p in params}) != len(params):
+        raise ValueError("some parameters appear more than once in the optimizer's params")
+    spans = sorted(
+        (p.__array_interface__["data"][0], p.nbytes, i) for i, p in enumerate(params) if p.nbytes
+    )
+    for (start_a, size_a, a), (start_b, _, b) in zip(spans, spans[1:]):
+        if start_b < start_a + size_a:
+            raise ValueError(
+                f"params[{min(a, b)}] and params[{max(a, b)}] share memory (views of one "
+                "array); the optimizer needs separate arrays"
+            )

@@ -1,0 +1,102 @@
+"""RMSProp: ``torch.optim.RMSprop`` over NumPy arrays."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _validation, functional
+from .optimizer import Optimizer, ParamsArg
+
+
+class RMSprop(Optimizer):
+    r"""RMSProp (Hinton, lecture 6e), as ``torch.optim.RMSprop``.
+
+    .. math::
+        v_t = \alpha v_{t-1} + (1 - \alpha) g_t^2, \quad
+        \bar g_t = \alpha \bar g_{t-1} + (1 - \alpha) g_t, \quad
+        a_t = \sqrt{v_t - \bar g_t^2} + \epsilon, \\
+        b_t = \mu b_{t-1} + g_t / a_t, \quad p_t = p_{t-1} - \gamma b_t
+
+    with :math:`g_t = \pm\nabla_t + \lambda p_{t-1}`; :math:`\bar g = 0` unless ``centered``;
+    without momentum :math:`p_t = p_{t-1} - \gamma g_t / a_t`.
+
+    Parameters
+    ----------
+    params : list of numpy.ndarray or list of dict
+        Arrays updated in place, or param groups.
+    lr : float, default 1e-2
+        Learning rate :math:`\gamma`.
+    alpha : float, default 0.99
+        Smoothing constant :math:`\alpha` (the blog post's and Keras' decay rate 0.9 is
+        ``alpha=0.9``).
+    eps : float, default 1e-8
+        Added to the root, outside the square root.
+    weight_decay : float, default 0
+        L2 penalty :math:`\lambda`.
+    momentum : float, default 0
+        Momentum :math:`\mu` of the normalised step.
+    centered : bool, default False
+        Normalise by the estimated variance instead of the second moment.
+    maximize : bool, default False
+        Ascend the objective instead of descending it.
+
+    Notes
+    -----
+    State per param: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0) and
+    ``grad_avg`` (centered).
+    """
+
+    def __init__(
+        self,
+        params: ParamsArg,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            centered=centered, maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _validation.learning_rate(group["lr"])
+        _validation.epsilon(group["eps"])
+        _validation.momentum(group["momentum"])
+        _validation.weight_decay(group["weight_decay"])
+        _validation.at_least(group["alpha"], 0.0, "alpha", "alpha value")
+        _validation.flag(group["centered"], "centered")
+        _validation.flag(group["maximize"], "maximize")
+
+    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
+        fill = {"square_avg": 0.0}
+        if group["momentum"] > 0:
+            fill["momentum_buffer"] = 0.0
+        if group["centered"]:
+            fill["grad_avg"] = 0.0
+        return fill
+
+    def _kernel(
+        self, group: dict[str, Any], params: list[np.ndarray], grads: list[np.ndarray],
+        state: list[dict[str, Any]], step: int | None, fresh: bool,
+    ) -> Callable[[bool], None]:
+        square_avgs = [s["square_avg"] for s in state]
+        grad_avgs = [s["grad_avg"] for s in state] if group["centered"] else None
+        buffers = [s["momentum_buffer"] for s in state] if group["momentum"] > 0 else None
+
+        def run(check_only: bool) -> None:
+            functional.rmsprop(
+                params, grads, square_avgs, grad_avgs, buffers, lr=group["lr"],
+                alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
+                momentum=group["momentum"], centered=group["centered"],
+                maximize=group["maximize"], check_only=check_only,
+            )
+
+        return run

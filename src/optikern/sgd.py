@@ -1,0 +1,92 @@
+"""SGD, plain or with (Nesterov) momentum: ``torch.optim.SGD`` over NumPy arrays."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _validation, functional
+from .optimizer import Optimizer, ParamsArg
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional momentum, as ``torch.optim.SGD``.
+
+    .. math::
+        g_t = \pm\nabla_t + \lambda p_{t-1}, \quad
+        b_t = \mu b_{t-1} + (1 - \tau) g_t \;(b_1 = g_1), \quad
+        p_t = p_{t-1} - \gamma\,(g_t + \mu b_t \text{ if nesterov else } b_t)
+
+    Parameters
+    ----------
+    params : list of numpy.ndarray or list of dict
+        Arrays updated in place, or param groups (``{"params": [...], "lr": ...}``).
+    lr : float, default 1e-3
+        Learning rate :math:`\gamma`.
+    momentum : float, default 0
+        Momentum factor :math:`\mu`; 0 is plain (mini-batch) SGD and keeps no state.
+    dampening : float, default 0
+        Dampening :math:`\tau` of the gradient in the momentum buffer.
+    weight_decay : float, default 0
+        L2 penalty :math:`\lambda` added to the gradient.
+    nesterov : bool, default False
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    maximize : bool, default False
+        Ascend the objective instead of descending it.
+
+    Notes
+    -----
+    The blog post this project grew from writes momentum as ``v = rho * v + g``,
+    ``w = w - lr * v``: that is ``SGD(params, lr, momentum=rho)`` (dampening 0), except that
+    torch and optikern start the buffer at the first gradient rather than at zero.
+    """
+
+    _counts_steps = False
+
+    def __init__(
+        self,
+        params: ParamsArg,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _validation.learning_rate(group["lr"])
+        _validation.momentum(group["momentum"])
+        _validation.real(group["dampening"], "dampening")
+        _validation.weight_decay(group["weight_decay"])
+        _validation.flag(group["nesterov"], "nesterov")
+        _validation.flag(group["maximize"], "maximize")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
+        # The first step copies the gradient into the buffer, so its initial value is unused.
+        return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
+
+    def _kernel(
+        self, group: dict[str, Any], params: list[np.ndarray], grads: list[np.ndarray],
+        state: list[dict[str, Any]], step: int | None, fresh: bool,
+    ) -> Callable[[bool], None]:
+        buffers = [s["momentum_buffer"] for s in state] if group["momentum"] != 0 else None
+
+        def run(check_only: bool) -> None:
+            functional.sgd(
+                params, grads, buffers, lr=group["lr"], momentum=group["momentum"],
+                dampening=group["dampening"], weight_decay=group["weight_decay"],
+                nesterov=group["nesterov"], maximize=group["maximize"], first_step=fresh,
+                check_only=check_only,
+            )
+
+        return run
