@@ -43,8 +43,8 @@ py::array checked(py::handle obj, const role& r, std::size_t t) {
     const int flags = py::detail::array_proxy(a.ptr())->flags;
     if (!(flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
         throw py::value_error(where(r.name, t) +
-                              ": expected a C-contiguous array (it would be updated through a "
-                              "copy); use numpy.ascontiguousarray before creating the optimizer");
+                              ": expected a C-contiguous array (the kernels never work on a copy); "
+                              "make one with numpy.ascontiguousarray");
     if (!(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
         throw py::value_error(where(r.name, t) + ": expected an aligned array");
     if (r.writeable && !(flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,17 +73,14 @@ class Adagrad(Optimizer):
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         return {"sum": group["initial_accumulator_value"]}
 
-    def _kernel(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: list[np.ndarray],
-        state: list[dict[str, Any]], step: int | None, fresh: bool,
-    ) -> Callable[[bool], None]:
-        sums = [s["sum"] for s in state]
-
-        def run(check_only: bool) -> None:
-            functional.adagrad(
-                params, grads, sums, step=step, lr=group["lr"], lr_decay=group["lr_decay"],
-                weight_decay=group["weight_decay"], eps=group["eps"],
-                maximize=group["maximize"], check_only=check_only,
-            )
-
-        return run
+    def _update(
+        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
+        check_only: bool,
+    ) -> None:
+        sums = roles["sum"]
+        functional.adagrad(
+            params, grads, sums, step=step, lr=group["lr"], lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"], eps=group["eps"],
+            maximize=group["maximize"], check_only=check_only,
+        )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,25 +82,22 @@ class Adam(Optimizer):
             fill["max_exp_avg_sq"] = 0.0
         return fill
 
-    def _kernel(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: list[np.ndarray],
-        state: list[dict[str, Any]], step: int | None, fresh: bool,
-    ) -> Callable[[bool], None]:
-        exp_avgs = [s["exp_avg"] for s in state]
-        exp_avg_sqs = [s["exp_avg_sq"] for s in state]
-        max_exp_avg_sqs = [s["max_exp_avg_sq"] for s in state] if group["amsgrad"] else None
+    def _update(
+        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
+        check_only: bool,
+    ) -> None:
+        exp_avgs = roles["exp_avg"]
+        exp_avg_sqs = roles["exp_avg_sq"]
+        max_exp_avg_sqs = roles.get("max_exp_avg_sq")
         beta1, beta2 = group["betas"]
-
-        def run(check_only: bool) -> None:
-            functional.adam(
-                params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step,
-                lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
-                maximize=group["maximize"],
-                decoupled_weight_decay=group["decoupled_weight_decay"], check_only=check_only,
-            )
-
-        return run
+        functional.adam(
+            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step,
+            lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
+            maximize=group["maximize"],
+            decoupled_weight_decay=group["decoupled_weight_decay"], check_only=check_only,
+        )
 
 
 class AdamW(Adam):

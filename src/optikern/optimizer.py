@@ -10,8 +10,9 @@ the params. The update itself is one call per param group into :mod:`optikern.fu
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -24,21 +25,28 @@ class ParamState(MutableMapping):
     """State dicts keyed by the param arrays themselves.
 
     NumPy arrays are unhashable, so keys are compared by identity, as torch does with tensors.
+    Every change made through this mapping or through a param's state dict counts in
+    ``generation``, which tells the optimizer when its cached step plans are stale.
     """
 
     def __init__(self) -> None:
-        self._by_id: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+        self._by_id: dict[int, tuple[np.ndarray, _StateEntries]] = {}
+        self.generation = 0
 
     def __getitem__(self, param: np.ndarray) -> dict[str, Any]:
         try:
             return self._by_id[id(param)][1]
         except KeyError:
-            raise KeyError("no optimizer state for this array (not a param, or not stepped yet)") from None
+            raise KeyError(
+                "no optimizer state for this array (not a param, or not stepped yet)"
+            ) from None
 
     def __setitem__(self, param: np.ndarray, state: dict[str, Any]) -> None:
-        self._by_id[id(param)] = (param, state)
+        self.generation += 1
+        self._by_id[id(param)] = (param, _StateEntries(self, state))
 
     def __delitem__(self, param: np.ndarray) -> None:
+        self.generation += 1
         del self._by_id[id(param)]
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -54,15 +62,120 @@ class ParamState(MutableMapping):
         return f"ParamState({len(self)} params)"
 
 
+class _StateEntries(dict):
+    """One param's state (a plain dict to read); writes to it count as a state change."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: ParamState, entries: dict[str, Any]) -> None:
+        super().__init__(entries)
+        self._owner = owner
+
+    def _changed(self) -> None:
+        self._owner.generation += 1
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._changed()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._changed()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> _StateEntries:
+        self._changed()
+        return super().__ior__(other)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._changed()
+        super().update(*args, **kwargs)
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, Any]:
+        self._changed()
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._changed()
+        return super().setdefault(key, default)
+
+    def clear(self) -> None:
+        self._changed()
+        super().clear()
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+
 class _Call:
-    """One kernel call of a step and the state changes to keep once every call succeeded."""
+    """The arguments of one kernel call of a step, and the state to keep once all succeeded."""
 
-    __slots__ = ("kernel", "new_state", "step")
+    __slots__ = ("args", "new_state", "step")
 
-    def __init__(self, kernel: Callable[[bool], None], new_state: list, step: int | None) -> None:
-        self.kernel = kernel
-        self.new_state = new_state  # [(param, state dict or None, {name: fresh array})]
+    def __init__(
+        self,
+        group: dict[str, Any],
+        params: list[np.ndarray],
+        grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]],
+        step: int | None,
+        fresh: bool,
+        new_state: list,
+    ) -> None:
+        self.args = (group, params, grads, roles, step, fresh)
         self.step = step
+        self.new_state = new_state  # [(param, state dict or None, {name: fresh array})]
+
+
+class _Plan:
+    """A group's arrays as the kernel takes them, kept between steps.
+
+    Rebuilding the lists costs ~1 us per param in Python; a plan is reused while nothing it
+    was built from changed: the same group with the same params, and no change to any state
+    (``ParamState.generation``). The kernel call re-checks every array anyway.
+    """
+
+    __slots__ = ("generation", "group", "param_ids", "params", "roles", "state_map", "states",
+                 "step")
+
+    def __init__(
+        self,
+        group: dict[str, Any],
+        state_map: ParamState,
+        states: list[_StateEntries],
+        roles: dict[str, list[np.ndarray]],
+        step: int | None,
+    ) -> None:
+        self.group = group
+        self.params = list(group["params"])
+        self.param_ids = [id(p) for p in self.params]
+        self.state_map = state_map
+        self.generation = state_map.generation
+        self.states = states
+        self.roles = roles
+        self.step = step
+
+    def next_step(self) -> int | None:
+        return None if self.step is None else self.step + 1
+
+    def advance(self) -> None:
+        """Record a successful step in the plan and in every param's state."""
+        if self.step is not None:
+            self.step += 1
+            for state in self.states:
+                dict.__setitem__(state, "step", self.step)  # no generation change: the plan knows
+
+    def matches(self, group: dict[str, Any], state_map: ParamState, fill: dict[str, float]) -> bool:
+        return (
+            group is self.group
+            and state_map is self.state_map
+            and state_map.generation == self.generation
+            and fill.keys() == self.roles.keys()
+            and list(map(id, group["params"])) == self.param_ids
+        )
 
 
 class Optimizer:
@@ -73,9 +186,10 @@ class Optimizer:
     * ``_state_fill(group)``: the state arrays the group's options need, with their initial
       value (e.g. ``{"exp_avg": 0.0, "exp_avg_sq": 0.0}``);
     * ``_counts_steps``: whether the state keeps torch's per-param ``"step"``;
-    * ``_kernel(group, params, grads, state, step, fresh)``: a function ``run(check_only)``
-      applying the update to params sharing one step number (``fresh``: the state arrays were
-      just created, which SGD's momentum needs to know).
+    * ``_update(group, params, grads, roles, step, fresh, check_only)``: one functional call
+      updating params that share one step number; ``roles`` maps each state name to the
+      arrays of those params (``fresh``: they were just created, which SGD's momentum needs
+      to know).
     """
 
     _counts_steps = True
@@ -84,6 +198,7 @@ class Optimizer:
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.state = ParamState()
+        self._plans: list[_Plan | None] = []
         if isinstance(params, np.ndarray):
             raise TypeError(
                 "params: expected a list of numpy arrays or of param-group dicts, got a single "
@@ -151,76 +266,124 @@ class Optimizer:
                 "grads: expected a list of numpy arrays, one per param, got "
                 f"{type(grads).__name__}"
             )
-        total = sum(len(g["params"]) for g in self.param_groups)
-        if len(grads) != total:
+        groups = self.param_groups
+        if len(groups) == 1 and len(self._plans) == 1:
+            # The steady state of the common case: one group, one kernel call, nothing to build.
+            group, plan = groups[0], self._plans[0]
+            if plan is not None and plan.matches(group, self.state, self._state_fill(group)):
+                if len(grads) != len(plan.params):
+                    raise ValueError(
+                        f"grads: expected {len(plan.params)} arrays (one per param), "
+                        f"got {len(grads)}"
+                    )
+                self._update(group, plan.params, grads, plan.roles, plan.next_step(), False, False)
+                plan.advance()
+                return
+        self._step_groups(grads)
+
+    def _step_groups(self, grads: Sequence[np.ndarray]) -> None:
+        groups = self.param_groups
+        sizes = [len(g["params"]) for g in groups]
+        if len(grads) != sum(sizes):
             raise ValueError(
-                f"grads: expected {total} arrays (one per param), got {len(grads)}"
+                f"grads: expected {sum(sizes)} arrays (one per param), got {len(grads)}"
             )
+        if len(self._plans) != len(groups):
+            self._plans = [None] * len(groups)
+        bounds = list(itertools.accumulate(sizes, initial=0))
         calls: list[_Call] = []
-        start = 0
-        for group in self.param_groups:
-            stop = start + len(group["params"])
-            calls += self._group_calls(group, grads[start:stop], start)
-            start = stop
+        for i, group in enumerate(groups):
+            group_grads = grads[bounds[i] : bounds[i + 1]]
+            plan = self._plans[i]
+            fill = self._state_fill(group)
+            if plan is not None and plan.matches(group, self.state, fill):
+                calls.append(
+                    _Call(group, plan.params, group_grads, plan.roles, plan.next_step(), False, [])
+                )
+            else:
+                self._plans[i] = None
+                calls += self._group_calls(group, group_grads, fill)
         if len(calls) > 1:
             for call in calls:
-                call.kernel(True)
+                self._update(*call.args, True)
         for call in calls:
-            call.kernel(False)
+            self._update(*call.args, False)
         for call in calls:
             self._commit(call)
+        for i, group in enumerate(groups):
+            plan = self._plans[i]
+            if plan is not None:
+                plan.advance()
+            else:
+                self._plans[i] = self._plan(group)
+
+    def _plan(self, group: dict[str, Any]) -> _Plan | None:
+        """A plan for the group's next step, or None if its params need separate calls."""
+        by_id = self.state._by_id
+        try:
+            states = [by_id[id(p)][1] for p in group["params"]]
+        except KeyError:
+            return None
+        fill = self._state_fill(group)
+        if not all(name in s for s in states for name in fill):
+            return None
+        step = None
+        if self._counts_steps:
+            steps = {s.get("step") for s in states}
+            if len(steps) != 1 or None in steps:
+                return None
+            step = steps.pop()
+        roles = {name: [s[name] for s in states] for name in fill}
+        return _Plan(group, self.state, states, roles, step)
 
     def _group_calls(
-        self, group: dict[str, Any], grads: Sequence[np.ndarray], first_index: int
+        self, group: dict[str, Any], grads: Sequence[np.ndarray], fill: dict[str, float]
     ) -> list[_Call]:
         """Kernel calls for one group: one per distinct step number (usually exactly one)."""
-        fill = self._state_fill(group)
-        by_step: dict[Any, tuple[list, list, list, list]] = {}
+        by_key: dict[Any, tuple[list, list, dict[str, list], list]] = {}
         for p, g in zip(group["params"], grads):
             entry = self.state._by_id.get(id(p))
-            state = entry[1] if entry is not None else None
+            state = entry[1] if entry is not None else {}
             fresh = {
-                name: np.full_like(p, value)
-                for name, value in fill.items()
-                if state is None or name not in state
+                name: np.full_like(p, value) for name, value in fill.items() if name not in state
             }
-            step = (state.get("step", 0) if state is not None else 0) + 1
-            key = (step, bool(fresh)) if self._counts_steps else bool(fresh)
-            params, grads_, merged, new_state = by_step.setdefault(key, ([], [], [], []))
+            step = state.get("step", 0) + 1 if self._counts_steps else None
+            params, grads_, roles, new_state = by_key.setdefault(
+                (step, bool(fresh)), ([], [], {name: [] for name in fill}, [])
+            )
             params.append(p)
             grads_.append(g)
-            merged.append({**state, **fresh} if state is not None else fresh)
-            new_state.append((p, state, fresh))
+            for name, arrays in roles.items():
+                arrays.append(fresh[name] if name in fresh else state[name])
+            new_state.append((p, entry[1] if entry is not None else None, fresh))
         return [
-            _Call(
-                self._kernel(group, params, grads_, merged, key[0] if self._counts_steps else None,
-                             key[1] if self._counts_steps else key),
-                new_state,
-                key[0] if self._counts_steps else None,
-            )
-            for key, (params, grads_, merged, new_state) in by_step.items()
+            _Call(group, params, grads_, roles, step, fresh, new_state)
+            for (step, fresh), (params, grads_, roles, new_state) in by_key.items()
         ]
 
     def _commit(self, call: _Call) -> None:
         for p, state, fresh in call.new_state:
             if state is None:
-                state = self.state._by_id.setdefault(id(p), (p, {}))[1]
-            state.update(fresh)
+                self.state[p] = fresh
+                state = self.state[p]
+            else:
+                state.update(fresh)
             if call.step is not None:
                 state["step"] = call.step
 
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         raise NotImplementedError
 
-    def _kernel(
+    def _update(
         self,
         group: dict[str, Any],
         params: list[np.ndarray],
-        grads: list[np.ndarray],
-        state: list[dict[str, Any]],
+        grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]],
         step: int | None,
         fresh: bool,
-    ) -> Callable[[bool], None]:
+        check_only: bool,
+    ) -> None:
         raise NotImplementedError
 
     # -- state dict -----------------------------------------------------------------------

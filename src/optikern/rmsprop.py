@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,20 +84,17 @@ class RMSprop(Optimizer):
             fill["grad_avg"] = 0.0
         return fill
 
-    def _kernel(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: list[np.ndarray],
-        state: list[dict[str, Any]], step: int | None, fresh: bool,
-    ) -> Callable[[bool], None]:
-        square_avgs = [s["square_avg"] for s in state]
-        grad_avgs = [s["grad_avg"] for s in state] if group["centered"] else None
-        buffers = [s["momentum_buffer"] for s in state] if group["momentum"] > 0 else None
-
-        def run(check_only: bool) -> None:
-            functional.rmsprop(
-                params, grads, square_avgs, grad_avgs, buffers, lr=group["lr"],
-                alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
-                momentum=group["momentum"], centered=group["centered"],
-                maximize=group["maximize"], check_only=check_only,
-            )
-
-        return run
+    def _update(
+        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
+        check_only: bool,
+    ) -> None:
+        square_avgs = roles["square_avg"]
+        grad_avgs = roles.get("grad_avg")
+        buffers = roles.get("momentum_buffer")
+        functional.rmsprop(
+            params, grads, square_avgs, grad_avgs, buffers, lr=group["lr"],
+            alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
+            momentum=group["momentum"], centered=group["centered"],
+            maximize=group["maximize"], check_only=check_only,
+        )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,18 +76,15 @@ class SGD(Optimizer):
         # The first step copies the gradient into the buffer, so its initial value is unused.
         return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
 
-    def _kernel(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: list[np.ndarray],
-        state: list[dict[str, Any]], step: int | None, fresh: bool,
-    ) -> Callable[[bool], None]:
-        buffers = [s["momentum_buffer"] for s in state] if group["momentum"] != 0 else None
-
-        def run(check_only: bool) -> None:
-            functional.sgd(
-                params, grads, buffers, lr=group["lr"], momentum=group["momentum"],
-                dampening=group["dampening"], weight_decay=group["weight_decay"],
-                nesterov=group["nesterov"], maximize=group["maximize"], first_step=fresh,
-                check_only=check_only,
-            )
-
-        return run
+    def _update(
+        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
+        check_only: bool,
+    ) -> None:
+        buffers = roles.get("momentum_buffer")
+        functional.sgd(
+            params, grads, buffers, lr=group["lr"], momentum=group["momentum"],
+            dampening=group["dampening"], weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"], maximize=group["maximize"], first_step=fresh,
+            check_only=check_only,
+        )
