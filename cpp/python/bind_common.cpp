@@ -1,6 +1,7 @@
 #include "bind_common.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 namespace optikern::python {
@@ -15,41 +16,62 @@ std::string type_name(py::handle obj) {
     return py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>();
 }
 
-std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+std::string dtype_name(py::handle array) { return py::str(array.attr("dtype")).cast<std::string>(); }
 
-const py::dtype& float32() {
-    static const py::dtype d = py::dtype::of<float>();
-    return d;
+std::string shape_of(py::handle array) { return py::str(array.attr("shape")).cast<std::string>(); }
+
+// What the checks need of an array, read straight from its header: this runs for every array
+// of every step, and creating Python objects (dtype, shape tuples) here would cost more than
+// updating a thousand elements.
+struct header {
+    char* data;
+    int ndim;
+    const py::ssize_t* shape;
+    int flags;
+    int type_num;
+    bool native_order;
+    std::int64_t size;
+};
+
+header read_header(PyObject* obj) {
+    const auto* a = py::detail::array_proxy(obj);
+    const auto* d = py::detail::array_descriptor_proxy(a->descr);
+    std::int64_t size = 1;
+    for (int k = 0; k < a->nd; ++k) size *= a->dimensions[k];
+    const char foreign_order = PY_BIG_ENDIAN ? '<' : '>';
+    return {a->data, a->nd, a->dimensions, a->flags, d->type_num, d->byteorder != foreign_order,
+            size};
 }
 
-const py::dtype& float64() {
-    static const py::dtype d = py::dtype::of<double>();
-    return d;
+bool is_float_type(int type_num) {
+    return type_num == py::detail::npy_api::NPY_FLOAT_ ||
+           type_num == py::detail::npy_api::NPY_DOUBLE_;
 }
 
-// The arguments as a sequence we can index without calling back into user code.
-py::sequence as_list(const role& r) {
-    if (!py::isinstance<py::list>(r.list) && !py::isinstance<py::tuple>(r.list))
+// The argument as list/tuple items we can read without calling back into user code.
+std::pair<PyObject**, std::size_t> items_of(const role& r) {
+    if (!PyList_Check(r.list.ptr()) && !PyTuple_Check(r.list.ptr()))
         throw py::type_error(std::string(r.name) + ": expected a list of numpy arrays, got " +
                              type_name(r.list));
-    return py::reinterpret_borrow<py::sequence>(r.list);
+    return {PySequence_Fast_ITEMS(r.list.ptr()),
+            static_cast<std::size_t>(PySequence_Fast_GET_SIZE(r.list.ptr()))};
 }
 
 // Layout and flag checks common to every role; dtype and shape are checked against the param.
-py::array checked(py::handle obj, const role& r, std::size_t t) {
-    if (!py::isinstance<py::array>(obj))
-        throw py::type_error(where(r.name, t) + ": expected a numpy.ndarray, got " + type_name(obj));
-    auto a = py::reinterpret_borrow<py::array>(obj);
-    const int flags = py::detail::array_proxy(a.ptr())->flags;
-    if (!(flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
+header checked(PyObject* obj, const role& r, std::size_t t) {
+    if (!py::detail::npy_api::get().PyArray_Check_(obj))
+        throw py::type_error(where(r.name, t) + ": expected a numpy.ndarray, got " +
+                             type_name(obj));
+    const header h = read_header(obj);
+    if (!(h.flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
         throw py::value_error(where(r.name, t) +
                               ": expected a C-contiguous array (the kernels never work on a copy); "
                               "make one with numpy.ascontiguousarray");
-    if (!(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    if (!(h.flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
         throw py::value_error(where(r.name, t) + ": expected an aligned array");
-    if (r.writeable && !(flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
+    if (r.writeable && !(h.flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
         throw py::value_error(where(r.name, t) + ": expected a writeable array, got a read-only one");
-    return a;
+    return h;
 }
 
 struct byte_range {
@@ -65,58 +87,55 @@ struct byte_range {
 step_arrays::step_arrays(std::initializer_list<role> roles) {
     const role* all = roles.begin();
     const std::size_t n_roles = roles.size();
-    const py::sequence params = as_list(all[0]);
-    count_ = static_cast<std::size_t>(py::len(params));
-    std::vector<py::sequence> lists;
-    for (const role& r : roles) {
-        if (r.list.is_none()) {
-            lists.emplace_back();
-            continue;
-        }
-        lists.push_back(as_list(r));
-        const auto n = static_cast<std::size_t>(py::len(lists.back()));
+    std::vector<PyObject**> items(n_roles, nullptr);
+    std::size_t n = 0;
+    std::tie(items[0], count_) = items_of(all[0]);
+    for (std::size_t r = 1; r < n_roles; ++r) {
+        if (all[r].list.is_none()) continue;
+        std::tie(items[r], n) = items_of(all[r]);
         if (n != count_)
-            throw py::value_error(std::string(r.name) + ": expected " + std::to_string(count_) +
-                                  " arrays (one per param), got " + std::to_string(n));
+            throw py::value_error(std::string(all[r].name) + ": expected " +
+                                  std::to_string(count_) + " arrays (one per param), got " +
+                                  std::to_string(n));
     }
 
     arrays_.resize(n_roles * count_);
+    data_.resize(n_roles * count_, nullptr);
     is_double_.resize(count_);
     sizes_.resize(count_);
     std::vector<byte_range> ranges;
+    ranges.reserve(n_roles * count_);
     for (std::size_t t = 0; t < count_; ++t) {
-        const py::array p = checked(params[t], all[0], t);
-        if (p.dtype().equal(float32()))
-            is_double_[t] = false;
-        else if (p.dtype().equal(float64()))
-            is_double_[t] = true;
-        else
+        PyObject* param = items[0][t];
+        const header p = checked(param, all[0], t);
+        if (!is_float_type(p.type_num) || !p.native_order)
             throw py::type_error(where(all[0].name, t) +
                                  ": expected a float32 or float64 array in native byte order, got " +
-                                 dtype_name(p));
-        sizes_[t] = static_cast<std::int64_t>(p.size());
+                                 dtype_name(param));
+        is_double_[t] = p.type_num == py::detail::npy_api::NPY_DOUBLE_;
+        sizes_[t] = p.size;
+        const std::size_t bytes = static_cast<std::size_t>(p.size) * (is_double_[t] ? 8 : 4);
         for (std::size_t r = 0; r < n_roles; ++r) {
-            if (r > 0 && all[r].list.is_none()) continue;
-            py::array a = r == 0 ? p : checked(lists[r][t], all[r], t);
+            if (items[r] == nullptr) continue;
+            PyObject* obj = items[r][t];
+            const header a = r == 0 ? p : checked(obj, all[r], t);
             if (r > 0) {
-                if (!a.dtype().equal(p.dtype()))
+                if (a.type_num != p.type_num || !a.native_order)
                     throw py::type_error(where(all[r].name, t) + ": expected dtype " +
-                                         dtype_name(p) + " to match " + where(all[0].name, t) +
-                                         ", got " + dtype_name(a));
-                const bool same_shape =
-                    a.ndim() == p.ndim() && std::equal(a.shape(), a.shape() + a.ndim(), p.shape());
-                if (!same_shape)
+                                         dtype_name(param) + " to match " +
+                                         where(all[0].name, t) + ", got " + dtype_name(obj));
+                if (a.ndim != p.ndim || !std::equal(a.shape, a.shape + a.ndim, p.shape))
                     throw py::value_error(where(all[r].name, t) + ": expected shape " +
-                                          py::str(py::tuple(p.attr("shape"))).cast<std::string>() +
-                                          " to match " + where(all[0].name, t) + ", got " +
-                                          py::str(py::tuple(a.attr("shape"))).cast<std::string>());
+                                          shape_of(param) + " to match " + where(all[0].name, t) +
+                                          ", got " + shape_of(obj));
             }
-            if (a.nbytes() > 0) {
-                const auto begin = reinterpret_cast<std::uintptr_t>(a.data());
-                ranges.push_back({begin, begin + static_cast<std::uintptr_t>(a.nbytes()), r, t,
-                                  all[r].writeable});
+            if (bytes > 0) {
+                const auto begin = reinterpret_cast<std::uintptr_t>(a.data);
+                ranges.push_back({begin, begin + bytes, r, t, all[r].writeable});
             }
-            arrays_[r * count_ + t] = std::move(a);
+            // Owned references keep every array alive while the GIL is released.
+            arrays_[r * count_ + t] = py::reinterpret_borrow<py::object>(obj);
+            data_[r * count_ + t] = a.data;
         }
     }
 

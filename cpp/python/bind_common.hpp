@@ -36,8 +36,7 @@ public:
     // Data pointer of role r for tensor t, or nullptr when the role is None.
     template <class T>
     T* data(std::size_t r, std::size_t t) const {
-        const py::array& a = arrays_[r * count_ + t];
-        return a ? static_cast<T*>(const_cast<void*>(a.data())) : nullptr;
+        return reinterpret_cast<T*>(data_[r * count_ + t]);
     }
 
     // The buffers of every tensor of element type T, built by make(t).
@@ -51,7 +50,8 @@ public:
 
 private:
     std::size_t count_ = 0;
-    std::vector<py::array> arrays_;
+    std::vector<py::object> arrays_;
+    std::vector<char*> data_;
     std::vector<bool> is_double_;
     std::vector<std::int64_t> sizes_;
 };
