@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from . import _core, functional
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .flat import FlatArrays, flatten
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -30,9 +31,11 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "FlatArrays",
     "Optimizer",
     "RMSprop",
     "available_simd_levels",
+    "flatten",
     "functional",
     "get_num_threads",
     "set_num_threads",
