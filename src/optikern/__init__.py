@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from . import _core, functional
 from .adagrad import Adagrad
@@ -36,6 +37,8 @@ __all__ = [
     "RMSprop",
     "available_simd_levels",
     "flatten",
+    "get_cmake_dir",
+    "get_include",
     "functional",
     "get_num_threads",
     "set_num_threads",
@@ -79,3 +82,20 @@ def show_config() -> None:
     print(f"  available:       {', '.join(_core.available_simd_levels())}")
     print(f"  threads:         {_core.get_num_threads()} (OpenMP {'on' if _core.openmp else 'off'})")
     print(f"  compiler:        {_core.compiler}")
+
+
+def get_include() -> str:
+    """Directory of the C++ headers (``#include <optikern/optikern.hpp>``)."""
+    return str(_installed_dir() / "include")
+
+
+def get_cmake_dir() -> str:
+    """Directory of the CMake package: ``find_package(optikern CONFIG)`` with this in
+    ``CMAKE_PREFIX_PATH`` (or ``optikern_DIR``) provides the target ``optikern::kernels``."""
+    return str(_installed_dir() / "share" / "cmake" / "optikern")
+
+
+def _installed_dir() -> Path:
+    # Installed data sits beside the compiled module (site-packages/optikern in a wheel, the
+    # build tree in an editable install).
+    return Path(_core.__file__).parent

@@ -9,3 +9,4 @@
 #pragma once
 
 #include "optikern/dispatch/table.hpp"
+#include "optikern/version.hpp"

@@ -1,0 +1,55 @@
+// Fits y = 3 x0 - 2 x1 + 0.5 with a linear model trained by optikern's Adam, no Python.
+// Prints the SIMD level, the learned weights and the final loss; exits non-zero if it failed
+// to learn.
+#include <optikern/optikern.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+int main() {
+    constexpr int samples = 256;
+    constexpr int features = 2;
+    std::mt19937 rng(42);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(samples * features);
+    std::vector<float> y(samples);
+    for (int i = 0; i < samples; ++i) {
+        x[i * features] = normal(rng);
+        x[i * features + 1] = normal(rng);
+        y[i] = 3.0f * x[i * features] - 2.0f * x[i * features + 1] + 0.5f;
+    }
+
+    // Weights and bias in one buffer: one tensor, one kernel call per step.
+    std::vector<float> param(features + 1, 0.0f);
+    std::vector<float> grad(param.size());
+    std::vector<float> exp_avg(param.size(), 0.0f);
+    std::vector<float> exp_avg_sq(param.size(), 0.0f);
+    const optikern::adam_buffers<float> tensor{param.data(), grad.data(), exp_avg.data(),
+                                               exp_avg_sq.data(), nullptr,
+                                               static_cast<std::int64_t>(param.size())};
+    optikern::adam_options options;
+    options.lr = 0.05;
+
+    double loss = 0.0;
+    for (std::int64_t step = 1; step <= 2000; ++step) {
+        std::fill(grad.begin(), grad.end(), 0.0f);
+        loss = 0.0;
+        for (int i = 0; i < samples; ++i) {
+            const float* xi = &x[i * features];
+            const float error = param[0] * xi[0] + param[1] * xi[1] + param[2] - y[i];
+            loss += 0.5 * error * error / samples;
+            grad[0] += error * xi[0] / samples;
+            grad[1] += error * xi[1] / samples;
+            grad[2] += error / samples;
+        }
+        optikern::adam_step(&tensor, 1, options, step);
+    }
+    std::printf("optikern %s, simd level %s\n", OPTIKERN_VERSION_STRING,
+                optikern::simd_level_name(optikern::active_simd_level()));
+    std::printf("w = [%.4f, %.4f], b = %.4f, loss = %.3g\n", param[0], param[1], param[2], loss);
+    const bool learned = std::fabs(param[0] - 3.0f) < 1e-2f && std::fabs(param[1] + 2.0f) < 1e-2f &&
+                         std::fabs(param[2] - 0.5f) < 1e-2f;
+    return learned ? 0 : 1;
+}
