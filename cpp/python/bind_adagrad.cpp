@@ -7,7 +7,7 @@ namespace optikern::python {
 
 namespace {
 
-void adagrad_step_py(py::handle params,
+std::int64_t adagrad_step_py(py::handle params,
                      py::handle grads,
                      py::handle state_sums,
                      std::int64_t step,
@@ -16,7 +16,8 @@ void adagrad_step_py(py::handle params,
                      double weight_decay,
                      double eps,
                      bool maximize,
-                 bool check_only) {
+                 bool check_only,
+                 bool skip_nonfinite) {
     require_positive_step(step);
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(lr_decay, 0.0, "lr_decay value");
@@ -32,12 +33,17 @@ void adagrad_step_py(py::handle params,
                                       arrays.data<T>(2, t), arrays.size(t)};
         });
     };
-    if (check_only) return;
+    if (check_only) return -1;
+    if (skip_nonfinite) {
+        const std::int64_t bad = arrays.first_nonfinite(1);
+        if (bad >= 0) return bad;
+    }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
     if (!f32.empty()) adagrad_step(f32.data(), f32.size(), options, step);
     if (!f64.empty()) adagrad_step(f64.data(), f64.size(), options, step);
+    return -1;
 }
 
 }  // namespace
@@ -45,7 +51,7 @@ void adagrad_step_py(py::handle params,
 void register_adagrad(py::module_& m) {
     m.def("adagrad_step", &adagrad_step_py, py::arg("params"), py::arg("grads"),
           py::arg("state_sums"), py::arg("step"), py::arg("lr"), py::arg("lr_decay"),
-          py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"), py::arg("check_only") = false,
+          py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
           "AdaGrad update in place; step is 1-based.");
 }
 

@@ -7,7 +7,7 @@ namespace optikern::python {
 
 namespace {
 
-void adam_step_py(py::handle params,
+std::int64_t adam_step_py(py::handle params,
                   py::handle grads,
                   py::handle exp_avgs,
                   py::handle exp_avg_sqs,
@@ -21,7 +21,8 @@ void adam_step_py(py::handle params,
                   bool amsgrad,
                   bool maximize,
                   bool decoupled_weight_decay,
-                 bool check_only) {
+                 bool check_only,
+                 bool skip_nonfinite) {
     require_positive_step(step);
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(eps, 0.0, "epsilon value");
@@ -43,12 +44,17 @@ void adam_step_py(py::handle params,
                                    arrays.data<T>(4, t), arrays.size(t)};
         });
     };
-    if (check_only) return;
+    if (check_only) return -1;
+    if (skip_nonfinite) {
+        const std::int64_t bad = arrays.first_nonfinite(1);
+        if (bad >= 0) return bad;
+    }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
     if (!f32.empty()) adam_step(f32.data(), f32.size(), options, step);
     if (!f64.empty()) adam_step(f64.data(), f64.size(), options, step);
+    return -1;
 }
 
 }  // namespace
@@ -58,7 +64,7 @@ void register_adam(py::module_& m) {
           py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs").none(true), py::arg("step"),
           py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
           py::arg("weight_decay"), py::arg("amsgrad"), py::arg("maximize"),
-          py::arg("decoupled_weight_decay"), py::arg("check_only") = false,
+          py::arg("decoupled_weight_decay"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
           "Adam/AdamW update of every (param, grad, state) tensor in place; step is 1-based.");
 }
 

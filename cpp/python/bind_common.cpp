@@ -1,5 +1,7 @@
 #include "bind_common.hpp"
 
+#include <optikern/optikern.hpp>
+
 #include <algorithm>
 #include <tuple>
 #include <utility>
@@ -159,6 +161,27 @@ step_arrays::step_arrays(std::initializer_list<role> roles) {
         if (r.writeable && (furthest_written == nullptr || r.end > furthest_written->end))
             furthest_written = &r;
     }
+}
+
+std::int64_t step_arrays::first_nonfinite(std::size_t r) const {
+    const auto scan = [&](auto zero) {
+        using T = decltype(zero);
+        std::vector<array_buffer<const T>> arrays;
+        std::vector<std::int64_t> index;
+        for (std::size_t t = 0; t < count_; ++t)
+            if (is_double_[t] == std::is_same_v<T, double>) {
+                arrays.push_back({data<const T>(r, t), sizes_[t]});
+                index.push_back(static_cast<std::int64_t>(t));
+            }
+        const std::int64_t found = optikern::first_nonfinite(arrays.data(), arrays.size());
+        return found < 0 ? std::int64_t{-1} : index[static_cast<std::size_t>(found)];
+    };
+    py::gil_scoped_release release;
+    const std::int64_t in_f32 = scan(0.0f);
+    const std::int64_t in_f64 = scan(0.0);
+    if (in_f32 < 0) return in_f64;
+    if (in_f64 < 0) return in_f32;
+    return std::min(in_f32, in_f64);
 }
 
 void require_at_least(double value, double low, const char* what) {

@@ -39,6 +39,10 @@ public:
         return reinterpret_cast<T*>(data_[r * count_ + t]);
     }
 
+    // Index of the first tensor whose array in role r holds a NaN or an infinity, or -1.
+    // Releases the GIL while it reads.
+    std::int64_t first_nonfinite(std::size_t r) const;
+
     // The buffers of every tensor of element type T, built by make(t).
     template <class T, class Make>
     auto collect(Make&& make) const {

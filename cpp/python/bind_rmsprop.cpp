@@ -7,7 +7,7 @@ namespace optikern::python {
 
 namespace {
 
-void rmsprop_step_py(py::handle params,
+std::int64_t rmsprop_step_py(py::handle params,
                      py::handle grads,
                      py::handle square_avgs,
                      py::handle grad_avgs,
@@ -19,7 +19,8 @@ void rmsprop_step_py(py::handle params,
                      double momentum,
                      bool centered,
                      bool maximize,
-                 bool check_only) {
+                 bool check_only,
+                 bool skip_nonfinite) {
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(eps, 0.0, "epsilon value");
     require_at_least(momentum, 0.0, "momentum value");
@@ -40,12 +41,17 @@ void rmsprop_step_py(py::handle params,
                                       arrays.data<T>(4, t), arrays.size(t)};
         });
     };
-    if (check_only) return;
+    if (check_only) return -1;
+    if (skip_nonfinite) {
+        const std::int64_t bad = arrays.first_nonfinite(1);
+        if (bad >= 0) return bad;
+    }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
     if (!f32.empty()) rmsprop_step(f32.data(), f32.size(), options);
     if (!f64.empty()) rmsprop_step(f64.data(), f64.size(), options);
+    return -1;
 }
 
 }  // namespace
@@ -55,7 +61,7 @@ void register_rmsprop(py::module_& m) {
           py::arg("square_avgs"), py::arg("grad_avgs").none(true),
           py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("alpha"),
           py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"),
-          py::arg("maximize"), py::arg("check_only") = false, "RMSprop update in place.");
+          py::arg("maximize"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false, "RMSprop update in place.");
 }
 
 }  // namespace optikern::python

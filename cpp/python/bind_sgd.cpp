@@ -7,7 +7,7 @@ namespace optikern::python {
 
 namespace {
 
-void sgd_step_py(py::handle params,
+std::int64_t sgd_step_py(py::handle params,
                  py::handle grads,
                  py::handle momentum_buffers,
                  double lr,
@@ -17,7 +17,8 @@ void sgd_step_py(py::handle params,
                  bool nesterov,
                  bool maximize,
                  bool first_step,
-                 bool check_only) {
+                 bool check_only,
+                 bool skip_nonfinite) {
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(momentum, 0.0, "momentum value");
     require_at_least(weight_decay, 0.0, "weight_decay value");
@@ -36,12 +37,17 @@ void sgd_step_py(py::handle params,
                                   arrays.data<T>(2, t), arrays.size(t)};
         });
     };
-    if (check_only) return;
+    if (check_only) return -1;
+    if (skip_nonfinite) {
+        const std::int64_t bad = arrays.first_nonfinite(1);
+        if (bad >= 0) return bad;
+    }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
     if (!f32.empty()) sgd_step(f32.data(), f32.size(), options, first_step);
     if (!f64.empty()) sgd_step(f64.data(), f64.size(), options, first_step);
+    return -1;
 }
 
 }  // namespace
@@ -50,7 +56,7 @@ void register_sgd(py::module_& m) {
     m.def("sgd_step", &sgd_step_py, py::arg("params"), py::arg("grads"),
           py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("momentum"),
           py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"),
-          py::arg("first_step"), py::arg("check_only") = false,
+          py::arg("first_step"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
           "SGD update in place; first_step=True starts each momentum buffer as a copy of the "
           "gradient (torch's rule).");
 }

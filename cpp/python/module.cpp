@@ -9,6 +9,7 @@ void register_adagrad(py::module_&);
 void register_rmsprop(py::module_&);
 void register_adam(py::module_&);
 void register_runtime(py::module_&);
+void register_clip(py::module_&);
 }  // namespace optikern::python
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     optikern::python::register_rmsprop(m);
     optikern::python::register_adam(m);
     optikern::python::register_runtime(m);
+    optikern::python::register_clip(m);
 }

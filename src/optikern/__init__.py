@@ -20,6 +20,8 @@ from pathlib import Path
 from . import _core, functional
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .clip import clip_grad_norm_, clip_grad_value_
+from .errors import NonFiniteError
 from .flat import FlatArrays, flatten
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
@@ -33,9 +35,12 @@ __all__ = [
     "Adam",
     "AdamW",
     "FlatArrays",
+    "NonFiniteError",
     "Optimizer",
     "RMSprop",
     "available_simd_levels",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "flatten",
     "get_cmake_dir",
     "get_include",

@@ -36,6 +36,10 @@ class Adagrad(Optimizer):
         ``eps=1e-7``.
     maximize : bool, default False
         Ascend the objective instead of descending it.
+    nonfinite : {"propagate", "skip", "raise"}, default "propagate"
+        A step whose gradients hold NaN or infinity: apply it as torch does, or change
+        nothing and count it in ``skipped_steps``, or change nothing and raise
+        :class:`~optikern.NonFiniteError`.
 
     Notes
     -----
@@ -52,12 +56,13 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        nonfinite: str = "propagate",
     ) -> None:
         defaults = dict(
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, nonfinite)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -76,11 +81,11 @@ class Adagrad(Optimizer):
     def _update(
         self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool,
-    ) -> None:
+        check_only: bool, skip_nonfinite: bool,
+    ) -> int:
         sums = roles["sum"]
-        functional.adagrad(
+        return functional.adagrad(
             params, grads, sums, step=step, lr=group["lr"], lr_decay=group["lr_decay"],
             weight_decay=group["weight_decay"], eps=group["eps"],
-            maximize=group["maximize"], check_only=check_only,
+            maximize=group["maximize"], check_only=check_only, skip_nonfinite=skip_nonfinite,
         )

@@ -41,6 +41,10 @@ class Adam(Optimizer):
         Use the running maximum of the second moment (Reddi et al. 2018).
     maximize : bool, default False
         Ascend the objective instead of descending it.
+    nonfinite : {"propagate", "skip", "raise"}, default "propagate"
+        A step whose gradients hold NaN or infinity: apply it as torch does, or change
+        nothing and count it in ``skipped_steps``, or change nothing and raise
+        :class:`~optikern.NonFiniteError`.
     decoupled_weight_decay : bool, default False
         Decay the weights directly (AdamW) instead of adding an L2 term to the gradient.
 
@@ -60,12 +64,13 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
+        nonfinite: str = "propagate",
     ) -> None:
         defaults = dict(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
             maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, nonfinite)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -85,18 +90,19 @@ class Adam(Optimizer):
     def _update(
         self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool,
-    ) -> None:
+        check_only: bool, skip_nonfinite: bool,
+    ) -> int:
         exp_avgs = roles["exp_avg"]
         exp_avg_sqs = roles["exp_avg_sq"]
         max_exp_avg_sqs = roles.get("max_exp_avg_sq")
         beta1, beta2 = group["betas"]
-        functional.adam(
+        return functional.adam(
             params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step,
             lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
             maximize=group["maximize"],
             decoupled_weight_decay=group["decoupled_weight_decay"], check_only=check_only,
+            skip_nonfinite=skip_nonfinite,
         )
 
 
@@ -118,8 +124,9 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        nonfinite: str = "propagate",
     ) -> None:
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, decoupled_weight_decay=True,
+            maximize=maximize, decoupled_weight_decay=True, nonfinite=nonfinite,
         )

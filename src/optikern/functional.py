@@ -13,6 +13,10 @@ hyperparameters) naming the argument, before anything is written. Arrays are nev
 
 Pass ``check_only=True`` to run every check without writing: a caller that needs several calls
 for one logical step (several param groups, say) checks them all first to stay atomic.
+
+With ``skip_nonfinite=True`` the gradients are first scanned (a read-only pass in C++); if any
+holds a NaN or an infinity nothing is written. Every function returns the index of the first
+such gradient, or -1 when the update was applied.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from . import _core
 
 Arrays = Sequence[np.ndarray]
 
-__all__ = ["adagrad", "adam", "adamw", "rmsprop", "sgd"]
+__all__ = [
+    "adagrad", "adam", "adamw", "clamp_", "first_nonfinite", "grad_norm", "rmsprop", "scale_",
+    "sgd",
+]
 
 
 def sgd(
@@ -42,7 +49,8 @@ def sgd(
     maximize: bool = False,
     first_step: bool = False,
     check_only: bool = False,
-) -> None:
+    skip_nonfinite: bool = False,
+) -> int:
     r"""SGD with optional momentum, in place.
 
     .. math::
@@ -53,9 +61,10 @@ def sgd(
     ``first_step=True`` starts each momentum buffer as a copy of the gradient (torch's rule for a
     missing buffer); ``momentum_buffers`` may be ``None`` when ``momentum == 0``.
     """
-    _core.sgd_step(
+    return _core.sgd_step(
         params, grads, momentum_buffers, lr, momentum, dampening, weight_decay,
         nesterov, maximize, first_step, check_only,
+        skip_nonfinite,
     )
 
 
@@ -71,7 +80,8 @@ def adagrad(
     eps: float = 1e-10,
     maximize: bool = False,
     check_only: bool = False,
-) -> None:
+    skip_nonfinite: bool = False,
+) -> int:
     r"""AdaGrad (Duchi et al. 2011), in place; ``step`` is the 1-based number of this step.
 
     .. math::
@@ -79,8 +89,9 @@ def adagrad(
         s \leftarrow s + g^2, \quad
         p \leftarrow p - \frac{\gamma}{1 + (t - 1)\eta}\,\frac{g}{\sqrt{s} + \epsilon}
     """
-    _core.adagrad_step(
-        params, grads, state_sums, step, lr, lr_decay, weight_decay, eps, maximize, check_only
+    return _core.adagrad_step(
+        params, grads, state_sums, step, lr, lr_decay, weight_decay, eps, maximize, check_only,
+        skip_nonfinite,
     )
 
 
@@ -99,7 +110,8 @@ def rmsprop(
     centered: bool = False,
     maximize: bool = False,
     check_only: bool = False,
-) -> None:
+    skip_nonfinite: bool = False,
+) -> int:
     r"""RMSProp (Hinton, lecture 6e), in place.
 
     .. math::
@@ -112,9 +124,10 @@ def rmsprop(
     ``centered`` :math:`\bar g = 0`. ``grad_avgs`` is needed only when ``centered``,
     ``momentum_buffers`` only when ``momentum > 0``.
     """
-    _core.rmsprop_step(
+    return _core.rmsprop_step(
         params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, eps,
         weight_decay, momentum, centered, maximize, check_only,
+        skip_nonfinite,
     )
 
 
@@ -135,7 +148,8 @@ def adam(
     maximize: bool = False,
     decoupled_weight_decay: bool = False,
     check_only: bool = False,
-) -> None:
+    skip_nonfinite: bool = False,
+) -> int:
     r"""Adam (Kingma & Ba 2015), in place; ``step`` is the 1-based number of this step.
 
     .. math::
@@ -148,9 +162,10 @@ def adam(
     then), else :math:`\hat v = v`. ``weight_decay`` adds :math:`\lambda p` to the gradient, or
     with ``decoupled_weight_decay`` (AdamW) scales :math:`p` by :math:`1 - \gamma\lambda` first.
     """
-    _core.adam_step(
+    return _core.adam_step(
         params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr, beta1, beta2, eps,
         weight_decay, amsgrad, maximize, decoupled_weight_decay, check_only,
+        skip_nonfinite,
     )
 
 
@@ -170,13 +185,38 @@ def adamw(
     amsgrad: bool = False,
     maximize: bool = False,
     check_only: bool = False,
-) -> None:
+    skip_nonfinite: bool = False,
+) -> int:
     r"""AdamW (Loshchilov & Hutter 2019): :func:`adam` with decoupled weight decay.
 
     .. math:: p \leftarrow p\,(1 - \gamma\lambda) \text{ before the Adam update.}
     """
-    adam(
+    return adam(
         params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1,
         beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-        decoupled_weight_decay=True, check_only=check_only,
+        decoupled_weight_decay=True, check_only=check_only, skip_nonfinite=skip_nonfinite,
     )
+
+
+def grad_norm(grads: Arrays, norm_type: float = 2.0) -> float:
+    """The ``norm_type``-norm of all elements of ``grads`` together (``inf``: max ``|x|``).
+
+    One read-only pass in C++, accumulated in double in an order fixed by the data alone, so
+    the result is the same on every SIMD level and thread count.
+    """
+    return float(_core.grad_norm(grads, float(norm_type)))
+
+
+def scale_(arrays: Arrays, factor: float) -> None:
+    """Multiply every array in place by ``factor``."""
+    _core.scale_(arrays, float(factor))
+
+
+def clamp_(arrays: Arrays, low: float, high: float) -> None:
+    """Clamp every array in place to ``[low, high]``; NaN stays NaN."""
+    _core.clamp_(arrays, float(low), float(high))
+
+
+def first_nonfinite(arrays: Arrays) -> int:
+    """Index of the first array holding NaN or infinity, or -1 (a read-only pass in C++)."""
+    return int(_core.first_nonfinite(arrays))

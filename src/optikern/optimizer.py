@@ -12,13 +12,19 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
-from . import _validation
+from . import _validation, functional
+from .errors import NonFiniteError
 
 ParamsArg = Union[Iterable[np.ndarray], Iterable[dict]]
+
+#: What a step does with a gradient holding NaN or infinity: apply it like torch
+#: ("propagate"), change nothing and count the step in ``skipped_steps`` ("skip", the AMP
+#: ``found_inf`` pattern), or change nothing and raise :class:`NonFiniteError` ("raise").
+NONFINITE_POLICIES = ("propagate", "skip", "raise")
 
 
 class ParamState(MutableMapping):
@@ -111,12 +117,13 @@ class _StateEntries(dict):
 
 
 class _Call:
-    """The arguments of one kernel call of a step, and the state to keep once all succeeded."""
+    """One kernel call of a step, and the state to keep once every call succeeded."""
 
-    __slots__ = ("args", "new_state", "step")
+    __slots__ = ("args", "new_state", "step", "update")
 
     def __init__(
         self,
+        update: Callable[..., int],
         group: dict[str, Any],
         params: list[np.ndarray],
         grads: Sequence[np.ndarray],
@@ -125,9 +132,13 @@ class _Call:
         fresh: bool,
         new_state: list,
     ) -> None:
+        self.update = update
         self.args = (group, params, grads, roles, step, fresh)
         self.step = step
         self.new_state = new_state  # [(param, state dict or None, {name: fresh array})]
+
+    def run(self, check_only: bool = False, skip_nonfinite: bool = False) -> int:
+        return self.update(*self.args, check_only, skip_nonfinite)
 
 
 class _Plan:
@@ -186,15 +197,24 @@ class Optimizer:
     * ``_state_fill(group)``: the state arrays the group's options need, with their initial
       value (e.g. ``{"exp_avg": 0.0, "exp_avg_sq": 0.0}``);
     * ``_counts_steps``: whether the state keeps torch's per-param ``"step"``;
-    * ``_update(group, params, grads, roles, step, fresh, check_only)``: one functional call
-      updating params that share one step number; ``roles`` maps each state name to the
-      arrays of those params (``fresh``: they were just created, which SGD's momentum needs
-      to know).
+    * ``_update(group, params, grads, roles, step, fresh, check_only, skip_nonfinite)``: one
+      functional call updating params that share one step number, returning its result;
+      ``roles`` maps each state name to the arrays of those params (``fresh``: they were just
+      created, which SGD's momentum needs to know).
     """
 
     _counts_steps = True
 
-    def __init__(self, params: ParamsArg, defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, params: ParamsArg, defaults: dict[str, Any], nonfinite: str = "propagate"
+    ) -> None:
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(
+                f"nonfinite: expected one of {', '.join(NONFINITE_POLICIES)}, got {nonfinite!r}"
+            )
+        self.nonfinite = nonfinite
+        self.skipped_steps = 0
+        self.found_nonfinite = False
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.state = ParamState()
@@ -276,10 +296,28 @@ class Optimizer:
                         f"grads: expected {len(plan.params)} arrays (one per param), "
                         f"got {len(grads)}"
                     )
-                self._update(group, plan.params, grads, plan.roles, plan.next_step(), False, False)
+                bad = self._update(
+                    group, plan.params, grads, plan.roles, plan.next_step(), False, False,
+                    self.nonfinite != "propagate",
+                )
+                if self._nonfinite_found(bad):
+                    return
                 plan.advance()
                 return
         self._step_groups(grads)
+
+    def _nonfinite_found(self, index: int) -> bool:
+        """Apply the non-finite policy after a scan; True if the step must not go on."""
+        self.found_nonfinite = index >= 0
+        if index < 0:
+            return False
+        if self.nonfinite == "raise":
+            raise NonFiniteError(
+                f"grads[{index}]: contains NaN or infinity; nothing was updated "
+                "(nonfinite='raise')"
+            )
+        self.skipped_steps += 1
+        return True
 
     def _step_groups(self, grads: Sequence[np.ndarray]) -> None:
         groups = self.param_groups
@@ -298,16 +336,24 @@ class Optimizer:
             fill = self._state_fill(group)
             if plan is not None and plan.matches(group, self.state, fill):
                 calls.append(
-                    _Call(group, plan.params, group_grads, plan.roles, plan.next_step(), False, [])
+                    _Call(self._update, group, plan.params, group_grads, plan.roles,
+                          plan.next_step(), False, [])
                 )
             else:
                 self._plans[i] = None
                 calls += self._group_calls(group, group_grads, fill)
-        if len(calls) > 1:
+        scan = self.nonfinite != "propagate"
+        if len(calls) == 1:
+            # One call checks, scans and updates atomically by itself.
+            if self._nonfinite_found(calls[0].run(skip_nonfinite=scan)):
+                return
+        else:
             for call in calls:
-                self._update(*call.args, True)
-        for call in calls:
-            self._update(*call.args, False)
+                call.run(check_only=True)
+            if scan and self._nonfinite_found(functional.first_nonfinite(grads)):
+                return
+            for call in calls:
+                call.run()
         for call in calls:
             self._commit(call)
         for i, group in enumerate(groups):
@@ -357,7 +403,7 @@ class Optimizer:
                 arrays.append(fresh[name] if name in fresh else state[name])
             new_state.append((p, entry[1] if entry is not None else None, fresh))
         return [
-            _Call(group, params, grads_, roles, step, fresh, new_state)
+            _Call(self._update, group, params, grads_, roles, step, fresh, new_state)
             for (step, fresh), (params, grads_, roles, new_state) in by_key.items()
         ]
 
@@ -383,7 +429,8 @@ class Optimizer:
         step: int | None,
         fresh: bool,
         check_only: bool,
-    ) -> None:
+        skip_nonfinite: bool,
+    ) -> int:
         raise NotImplementedError
 
     # -- state dict -----------------------------------------------------------------------

@@ -42,6 +42,10 @@ class RMSprop(Optimizer):
         Normalise by the estimated variance instead of the second moment.
     maximize : bool, default False
         Ascend the objective instead of descending it.
+    nonfinite : {"propagate", "skip", "raise"}, default "propagate"
+        A step whose gradients hold NaN or infinity: apply it as torch does, or change
+        nothing and count it in ``skipped_steps``, or change nothing and raise
+        :class:`~optikern.NonFiniteError`.
 
     Notes
     -----
@@ -60,12 +64,13 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
+        nonfinite: str = "propagate",
     ) -> None:
         defaults = dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
             centered=centered, maximize=maximize,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, nonfinite)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -87,14 +92,14 @@ class RMSprop(Optimizer):
     def _update(
         self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool,
-    ) -> None:
+        check_only: bool, skip_nonfinite: bool,
+    ) -> int:
         square_avgs = roles["square_avg"]
         grad_avgs = roles.get("grad_avg")
         buffers = roles.get("momentum_buffer")
-        functional.rmsprop(
+        return functional.rmsprop(
             params, grads, square_avgs, grad_avgs, buffers, lr=group["lr"],
             alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
             momentum=group["momentum"], centered=group["centered"],
-            maximize=group["maximize"], check_only=check_only,
+            maximize=group["maximize"], check_only=check_only, skip_nonfinite=skip_nonfinite,
         )

@@ -35,6 +35,10 @@ class SGD(Optimizer):
         Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
     maximize : bool, default False
         Ascend the objective instead of descending it.
+    nonfinite : {"propagate", "skip", "raise"}, default "propagate"
+        A step whose gradients hold NaN or infinity: apply it as torch does, or change
+        nothing and count it in ``skipped_steps``, or change nothing and raise
+        :class:`~optikern.NonFiniteError`.
 
     Notes
     -----
@@ -55,12 +59,13 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        nonfinite: str = "propagate",
     ) -> None:
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
             nesterov=nesterov, maximize=maximize,
         )
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, nonfinite)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -79,12 +84,12 @@ class SGD(Optimizer):
     def _update(
         self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool,
-    ) -> None:
+        check_only: bool, skip_nonfinite: bool,
+    ) -> int:
         buffers = roles.get("momentum_buffer")
-        functional.sgd(
+        return functional.sgd(
             params, grads, buffers, lr=group["lr"], momentum=group["momentum"],
             dampening=group["dampening"], weight_decay=group["weight_decay"],
             nesterov=group["nesterov"], maximize=group["maximize"], first_step=fresh,
-            check_only=check_only,
+            check_only=check_only, skip_nonfinite=skip_nonfinite,
         )

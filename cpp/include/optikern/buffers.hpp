@@ -42,4 +42,11 @@ struct adam_buffers {
     std::int64_t size;
 };
 
+// One array for the gradient utilities (clipping, norms, finiteness checks).
+template <class T>
+struct array_buffer {
+    T* data;
+    std::int64_t size;
+};
+
 }  // namespace optikern

@@ -84,4 +84,42 @@ void for_each_range(const Buffers* tensors, std::size_t count, Range&& range) {
 #endif
 }
 
+// Blocks of block_size elements in the arrays (the last block of an array may be shorter).
+template <class Buffers>
+std::int64_t count_blocks(const Buffers* arrays, std::size_t count, std::int64_t block_size) {
+    std::int64_t blocks = 0;
+    for (std::size_t t = 0; t < count; ++t) blocks += (arrays[t].size + block_size - 1) / block_size;
+    return blocks;
+}
+
+// Calls block(array_index, begin, end, block_index) for every block of every array;
+// block_index counts blocks over all arrays in order. Threads take whole blocks, so what a
+// block covers never depends on the thread count.
+template <class Buffers, class Block>
+void for_each_block(const Buffers* arrays,
+                    std::size_t count,
+                    std::int64_t block_size,
+                    Block&& block) {
+    std::vector<std::int64_t> first_block(count + 1, 0);
+    for (std::size_t t = 0; t < count; ++t)
+        first_block[t + 1] = first_block[t] + count_blocks(arrays + t, 1, block_size);
+    const std::int64_t blocks = first_block[count];
+    const auto run = [&](std::int64_t b) {
+        const auto t = static_cast<std::size_t>(
+            std::upper_bound(first_block.begin(), first_block.end(), b) - first_block.begin() - 1);
+        const std::int64_t begin = (b - first_block[t]) * block_size;
+        block(t, begin, std::min(begin + block_size, arrays[t].size), b);
+    };
+    const std::int64_t threads = std::min<std::int64_t>(
+        get_num_threads(), std::max<std::int64_t>(1, blocks * block_size / min_elements_per_thread));
+    if (threads <= 1) {
+        for (std::int64_t b = 0; b < blocks; ++b) run(b);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(static)
+    for (std::int64_t b = 0; b < blocks; ++b) run(b);
+#endif
+}
+
 }  // namespace optikern

@@ -2,12 +2,17 @@
 // per-step constants once, and walk every tensor of the step (in parallel when large).
 #pragma once
 
+#include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <vector>
 
 #include "optikern/dispatch/cpu.hpp"
 #include "optikern/dispatch/targets.hpp"
 #include "optikern/kernels/adagrad.hpp"
+#include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
@@ -39,6 +44,28 @@ void run(const buffers_t<Kernel, T>* tensors, std::size_t count, const scalars_t
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         fn(tensors[t], s, begin, end);
     });
+}
+
+template <class T>
+auto select_block_reduce(simd_level level) {
+#if OPTIKERN_X86
+    if (level == simd_level::avx512) return &block_reduce_avx512<T>;
+    if (level == simd_level::avx2) return &block_reduce_avx2<T>;
+#else
+    (void)level;
+#endif
+    return &block_reduce_baseline<T>;
+}
+
+template <class T>
+auto select_block_has_nonfinite(simd_level level) {
+#if OPTIKERN_X86
+    if (level == simd_level::avx512) return &block_has_nonfinite_avx512<T>;
+    if (level == simd_level::avx2) return &block_has_nonfinite_avx2<T>;
+#else
+    (void)level;
+#endif
+    return &block_has_nonfinite_baseline<T>;
 }
 
 }  // namespace dispatch
@@ -75,6 +102,67 @@ void adam_step(const adam_buffers<T>* tensors,
                const adam_options& options,
                std::int64_t step) {
     dispatch::run<kernels::adam, T>(tensors, count, adam_scalars<T>::make(options, step));
+}
+
+// Gradient utilities (torch.nn.utils.clip_grad_norm_ / clip_grad_value_ semantics).
+
+// Multiplies every element by factor.
+template <class T>
+void scale(const array_buffer<T>* arrays, std::size_t count, T factor) {
+    dispatch::run<kernels::scale, T>(arrays, count, scale_scalars<T>{factor});
+}
+
+// Clamps every element to [low, high]; NaN stays NaN.
+template <class T>
+void clamp(const array_buffer<T>* arrays, std::size_t count, T low, T high) {
+    dispatch::run<kernels::clamp, T>(arrays, count, clamp_scalars<T>{low, high});
+}
+
+// The sum of |x|^p over all elements (l1, l2, lp) or the maximum of |x| (linf), in double,
+// summed in an order fixed by the data alone. Combine parts with norm_from_terms.
+template <class T>
+double norm_terms(const array_buffer<const T>* arrays, std::size_t count, norm_kind kind, double p) {
+    const auto reduce = dispatch::select_block_reduce<T>(active_simd_level());
+    std::vector<double> partial(
+        static_cast<std::size_t>(count_blocks(arrays, count, kernels::block_size)));
+    for_each_block(arrays, count, kernels::block_size,
+                   [&](std::size_t t, std::int64_t begin, std::int64_t end, std::int64_t b) {
+                       partial[static_cast<std::size_t>(b)] =
+                           reduce(arrays[t].data + begin, end - begin, kind, p);
+                   });
+    double total = 0.0;
+    for (double x : partial) total = kernels::combine(total, x, kind);
+    return total;
+}
+
+// The norm from the terms of several parts (e.g. the float32 and the float64 arrays).
+inline double norm_from_terms(std::initializer_list<double> terms, norm_kind kind, double p) {
+    double total = 0.0;
+    for (double x : terms) total = kernels::combine(total, x, kind);
+    switch (kind) {
+        case norm_kind::l2: return std::sqrt(total);
+        case norm_kind::lp: return std::pow(total, 1.0 / p);
+        default: return total;
+    }
+}
+
+// Index of the first array holding a NaN or an infinity, or -1. A read-only pass.
+template <class T>
+std::int64_t first_nonfinite(const array_buffer<const T>* arrays, std::size_t count) {
+    const auto check = dispatch::select_block_has_nonfinite<T>(active_simd_level());
+    std::atomic<std::int64_t> first{static_cast<std::int64_t>(count)};
+    for_each_block(arrays, count, kernels::block_size,
+                   [&](std::size_t t, std::int64_t begin, std::int64_t end, std::int64_t) {
+                       const auto index = static_cast<std::int64_t>(t);
+                       if (index < first.load(std::memory_order_relaxed) &&
+                           check(arrays[t].data + begin, end - begin)) {
+                           std::int64_t seen = first.load(std::memory_order_relaxed);
+                           while (index < seen && !first.compare_exchange_weak(seen, index)) {
+                           }
+                       }
+                   });
+    const std::int64_t found = first.load();
+    return found == static_cast<std::int64_t>(count) ? -1 : found;
 }
 
 }  // namespace optikern

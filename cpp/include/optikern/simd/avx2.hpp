@@ -32,6 +32,7 @@ struct avx2<float> {
     static OPTIKERN_AVX2 inline reg sqrt(reg a) { return _mm256_sqrt_ps(a); }
     static OPTIKERN_AVX2 inline reg neg(reg a) { return _mm256_sub_ps(_mm256_set1_ps(-0.0f), a); }
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
+    static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
 };
 
 template <>
@@ -50,6 +51,7 @@ struct avx2<double> {
     static OPTIKERN_AVX2 inline reg sqrt(reg a) { return _mm256_sqrt_pd(a); }
     static OPTIKERN_AVX2 inline reg neg(reg a) { return _mm256_sub_pd(_mm256_set1_pd(-0.0), a); }
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_pd(a, b); }
+    static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_pd(a, b); }
 };
 
 }  // namespace optikern::simd

@@ -31,6 +31,7 @@ struct avx512<float> {
     static OPTIKERN_AVX512 inline reg sqrt(reg a) { return _mm512_sqrt_ps(a); }
     static OPTIKERN_AVX512 inline reg neg(reg a) { return _mm512_sub_ps(_mm512_set1_ps(-0.0f), a); }
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
+    static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
 };
 
 template <>
@@ -49,6 +50,7 @@ struct avx512<double> {
     static OPTIKERN_AVX512 inline reg sqrt(reg a) { return _mm512_sqrt_pd(a); }
     static OPTIKERN_AVX512 inline reg neg(reg a) { return _mm512_sub_pd(_mm512_set1_pd(-0.0), a); }
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_pd(a, b); }
+    static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_pd(a, b); }
 };
 
 }  // namespace optikern::simd

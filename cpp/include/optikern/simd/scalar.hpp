@@ -25,6 +25,8 @@ struct scalar {
     static OPTIKERN_INLINE reg neg(reg a) { return -a; }
     // a > b ? a : b, the semantics of x86 MAXPS, so every level treats NaN identically.
     static OPTIKERN_INLINE reg max(reg a, reg b) { return a > b ? a : b; }
+    // a < b ? a : b, the semantics of x86 MINPS.
+    static OPTIKERN_INLINE reg min(reg a, reg b) { return a < b ? a : b; }
 };
 
 }  // namespace optikern::simd
