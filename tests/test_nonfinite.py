@@ -1,0 +1,83 @@
+"""The non-finite policy of every optimizer: propagate (torch), skip, raise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optikern
+
+OPTIMIZERS = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("Adagrad", {}),
+    ("RMSprop", {"momentum": 0.5, "centered": True}),
+    ("Adam", {"amsgrad": True}),
+    ("AdamW", {}),
+]
+
+
+def setup(name: str, kwargs: dict, policy: str, groups: int) -> tuple:
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal(n) for n in (5, 40000, 3)]
+    if groups == 1:
+        spec = params
+    else:
+        spec = [{"params": params[:1]}, {"params": params[1:], "lr": 0.05}]
+    opt = getattr(optikern, name)(spec, nonfinite=policy, **kwargs)
+    opt.step([rng.standard_normal(p.shape) for p in params])
+    return opt, params, rng
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS)
+def test_skip_changes_nothing_and_counts(name: str, kwargs: dict, bad: float, groups: int) -> None:
+    opt, params, rng = setup(name, kwargs, "skip", groups)
+    before = [p.copy() for p in params]
+    state = opt.state_dict()
+    grads = [rng.standard_normal(p.shape) for p in params]
+    grads[1][12345] = bad
+    opt.step(grads)
+    assert opt.skipped_steps == 1 and opt.found_nonfinite
+    for b, p in zip(before, params):
+        assert np.array_equal(b, p)
+    after = opt.state_dict()
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            assert np.array_equal(value, after["state"][index][key])
+    grads[1][12345] = 0.0
+    opt.step(grads)  # a finite step afterwards goes through
+    assert not opt.found_nonfinite and opt.skipped_steps == 1
+    assert not np.array_equal(before[1], params[1])
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS)
+def test_raise_names_the_gradient_and_changes_nothing(name: str, kwargs: dict, groups: int) -> None:
+    opt, params, rng = setup(name, kwargs, "raise", groups)
+    before = [p.copy() for p in params]
+    grads = [rng.standard_normal(p.shape) for p in params]
+    grads[2][0] = np.nan
+    with pytest.raises(optikern.NonFiniteError, match=r"grads\[2\]"):
+        opt.step(grads)
+    for b, p in zip(before, params):
+        assert np.array_equal(b, p)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS)
+def test_propagate_is_torch_behaviour(name: str, kwargs: dict) -> None:
+    opt, params, rng = setup(name, kwargs, "propagate", 1)
+    grads = [rng.standard_normal(p.shape) for p in params]
+    grads[0][1] = np.nan
+    opt.step(grads)
+    assert np.isnan(params[0][1])
+    assert np.isfinite(params[1]).all()
+
+
+def test_bad_input_wins_over_the_scan() -> None:
+    p = np.zeros(3)
+    opt = optikern.Adam([p], nonfinite="skip")
+    with pytest.raises(ValueError, match=r"grads\[0\]: expected shape"):
+        opt.step([np.full(4, np.nan)])
+    with pytest.raises(ValueError, match="nonfinite"):
+        optikern.Adam([p], nonfinite="ignore")
