@@ -46,6 +46,8 @@ class Adagrad(Optimizer):
     State per param: ``step`` and ``sum``.
     """
 
+    _state_names = frozenset({"step", "sum"})
+
     def __init__(
         self,
         params: ParamsArg,

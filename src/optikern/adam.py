@@ -53,6 +53,8 @@ class Adam(Optimizer):
     State per param: ``step``, ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq`` (amsgrad).
     """
 
+    _state_names = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+
     def __init__(
         self,
         params: ParamsArg,

@@ -10,6 +10,7 @@ the params. The update itself is one call per param group into :mod:`optikern.fu
 from __future__ import annotations
 
 import copy
+import threading
 import itertools
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import Any, Callable, Union
@@ -204,6 +205,8 @@ class Optimizer:
     """
 
     _counts_steps = True
+    #: Every state name the optimizer may keep (load_state_dict refuses others).
+    _state_names: frozenset[str] = frozenset()
 
     def __init__(
         self, params: ParamsArg, defaults: dict[str, Any], nonfinite: str = "propagate"
@@ -219,6 +222,9 @@ class Optimizer:
         self.param_groups: list[dict[str, Any]] = []
         self.state = ParamState()
         self._plans: list[_Plan | None] = []
+        # Steps and state changes are serialised: two threads stepping one optimizer must not
+        # interleave (the kernels release the GIL).
+        self._lock = threading.RLock()
         if isinstance(params, np.ndarray):
             raise TypeError(
                 "params: expected a list of numpy arrays or of param-group dicts, got a single "
@@ -231,7 +237,7 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list")
         groups = param_list if isinstance(param_list[0], dict) else [{"params": param_list}]
         for group in groups:
-            self.add_param_group(group)
+            self._add_param_group(group)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -240,10 +246,43 @@ class Optimizer:
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
 
+    # -- pickling: state is keyed by identity, so it travels as a list in param order --------
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            params = [p for g in self.param_groups for p in g["params"]]
+            by_id = self.state._by_id
+            return {
+                "defaults": self.defaults,
+                "param_groups": self.param_groups,
+                "state": [dict(by_id[id(p)][1]) if id(p) in by_id else None for p in params],
+                "nonfinite": self.nonfinite,
+                "skipped_steps": self.skipped_steps,
+                "found_nonfinite": self.found_nonfinite,
+            }
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        self.defaults = saved["defaults"]
+        self.param_groups = saved["param_groups"]
+        self.nonfinite = saved["nonfinite"]
+        self.skipped_steps = saved["skipped_steps"]
+        self.found_nonfinite = saved["found_nonfinite"]
+        self.state = ParamState()
+        params = [p for g in self.param_groups for p in g["params"]]
+        for p, entries in zip(params, saved["state"]):
+            if entries is not None:
+                self.state[p] = entries
+        self._plans = []
+        self._lock = threading.RLock()
+
     # -- param groups ---------------------------------------------------------------------
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of params with its own options (missing ones take the defaults)."""
+        with self._lock:
+            self._add_param_group(param_group)
+
+    def _add_param_group(self, param_group: dict[str, Any]) -> None:
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group: expected a dict, got {type(param_group).__name__}")
         if "params" not in param_group:
@@ -279,8 +318,13 @@ class Optimizer:
         """Update every param in place with its gradient.
 
         ``grads`` holds one array per param, in group order then param order. Every check runs
-        before anything is written: when this raises, no param and no state changed.
+        before anything is written: when this raises, no param and no state changed. Steps of
+        one optimizer from several threads run one after the other.
         """
+        with self._lock:
+            self._step(grads)
+
+    def _step(self, grads: Sequence[np.ndarray]) -> None:
         if not isinstance(grads, (list, tuple)):
             raise TypeError(
                 "grads: expected a list of numpy arrays, one per param, got "
@@ -441,6 +485,10 @@ class Optimizer:
         Arrays are copies, so the snapshot does not change as training goes on; it holds only
         NumPy arrays, numbers, strings and plain containers (pickle and ``numpy.savez`` work).
         """
+        with self._lock:
+            return self._state_dict()
+
+    def _state_dict(self) -> dict[str, Any]:
         state: dict[int, dict[str, Any]] = {}
         groups = []
         index = 0
@@ -466,6 +514,10 @@ class Optimizer:
         The snapshot must come from the same optimizer class over params of the same shapes;
         anything else raises ``ValueError``/``TypeError`` and leaves this optimizer unchanged.
         """
+        with self._lock:
+            self._load_state_dict(state_dict)
+
+    def _load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError(
                 "state_dict: expected a dict with keys 'state' and 'param_groups' "
@@ -509,11 +561,23 @@ class Optimizer:
         """A checked copy of one param's saved state, cast to the param's dtype."""
         if not isinstance(saved, dict):
             raise ValueError(f"state_dict: state[{index}] must be a dict")
+        unknown = set(saved) - self._state_names
+        if unknown:
+            raise ValueError(
+                f"state_dict: state[{index}] has {sorted(map(str, unknown))}, which "
+                f"{type(self).__name__} does not keep (it keeps {sorted(self._state_names)}); "
+                "is this the state of another optimizer?"
+            )
         loaded: dict[str, Any] = {}
         for name, value in saved.items():
             if name == "step":
-                step = value.item() if isinstance(value, np.ndarray) else value
-                if not float(step).is_integer() or step < 0:
+                step = value.item() if isinstance(value, np.ndarray) and value.size == 1 else value
+                if (
+                    isinstance(step, (bool, np.bool_))
+                    or not isinstance(step, (int, float, np.integer, np.floating))
+                    or not float(step).is_integer()
+                    or step < 0
+                ):
                     raise ValueError(f"state_dict: state[{index}]['step'] must be a count >= 0")
                 loaded[name] = int(step)
                 continue

@@ -53,6 +53,8 @@ class RMSprop(Optimizer):
     ``grad_avg`` (centered).
     """
 
+    _state_names = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
+
     def __init__(
         self,
         params: ParamsArg,

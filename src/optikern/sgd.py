@@ -47,6 +47,8 @@ class SGD(Optimizer):
     torch and optikern start the buffer at the first gradient rather than at zero.
     """
 
+    _state_names = frozenset({"momentum_buffer"})
+
     _counts_steps = False
 
     def __init__(
