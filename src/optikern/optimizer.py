@@ -224,7 +224,7 @@ class Optimizer:
         self._plans: list[_Plan | None] = []
         # Steps and state changes are serialised: two threads stepping one optimizer must not
         # interleave (the kernels release the GIL).
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         if isinstance(params, np.ndarray):
             raise TypeError(
                 "params: expected a list of numpy arrays or of param-group dicts, got a single "
@@ -273,7 +273,7 @@ class Optimizer:
             if entries is not None:
                 self.state[p] = entries
         self._plans = []
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     # -- param groups ---------------------------------------------------------------------
 
@@ -321,34 +321,32 @@ class Optimizer:
         before anything is written: when this raises, no param and no state changed. Steps of
         one optimizer from several threads run one after the other.
         """
-        with self._lock:
-            self._step(grads)
-
-    def _step(self, grads: Sequence[np.ndarray]) -> None:
         if not isinstance(grads, (list, tuple)):
             raise TypeError(
                 "grads: expected a list of numpy arrays, one per param, got "
                 f"{type(grads).__name__}"
             )
-        groups = self.param_groups
-        if len(groups) == 1 and len(self._plans) == 1:
-            # The steady state of the common case: one group, one kernel call, nothing to build.
-            group, plan = groups[0], self._plans[0]
-            if plan is not None and plan.matches(group, self.state, self._state_fill(group)):
-                if len(grads) != len(plan.params):
-                    raise ValueError(
-                        f"grads: expected {len(plan.params)} arrays (one per param), "
-                        f"got {len(grads)}"
+        with self._lock:
+            groups = self.param_groups
+            if len(groups) == 1 and len(self._plans) == 1:
+                # The steady state of the common case: one group, one kernel call, nothing
+                # to build.
+                group, plan = groups[0], self._plans[0]
+                if plan is not None and plan.matches(group, self.state, self._state_fill(group)):
+                    if len(grads) != len(plan.params):
+                        raise ValueError(
+                            f"grads: expected {len(plan.params)} arrays (one per param), "
+                            f"got {len(grads)}"
+                        )
+                    bad = self._update(
+                        group, plan.params, grads, plan.roles, plan.next_step(), False, False,
+                        self.nonfinite != "propagate",
                     )
-                bad = self._update(
-                    group, plan.params, grads, plan.roles, plan.next_step(), False, False,
-                    self.nonfinite != "propagate",
-                )
-                if self._nonfinite_found(bad):
+                    if bad < 0 or not self._nonfinite_found(bad):
+                        self.found_nonfinite = False
+                        plan.advance()
                     return
-                plan.advance()
-                return
-        self._step_groups(grads)
+            self._step_groups(grads)
 
     def _nonfinite_found(self, index: int) -> bool:
         """Apply the non-finite policy after a scan; True if the step must not go on."""
