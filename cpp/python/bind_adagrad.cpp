@@ -16,6 +16,8 @@ std::int64_t adagrad_step_py(py::handle params,
                      double weight_decay,
                      double eps,
                      bool maximize,
+                 bool decoupled_weight_decay,
+                 bool eps_inside_sqrt,
                  bool check_only,
                  bool skip_nonfinite) {
     require_positive_step(step);
@@ -25,7 +27,8 @@ std::int64_t adagrad_step_py(py::handle params,
     require_at_least(eps, 0.0, "epsilon value");
     const step_arrays arrays(
         {{"params", params, true}, {"grads", grads, false}, {"state_sums", state_sums, true}});
-    const adagrad_options options{lr, lr_decay, weight_decay, eps, maximize};
+    const adagrad_options options{lr, lr_decay, weight_decay, eps, maximize, decoupled_weight_decay,
+                                  eps_inside_sqrt};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
@@ -51,7 +54,7 @@ std::int64_t adagrad_step_py(py::handle params,
 void register_adagrad(py::module_& m) {
     m.def("adagrad_step", &adagrad_step_py, py::arg("params"), py::arg("grads"),
           py::arg("state_sums"), py::arg("step"), py::arg("lr"), py::arg("lr_decay"),
-          py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
+          py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"), py::arg("decoupled_weight_decay") = false, py::arg("eps_inside_sqrt") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
           "AdaGrad update in place; step is 1-based.");
 }
 

@@ -19,6 +19,9 @@ std::int64_t rmsprop_step_py(py::handle params,
                      double momentum,
                      bool centered,
                      bool maximize,
+                 bool decoupled_weight_decay,
+                 bool lr_in_momentum,
+                 bool eps_inside_sqrt,
                  bool check_only,
                  bool skip_nonfinite) {
     require_at_least(lr, 0.0, "learning rate");
@@ -32,7 +35,8 @@ std::int64_t rmsprop_step_py(py::handle params,
          {"square_avgs", square_avgs, true},
          {"grad_avgs", centered ? grad_avgs : py::none(), true},
          {"momentum_buffers", momentum > 0.0 ? momentum_buffers : py::none(), true}});
-    const rmsprop_options options{lr, alpha, eps, weight_decay, momentum, centered, maximize};
+    const rmsprop_options options{lr,       alpha,    eps, weight_decay, momentum, centered, maximize,
+                                  decoupled_weight_decay, lr_in_momentum, eps_inside_sqrt};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
@@ -61,7 +65,7 @@ void register_rmsprop(py::module_& m) {
           py::arg("square_avgs"), py::arg("grad_avgs").none(true),
           py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("alpha"),
           py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"),
-          py::arg("maximize"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false, "RMSprop update in place.");
+          py::arg("maximize"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("eps_inside_sqrt") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false, "RMSprop update in place.");
 }
 
 }  // namespace optikern::python

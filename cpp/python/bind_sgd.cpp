@@ -17,6 +17,8 @@ std::int64_t sgd_step_py(py::handle params,
                  bool nesterov,
                  bool maximize,
                  bool first_step,
+                 bool decoupled_weight_decay,
+                 bool lr_in_momentum,
                  bool check_only,
                  bool skip_nonfinite) {
     require_at_least(lr, 0.0, "learning rate");
@@ -29,7 +31,8 @@ std::int64_t sgd_step_py(py::handle params,
                               {"grads", grads, false},
                               {"momentum_buffers", use_momentum ? momentum_buffers : py::none(),
                                true}});
-    const sgd_options options{lr, momentum, dampening, weight_decay, nesterov, maximize};
+    const sgd_options options{lr,       momentum, dampening, weight_decay, nesterov, maximize,
+                              decoupled_weight_decay, lr_in_momentum};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
@@ -56,7 +59,7 @@ void register_sgd(py::module_& m) {
     m.def("sgd_step", &sgd_step_py, py::arg("params"), py::arg("grads"),
           py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("momentum"),
           py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"),
-          py::arg("first_step"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
+          py::arg("first_step"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
           "SGD update in place; first_step=True starts each momentum buffer as a copy of the "
           "gradient (torch's rule).");
 }

@@ -36,6 +36,12 @@ class Adagrad(Optimizer):
         ``eps=1e-7``.
     maximize : bool, default False
         Ascend the objective instead of descending it.
+    decoupled_weight_decay : bool, default False
+        Decay the weights directly, :math:`p \leftarrow p\,(1 - \gamma\lambda)`, instead of
+        adding an L2 term to the gradient (Keras' ``weight_decay``).
+    eps_inside_sqrt : bool, default False
+        Divide by :math:`\sqrt{s_t + \epsilon}` (Keras and optax) instead of
+        :math:`\sqrt{s_t} + \epsilon`.
     nonfinite : {"propagate", "skip", "raise"}, default "propagate"
         A step whose gradients hold NaN or infinity: apply it as torch does, or change
         nothing and count it in ``skipped_steps``, or change nothing and raise
@@ -58,11 +64,14 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         *,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        eps_inside_sqrt: bool = False,
         nonfinite: str = "propagate",
     ) -> None:
         defaults = dict(
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay, eps_inside_sqrt=eps_inside_sqrt,
         )
         super().__init__(params, defaults, nonfinite)
 
@@ -76,6 +85,8 @@ class Adagrad(Optimizer):
         )
         _validation.epsilon(group["eps"])
         _validation.flag(group["maximize"], "maximize")
+        _validation.flag(group["decoupled_weight_decay"], "decoupled_weight_decay")
+        _validation.flag(group["eps_inside_sqrt"], "eps_inside_sqrt")
 
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         return {"sum": group["initial_accumulator_value"]}
@@ -89,5 +100,7 @@ class Adagrad(Optimizer):
         return functional.adagrad(
             params, grads, sums, step=step, lr=group["lr"], lr_decay=group["lr_decay"],
             weight_decay=group["weight_decay"], eps=group["eps"],
-            maximize=group["maximize"], check_only=check_only, skip_nonfinite=skip_nonfinite,
+            maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"],
+            eps_inside_sqrt=group["eps_inside_sqrt"], check_only=check_only,
+            skip_nonfinite=skip_nonfinite,
         )

@@ -48,6 +48,8 @@ def sgd(
     nesterov: bool = False,
     maximize: bool = False,
     first_step: bool = False,
+    decoupled_weight_decay: bool = False,
+    lr_in_momentum: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
 ) -> int:
@@ -60,10 +62,13 @@ def sgd(
 
     ``first_step=True`` starts each momentum buffer as a copy of the gradient (torch's rule for a
     missing buffer); ``momentum_buffers`` may be ``None`` when ``momentum == 0``.
+    ``lr_in_momentum`` accumulates :math:`\gamma g` in the buffer and steps by the buffer (Keras'
+    form); ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of
+    adding :math:`\lambda p` to the gradient (Keras' ``weight_decay``).
     """
     return _core.sgd_step(
         params, grads, momentum_buffers, lr, momentum, dampening, weight_decay,
-        nesterov, maximize, first_step, check_only,
+        nesterov, maximize, first_step, decoupled_weight_decay, lr_in_momentum, check_only,
         skip_nonfinite,
     )
 
@@ -79,6 +84,8 @@ def adagrad(
     weight_decay: float = 0.0,
     eps: float = 1e-10,
     maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    eps_inside_sqrt: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
 ) -> int:
@@ -88,9 +95,13 @@ def adagrad(
         g \leftarrow \pm\nabla + \lambda p, \quad
         s \leftarrow s + g^2, \quad
         p \leftarrow p - \frac{\gamma}{1 + (t - 1)\eta}\,\frac{g}{\sqrt{s} + \epsilon}
+
+    ``eps_inside_sqrt`` uses :math:`\sqrt{s + \epsilon}` (Keras, optax);
+    ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of the L2 term.
     """
     return _core.adagrad_step(
-        params, grads, state_sums, step, lr, lr_decay, weight_decay, eps, maximize, check_only,
+        params, grads, state_sums, step, lr, lr_decay, weight_decay, eps, maximize,
+        decoupled_weight_decay, eps_inside_sqrt, check_only,
         skip_nonfinite,
     )
 
@@ -109,6 +120,9 @@ def rmsprop(
     momentum: float = 0.0,
     centered: bool = False,
     maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    lr_in_momentum: bool = False,
+    eps_inside_sqrt: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
 ) -> int:
@@ -122,11 +136,15 @@ def rmsprop(
 
     Without momentum the last two become :math:`p \leftarrow p - \gamma g / a`; without
     ``centered`` :math:`\bar g = 0`. ``grad_avgs`` is needed only when ``centered``,
-    ``momentum_buffers`` only when ``momentum > 0``.
+    ``momentum_buffers`` only when ``momentum > 0``. Keras' conventions: ``eps_inside_sqrt``
+    (:math:`a = \sqrt{v - \bar g^2 + \epsilon}`), ``lr_in_momentum``
+    (:math:`b \leftarrow \mu b + \gamma g / a`, :math:`p \leftarrow p - b`),
+    ``decoupled_weight_decay`` (:math:`p \leftarrow p (1 - \gamma\lambda)` first).
     """
     return _core.rmsprop_step(
         params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, eps,
-        weight_decay, momentum, centered, maximize, check_only,
+        weight_decay, momentum, centered, maximize, decoupled_weight_decay, lr_in_momentum,
+        eps_inside_sqrt, check_only,
         skip_nonfinite,
     )
 

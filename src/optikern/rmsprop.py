@@ -42,6 +42,15 @@ class RMSprop(Optimizer):
         Normalise by the estimated variance instead of the second moment.
     maximize : bool, default False
         Ascend the objective instead of descending it.
+    decoupled_weight_decay : bool, default False
+        Decay the weights directly, :math:`p \leftarrow p\,(1 - \gamma\lambda)`, instead of
+        adding an L2 term to the gradient (Keras' ``weight_decay``).
+    lr_in_momentum : bool, default False
+        Keras' momentum form: :math:`b_t = \mu b_{t-1} + \gamma g_t / a_t`,
+        :math:`p_t = p_{t-1} - b_t`.
+    eps_inside_sqrt : bool, default False
+        :math:`a_t = \sqrt{v_t - \bar g_t^2 + \epsilon}` (Keras and optax) instead of adding
+        :math:`\epsilon` after the root.
     nonfinite : {"propagate", "skip", "raise"}, default "propagate"
         A step whose gradients hold NaN or infinity: apply it as torch does, or change
         nothing and count it in ``skipped_steps``, or change nothing and raise
@@ -66,11 +75,15 @@ class RMSprop(Optimizer):
         centered: bool = False,
         *,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        lr_in_momentum: bool = False,
+        eps_inside_sqrt: bool = False,
         nonfinite: str = "propagate",
     ) -> None:
         defaults = dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-            centered=centered, maximize=maximize,
+            centered=centered, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+            lr_in_momentum=lr_in_momentum, eps_inside_sqrt=eps_inside_sqrt,
         )
         super().__init__(params, defaults, nonfinite)
 
@@ -82,6 +95,9 @@ class RMSprop(Optimizer):
         _validation.at_least(group["alpha"], 0.0, "alpha", "alpha value")
         _validation.flag(group["centered"], "centered")
         _validation.flag(group["maximize"], "maximize")
+        _validation.flag(group["decoupled_weight_decay"], "decoupled_weight_decay")
+        _validation.flag(group["lr_in_momentum"], "lr_in_momentum")
+        _validation.flag(group["eps_inside_sqrt"], "eps_inside_sqrt")
 
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         fill = {"square_avg": 0.0}
@@ -103,5 +119,7 @@ class RMSprop(Optimizer):
             params, grads, square_avgs, grad_avgs, buffers, lr=group["lr"],
             alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
             momentum=group["momentum"], centered=group["centered"],
-            maximize=group["maximize"], check_only=check_only, skip_nonfinite=skip_nonfinite,
+            maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"],
+            lr_in_momentum=group["lr_in_momentum"], eps_inside_sqrt=group["eps_inside_sqrt"],
+            check_only=check_only, skip_nonfinite=skip_nonfinite,
         )

@@ -35,6 +35,12 @@ class SGD(Optimizer):
         Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
     maximize : bool, default False
         Ascend the objective instead of descending it.
+    decoupled_weight_decay : bool, default False
+        Decay the weights directly, :math:`p \leftarrow p\,(1 - \gamma\lambda)`, instead of
+        adding an L2 term to the gradient (Keras' ``weight_decay``).
+    lr_in_momentum : bool, default False
+        Keras' momentum form: the buffer accumulates :math:`\gamma g_t` and the step is
+        :math:`p_t = p_{t-1} - b_t` (differs from torch's when the learning rate changes).
     nonfinite : {"propagate", "skip", "raise"}, default "propagate"
         A step whose gradients hold NaN or infinity: apply it as torch does, or change
         nothing and count it in ``skipped_steps``, or change nothing and raise
@@ -61,11 +67,14 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        lr_in_momentum: bool = False,
         nonfinite: str = "propagate",
     ) -> None:
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize,
+            nesterov=nesterov, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+            lr_in_momentum=lr_in_momentum,
         )
         super().__init__(params, defaults, nonfinite)
 
@@ -76,6 +85,8 @@ class SGD(Optimizer):
         _validation.weight_decay(group["weight_decay"])
         _validation.flag(group["nesterov"], "nesterov")
         _validation.flag(group["maximize"], "maximize")
+        _validation.flag(group["decoupled_weight_decay"], "decoupled_weight_decay")
+        _validation.flag(group["lr_in_momentum"], "lr_in_momentum")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
@@ -93,5 +104,7 @@ class SGD(Optimizer):
             params, grads, buffers, lr=group["lr"], momentum=group["momentum"],
             dampening=group["dampening"], weight_decay=group["weight_decay"],
             nesterov=group["nesterov"], maximize=group["maximize"], first_step=fresh,
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+            lr_in_momentum=group["lr_in_momentum"],
             check_only=check_only, skip_nonfinite=skip_nonfinite,
         )

@@ -5,6 +5,8 @@
 //   sum = sum + g g
 //   p = p + ((-clr) g) / (sqrt(sum) + eps)
 // The accumulator starts at initial_accumulator_value (the caller fills it).
+// eps_inside_sqrt (Keras, optax): sqrt(sum + eps). decoupled_weight_decay (Keras):
+// p = p (1 - lr wd) first, no L2 term.
 #pragma once
 
 #include <cstdint>
@@ -20,15 +22,22 @@ struct adagrad_scalars {
     T neg_clr;
     T eps;
     T weight_decay;
-    bool decay;
+    T decay_factor;
+    bool l2_decay;
+    bool decoupled_decay;
+    bool eps_inside_sqrt;
     bool maximize;
 
     static adagrad_scalars make(const adagrad_options& o, std::int64_t step) {
         const double clr = o.lr / (1.0 + static_cast<double>(step - 1) * o.lr_decay);
+        const bool decay = o.weight_decay != 0.0;
         return {static_cast<T>(-clr),
                 static_cast<T>(o.eps),
                 static_cast<T>(o.weight_decay),
-                o.weight_decay != 0.0,
+                static_cast<T>(1.0 - o.lr * o.weight_decay),
+                decay && !o.decoupled_weight_decay,
+                decay && o.decoupled_weight_decay,
+                o.eps_inside_sqrt,
                 o.maximize};
     }
 };
@@ -48,9 +57,11 @@ struct adagrad {
         auto p = V::load(b.param + i);
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
-        if (s.decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
+        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
         const auto sum = V::add(V::load(b.sum + i), V::mul(g, g));
-        const auto std_dev = V::add(V::sqrt(sum), V::set1(s.eps));
+        const auto std_dev = s.eps_inside_sqrt ? V::sqrt(V::add(sum, V::set1(s.eps)))
+                                               : V::add(V::sqrt(sum), V::set1(s.eps));
         V::store(b.sum + i, sum);
         V::store(b.param + i, V::add(p, V::div(V::mul(V::set1(s.neg_clr), g), std_dev)));
     }

@@ -6,6 +6,9 @@
 //   centered: g_avg = lerp(g_avg, g, 1 - alpha), avg = sqrt(v - g_avg g_avg), else avg = sqrt(v)
 //   avg = avg + eps
 //   momentum > 0: b = b momentum + g / avg, p = p + (-lr) b;  else p = p + ((-lr) g) / avg
+// Keras' conventions by option: eps_inside_sqrt (avg = sqrt(v - g_avg^2 + eps)),
+// lr_in_momentum (b = b momentum + (lr g) / avg, p = p - b), decoupled_weight_decay
+// (p = p (1 - lr wd) first, no L2 term).
 #pragma once
 
 #include <cstdint>
@@ -25,23 +28,34 @@ struct rmsprop_scalars {
     T eps;
     T weight_decay;
     T momentum;
+    T lr;
     T neg_lr;
-    bool decay;
+    T decay_factor;
+    bool l2_decay;
+    bool decoupled_decay;
     bool centered;
     bool use_momentum;
+    bool lr_in_momentum;
+    bool eps_inside_sqrt;
     bool maximize;
 
     static rmsprop_scalars make(const rmsprop_options& o) {
+        const bool decay = o.weight_decay != 0.0;
         return {static_cast<T>(o.alpha),
                 static_cast<T>(1.0 - o.alpha),
                 kernels::lerp_weight<T>::make(1.0 - o.alpha),
                 static_cast<T>(o.eps),
                 static_cast<T>(o.weight_decay),
                 static_cast<T>(o.momentum),
+                static_cast<T>(o.lr),
                 static_cast<T>(-o.lr),
-                o.weight_decay != 0.0,
+                static_cast<T>(1.0 - o.lr * o.weight_decay),
+                decay && !o.decoupled_weight_decay,
+                decay && o.decoupled_weight_decay,
                 o.centered,
                 o.momentum > 0.0,
+                o.lr_in_momentum,
+                o.eps_inside_sqrt,
                 o.maximize};
     }
 };
@@ -61,7 +75,8 @@ struct rmsprop {
         auto p = V::load(b.param + i);
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
-        if (s.decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
+        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
         const auto square_avg = V::add(V::mul(V::load(b.square_avg + i), V::set1(s.alpha)),
                                        V::mul(V::mul(V::set1(s.one_minus_alpha), g), g));
         V::store(b.square_avg + i, square_avg);
@@ -71,12 +86,14 @@ struct rmsprop {
             V::store(b.grad_avg + i, grad_avg);
             variance = V::sub(square_avg, V::mul(grad_avg, grad_avg));
         }
-        const auto avg = V::add(V::sqrt(variance), V::set1(s.eps));
+        const auto avg = s.eps_inside_sqrt ? V::sqrt(V::add(variance, V::set1(s.eps)))
+                                           : V::add(V::sqrt(variance), V::set1(s.eps));
         if (s.use_momentum) {
+            const auto step = s.lr_in_momentum ? V::mul(V::set1(s.lr), g) : g;
             const auto buf = V::add(V::mul(V::load(b.momentum_buffer + i), V::set1(s.momentum)),
-                                    V::div(g, avg));
+                                    V::div(step, avg));
             V::store(b.momentum_buffer + i, buf);
-            p = V::add(p, V::mul(V::set1(s.neg_lr), buf));
+            p = s.lr_in_momentum ? V::sub(p, buf) : V::add(p, V::mul(V::set1(s.neg_lr), buf));
         } else {
             p = V::add(p, V::div(V::mul(V::set1(s.neg_lr), g), avg));
         }

@@ -5,6 +5,8 @@
 //   momentum: b = first step ? g : b momentum + (1 - dampening) g
 //             g = nesterov ? g + momentum b : b
 //   p = p + (-lr) g
+// lr_in_momentum (Keras): g is scaled by lr before the momentum and the step is p = p - g.
+// decoupled_weight_decay (Keras): p = p (1 - lr wd) first, no L2 term.
 #pragma once
 
 #include <cstdint>
@@ -17,25 +19,34 @@ namespace optikern {
 
 template <class T>
 struct sgd_scalars {
-    T neg_lr;
+    T neg_lr;  // -1 when the learning rate is inside g already
+    T lr;
     T momentum;
     T one_minus_dampening;
     T weight_decay;
+    T decay_factor;
     bool use_momentum;
     bool first_step;  // torch's "momentum_buffer is None": the buffer starts as a copy of g
     bool nesterov;
-    bool decay;
+    bool l2_decay;
+    bool decoupled_decay;
+    bool lr_in_momentum;
     bool maximize;
 
     static sgd_scalars make(const sgd_options& o, bool first_step) {
-        return {static_cast<T>(-o.lr),
+        const bool decay = o.weight_decay != 0.0;
+        return {static_cast<T>(o.lr_in_momentum ? -1.0 : -o.lr),
+                static_cast<T>(o.lr),
                 static_cast<T>(o.momentum),
                 static_cast<T>(1.0 - o.dampening),
                 static_cast<T>(o.weight_decay),
+                static_cast<T>(1.0 - o.lr * o.weight_decay),
                 o.momentum != 0.0,
                 first_step,
                 o.nesterov,
-                o.weight_decay != 0.0,
+                decay && !o.decoupled_weight_decay,
+                decay && o.decoupled_weight_decay,
+                o.lr_in_momentum,
                 o.maximize};
     }
 };
@@ -55,7 +66,9 @@ struct sgd {
         auto p = V::load(b.param + i);
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
-        if (s.decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
+        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.lr_in_momentum) g = V::mul(V::set1(s.lr), g);
         if (s.use_momentum) {
             auto buf = g;
             if (!s.first_step) {
