@@ -45,6 +45,13 @@ header read_header(PyObject* obj) {
             size};
 }
 
+// Bytes per element of the types a step accepts (float64, float32, uint16 views of 16-bit floats).
+std::size_t item_size(int type_num) {
+    if (type_num == py::detail::npy_api::NPY_DOUBLE_) return 8;
+    if (type_num == py::detail::npy_api::NPY_FLOAT_) return 4;
+    return 2;
+}
+
 bool is_float_type(int type_num) {
     return type_num == py::detail::npy_api::NPY_FLOAT_ ||
            type_num == py::detail::npy_api::NPY_DOUBLE_;
@@ -116,12 +123,21 @@ step_arrays::step_arrays(std::initializer_list<role> roles) {
                                  dtype_name(param));
         is_double_[t] = p.type_num == py::detail::npy_api::NPY_DOUBLE_;
         sizes_[t] = p.size;
-        const std::size_t bytes = static_cast<std::size_t>(p.size) * (is_double_[t] ? 8 : 4);
         for (std::size_t r = 0; r < n_roles; ++r) {
             if (items[r] == nullptr) continue;
             PyObject* obj = items[r][t];
             const header a = r == 0 ? p : checked(obj, all[r], t);
-            if (r > 0) {
+            const std::size_t bytes = static_cast<std::size_t>(a.size) * item_size(a.type_num);
+            if (r > 0 && all[r].type_num >= 0) {
+                if (a.type_num != all[r].type_num || !a.native_order)
+                    throw py::type_error(where(all[r].name, t) + ": expected dtype " +
+                                         py::str(py::dtype(all[r].type_num)).cast<std::string>() +
+                                         ", got " + dtype_name(obj));
+                if (a.ndim != p.ndim || !std::equal(a.shape, a.shape + a.ndim, p.shape))
+                    throw py::value_error(where(all[r].name, t) + ": expected shape " +
+                                          shape_of(param) + " to match " + where(all[0].name, t) +
+                                          ", got " + shape_of(obj));
+            } else if (r > 0) {
                 if (a.type_num != p.type_num || !a.native_order)
                     throw py::type_error(where(all[r].name, t) + ": expected dtype " +
                                          dtype_name(param) + " to match " +
@@ -182,6 +198,60 @@ std::int64_t step_arrays::first_nonfinite(std::size_t r) const {
     if (in_f32 < 0) return in_f64;
     if (in_f64 < 0) return in_f32;
     return std::min(in_f32, in_f64);
+}
+
+int lowp_spec::grad_type_num() const {
+    return grad_format == 1 ? py::detail::npy_api::NPY_FLOAT_ : py::detail::npy_api::NPY_USHORT_;
+}
+
+std::optional<lowp_spec> parse_lowp(py::handle lowp) {
+    if (lowp.is_none()) return std::nullopt;
+    const auto spec = py::reinterpret_borrow<py::tuple>(lowp);
+    if (spec.size() != 7) throw py::value_error("lowp: expected a tuple of 7 entries");
+    lowp_spec out;
+    out.params = spec[0];
+    const auto format = spec[1].cast<std::string>();
+    const auto grad_format = spec[2].cast<std::string>();
+    if (format != "bfloat16" && format != "float16")
+        throw py::value_error("lowp: format must be 'bfloat16' or 'float16', got '" + format + "'");
+    if (grad_format != "same" && grad_format != "float32")
+        throw py::value_error("lowp: grad format must be 'same' or 'float32', got '" + grad_format +
+                              "'");
+    out.bfloat16_params = format == "bfloat16";
+    out.grad_format = grad_format == "float32" ? 1 : 0;
+    out.options.grad_scale = spec[3].cast<double>();
+    if (!(out.options.grad_scale > 0.0) || std::isinf(out.options.grad_scale))
+        throw py::value_error(py::str("grad_scale: expected a finite number > 0, got {}")
+                                  .format(out.options.grad_scale)
+                                  .cast<std::string>());
+    out.options.mode = spec[4].cast<bool>() ? rounding::stochastic : rounding::nearest_even;
+    out.options.seed = spec[5].cast<std::uint64_t>();
+    out.options.stream = spec[6].cast<std::uint64_t>();
+    return out;
+}
+
+void require_float32_masters(const step_arrays& arrays) {
+    for (std::size_t t = 0; t < arrays.count(); ++t)
+        if (arrays.is_double(t))
+            throw py::type_error("params[" + std::to_string(t) +
+                                 "]: mixed precision keeps float32 master weights, got float64");
+}
+
+std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
+                                  const lowp_spec& spec,
+                                  std::size_t low_role,
+                                  std::size_t grad_role) {
+    std::vector<std::int64_t> sizes;
+    for (std::size_t t = 0; t < arrays.count(); ++t) sizes.push_back(arrays.size(t));
+    std::int64_t found = -1;
+    with_lowp_types(spec, [&](auto p, auto g) {
+        using P = decltype(p);
+        using G = decltype(g);
+        const auto tensors = lowp_tensors<P, G>(arrays, low_role, grad_role);
+        py::gil_scoped_release release;
+        found = optikern::first_nonfinite(tensors.data(), sizes.data(), tensors.size());
+    });
+    return found;
 }
 
 void require_at_least(double value, double low, const char* what) {

@@ -7,8 +7,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <optikern/optikern.hpp>
+
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,7 @@ struct role {
     const char* name;
     py::handle list;  // None: this state is not used by the chosen options
     bool writeable;
+    int type_num = -1;  // NumPy type number required; -1: the param's dtype (params: float32/64)
 };
 
 // The validated arrays of one step, one row per tensor and one column per role. Holds a
@@ -59,6 +63,56 @@ private:
     std::vector<bool> is_double_;
     std::vector<std::int64_t> sizes_;
 };
+
+// The `lowp` argument of the step functions: float16/bfloat16 params (as uint16 views, the
+// Python layer checks their real dtype) updated from float32 masters in the same pass.
+struct lowp_spec {
+    py::handle params;      // list of uint16 views of the low-precision params
+    bool bfloat16_params;   // else float16
+    int grad_format;        // 0: same as the params, 1: float32
+    mixed_options options;
+
+    // NumPy type number the gradients must have.
+    int grad_type_num() const;
+};
+
+// None -> no mixed precision; else a tuple (params, format, grad_format, grad_scale,
+// stochastic, seed, stream) with format "bfloat16"/"float16" and grad_format
+// "same"/"float32"; stream changes every step (it keys the stochastic rounding).
+std::optional<lowp_spec> parse_lowp(py::handle lowp);
+
+// Mixed steps need float32 masters.
+void require_float32_masters(const step_arrays& arrays);
+
+// Calls run(P{}, G{}) with the storage types the spec names.
+template <class Run>
+void with_lowp_types(const lowp_spec& spec, Run&& run) {
+    if (spec.bfloat16_params) {
+        if (spec.grad_format == 1) run(bfloat16{}, float{});
+        else run(bfloat16{}, bfloat16{});
+    } else {
+        if (spec.grad_format == 1) run(float16{}, float{});
+        else run(float16{}, float16{});
+    }
+}
+
+// The low-precision tensors of a mixed step: role `param_role` holds the uint16 params,
+// role `grad_role` the raw gradients.
+template <class P, class G>
+std::vector<lowp_tensor<P, G>> lowp_tensors(const step_arrays& arrays,
+                                            std::size_t param_role,
+                                            std::size_t grad_role) {
+    std::vector<lowp_tensor<P, G>> out;
+    for (std::size_t t = 0; t < arrays.count(); ++t)
+        out.push_back({arrays.data<P>(param_role, t), arrays.data<const G>(grad_role, t)});
+    return out;
+}
+
+// Index of the first raw gradient (role grad_role) holding NaN or infinity, or -1.
+std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
+                                  const lowp_spec& spec,
+                                  std::size_t low_role,
+                                  std::size_t grad_role);
 
 // Hyperparameter checks shared by the bindings; messages follow torch.optim's.
 void require_at_least(double value, double low, const char* what);

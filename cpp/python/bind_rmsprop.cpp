@@ -23,18 +23,22 @@ std::int64_t rmsprop_step_py(py::handle params,
                  bool lr_in_momentum,
                  bool eps_inside_sqrt,
                  bool check_only,
-                 bool skip_nonfinite) {
+                 bool skip_nonfinite,
+                 py::handle lowp_arg) {
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(eps, 0.0, "epsilon value");
     require_at_least(momentum, 0.0, "momentum value");
     require_at_least(weight_decay, 0.0, "weight_decay value");
     require_at_least(alpha, 0.0, "alpha value");
+    const auto lowp = parse_lowp(lowp_arg);
     const step_arrays arrays(
         {{"params", params, true},
-         {"grads", grads, false},
+         {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
          {"square_avgs", square_avgs, true},
          {"grad_avgs", centered ? grad_avgs : py::none(), true},
-         {"momentum_buffers", momentum > 0.0 ? momentum_buffers : py::none(), true}});
+         {"momentum_buffers", momentum > 0.0 ? momentum_buffers : py::none(), true},
+         {"lowp_params", lowp ? lowp->params : py::none(), true,
+          py::detail::npy_api::NPY_USHORT_}});
     const rmsprop_options options{lr,       alpha,    eps, weight_decay, momentum, centered, maximize,
                                   decoupled_weight_decay, lr_in_momentum, eps_inside_sqrt};
     const auto buffers = [&](auto zero) {
@@ -45,10 +49,21 @@ std::int64_t rmsprop_step_py(py::handle params,
                                       arrays.data<T>(4, t), arrays.size(t)};
         });
     };
+    if (lowp) require_float32_masters(arrays);
     if (check_only) return -1;
     if (skip_nonfinite) {
-        const std::int64_t bad = arrays.first_nonfinite(1);
+        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, 5, 1)
+                                      : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
+    }
+    if (lowp) {
+        const auto masters = buffers(0.0f);
+        with_lowp_types(*lowp, [&](auto p, auto g) {
+            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 5, 1);
+            py::gil_scoped_release release;
+            rmsprop_step_mixed(masters.data(), low.data(), masters.size(), options, lowp->options);
+        });
+        return -1;
     }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
@@ -65,7 +80,7 @@ void register_rmsprop(py::module_& m) {
           py::arg("square_avgs"), py::arg("grad_avgs").none(true),
           py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("alpha"),
           py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"),
-          py::arg("maximize"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("eps_inside_sqrt") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false, "RMSprop update in place.");
+          py::arg("maximize"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("eps_inside_sqrt") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(), "RMSprop update in place.");
 }
 
 }  // namespace optikern::python

@@ -20,17 +20,21 @@ std::int64_t sgd_step_py(py::handle params,
                  bool decoupled_weight_decay,
                  bool lr_in_momentum,
                  bool check_only,
-                 bool skip_nonfinite) {
+                 bool skip_nonfinite,
+                 py::handle lowp_arg) {
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(momentum, 0.0, "momentum value");
     require_at_least(weight_decay, 0.0, "weight_decay value");
     if (nesterov && (momentum <= 0.0 || dampening != 0.0))
         throw py::value_error("Nesterov momentum requires a momentum and zero dampening");
     const bool use_momentum = momentum != 0.0;
+    const auto lowp = parse_lowp(lowp_arg);
     const step_arrays arrays({{"params", params, true},
-                              {"grads", grads, false},
+                              {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
                               {"momentum_buffers", use_momentum ? momentum_buffers : py::none(),
-                               true}});
+                               true},
+         {"lowp_params", lowp ? lowp->params : py::none(), true,
+          py::detail::npy_api::NPY_USHORT_}});
     const sgd_options options{lr,       momentum, dampening, weight_decay, nesterov, maximize,
                               decoupled_weight_decay, lr_in_momentum};
     const auto buffers = [&](auto zero) {
@@ -40,10 +44,21 @@ std::int64_t sgd_step_py(py::handle params,
                                   arrays.data<T>(2, t), arrays.size(t)};
         });
     };
+    if (lowp) require_float32_masters(arrays);
     if (check_only) return -1;
     if (skip_nonfinite) {
-        const std::int64_t bad = arrays.first_nonfinite(1);
+        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1)
+                                      : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
+    }
+    if (lowp) {
+        const auto masters = buffers(0.0f);
+        with_lowp_types(*lowp, [&](auto p, auto g) {
+            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 3, 1);
+            py::gil_scoped_release release;
+            sgd_step_mixed(masters.data(), low.data(), masters.size(), options, first_step, lowp->options);
+        });
+        return -1;
     }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
@@ -59,7 +74,7 @@ void register_sgd(py::module_& m) {
     m.def("sgd_step", &sgd_step_py, py::arg("params"), py::arg("grads"),
           py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("momentum"),
           py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"),
-          py::arg("first_step"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
+          py::arg("first_step"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(),
           "SGD update in place; first_step=True starts each momentum buffer as a copy of the "
           "gradient (torch's rule).");
 }

@@ -14,6 +14,16 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def lowp_format(dtype: np.dtype) -> str | None:
+    """"float16" or "bfloat16" (``ml_dtypes.bfloat16``, recognised without importing it) for
+    the 16-bit types trained with float32 master weights, else None."""
+    if dtype == np.float16:
+        return "float16"
+    if dtype.name == "bfloat16" and dtype.itemsize == 2:
+        return "bfloat16"
+    return None
+
+
 def real(value: Any, name: str) -> float:
     """Return ``value`` as a float, or raise ``TypeError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, Real):
@@ -65,9 +75,10 @@ def param_array(p: Any, where: str) -> None:
     """Refuse anything the kernels could only update through a copy."""
     if not isinstance(p, np.ndarray):
         raise TypeError(f"{where}: expected a numpy.ndarray, got {type(p).__name__}")
-    if p.dtype not in FLOAT_DTYPES:
+    if p.dtype not in FLOAT_DTYPES and lowp_format(p.dtype) is None:
         raise TypeError(
-            f"{where}: expected a float32 or float64 array in native byte order, got {p.dtype}"
+            f"{where}: expected a float32, float64, float16 or bfloat16 array in native byte "
+            f"order, got {p.dtype}"
         )
     if not p.flags.c_contiguous:
         raise ValueError(

@@ -46,6 +46,11 @@ class Adagrad(Optimizer):
         A step whose gradients hold NaN or infinity: apply it as torch does, or change
         nothing and count it in ``skipped_steps``, or change nothing and raise
         :class:`~optikern.NonFiniteError`.
+    rounding : {"nearest", "stochastic"}, default "nearest"
+        How float16/bfloat16 params are rewritten from their float32 master copy each step
+        (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
+    seed : int, default 0
+        Seed of stochastic rounding.
 
     Notes
     -----
@@ -67,13 +72,15 @@ class Adagrad(Optimizer):
         decoupled_weight_decay: bool = False,
         eps_inside_sqrt: bool = False,
         nonfinite: str = "propagate",
+        rounding: str = "nearest",
+        seed: int = 0,
     ) -> None:
         defaults = dict(
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay, eps_inside_sqrt=eps_inside_sqrt,
         )
-        super().__init__(params, defaults, nonfinite)
+        super().__init__(params, defaults, nonfinite, rounding, seed)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -96,11 +103,10 @@ class Adagrad(Optimizer):
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
         check_only: bool, skip_nonfinite: bool,
     ) -> int:
-        sums = roles["sum"]
-        return functional.adagrad(
-            params, grads, sums, step=step, lr=group["lr"], lr_decay=group["lr_decay"],
-            weight_decay=group["weight_decay"], eps=group["eps"],
-            maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"],
-            eps_inside_sqrt=group["eps_inside_sqrt"], check_only=check_only,
-            skip_nonfinite=skip_nonfinite,
+        kernel_params, lowp_params = self._mixed(params, roles)
+        return functional._adagrad(
+            kernel_params, grads, roles["sum"], step, group["lr"], group["lr_decay"],
+            group["weight_decay"], group["eps"], group["maximize"],
+            group["decoupled_weight_decay"], group["eps_inside_sqrt"], check_only, skip_nonfinite,
+            lowp_params, self._grad_scale, self.rounding, self.seed, step,
         )

@@ -45,6 +45,11 @@ class Adam(Optimizer):
         A step whose gradients hold NaN or infinity: apply it as torch does, or change
         nothing and count it in ``skipped_steps``, or change nothing and raise
         :class:`~optikern.NonFiniteError`.
+    rounding : {"nearest", "stochastic"}, default "nearest"
+        How float16/bfloat16 params are rewritten from their float32 master copy each step
+        (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
+    seed : int, default 0
+        Seed of stochastic rounding.
     decoupled_weight_decay : bool, default False
         Decay the weights directly (AdamW) instead of adding an L2 term to the gradient.
 
@@ -67,12 +72,14 @@ class Adam(Optimizer):
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
         nonfinite: str = "propagate",
+        rounding: str = "nearest",
+        seed: int = 0,
     ) -> None:
         defaults = dict(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
             maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults, nonfinite)
+        super().__init__(params, defaults, nonfinite, rounding, seed)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -94,17 +101,14 @@ class Adam(Optimizer):
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
         check_only: bool, skip_nonfinite: bool,
     ) -> int:
-        exp_avgs = roles["exp_avg"]
-        exp_avg_sqs = roles["exp_avg_sq"]
-        max_exp_avg_sqs = roles.get("max_exp_avg_sq")
+        kernel_params, lowp_params = self._mixed(params, roles)
         beta1, beta2 = group["betas"]
-        return functional.adam(
-            params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step,
-            lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-            weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
-            maximize=group["maximize"],
-            decoupled_weight_decay=group["decoupled_weight_decay"], check_only=check_only,
-            skip_nonfinite=skip_nonfinite,
+        return functional._adam(
+            kernel_params, grads, roles["exp_avg"], roles["exp_avg_sq"],
+            roles.get("max_exp_avg_sq"), step, group["lr"], beta1, beta2, group["eps"],
+            group["weight_decay"], group["amsgrad"], group["maximize"],
+            group["decoupled_weight_decay"], check_only, skip_nonfinite, lowp_params,
+            self._grad_scale, self.rounding, self.seed, step,
         )
 
 
@@ -127,8 +131,11 @@ class AdamW(Adam):
         *,
         maximize: bool = False,
         nonfinite: str = "propagate",
+        rounding: str = "nearest",
+        seed: int = 0,
     ) -> None:
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
             maximize=maximize, decoupled_weight_decay=True, nonfinite=nonfinite,
+            rounding=rounding, seed=seed,
         )

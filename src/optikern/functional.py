@@ -14,6 +14,14 @@ hyperparameters) naming the argument, before anything is written. Arrays are nev
 Pass ``check_only=True`` to run every check without writing: a caller that needs several calls
 for one logical step (several param groups, say) checks them all first to stay atomic.
 
+Mixed precision: pass float32 master weights as ``params`` (with float32 state) and the
+model's float16 / bfloat16 arrays as ``lowp_params``; ``grads`` are then float16/bfloat16 like
+those params, or float32. In one pass the gradients are converted and divided by
+``grad_scale`` (the loss scale), the masters and state are updated, and ``lowp_params`` are
+rewritten from the masters by round-to-nearest-even or, with ``rounding="stochastic"``, by
+stochastic rounding drawn from (``seed``, ``stream``, tensor, element): pass a ``stream`` that
+changes every step (the step count) and results are reproducible on any machine.
+
 With ``skip_nonfinite=True`` the gradients are first scanned (a read-only pass in C++); if any
 holds a NaN or an infinity nothing is written. Every function returns the index of the first
 such gradient, or -1 when the update was applied.
@@ -26,12 +34,79 @@ from typing import Optional
 
 import numpy as np
 
-from . import _core
+from . import _core, _validation
 
 Arrays = Sequence[np.ndarray]
 
+ROUNDINGS = ("nearest", "stochastic")
+
+
+def _lowp(
+    lowp_params: Optional[Arrays],
+    grads: Arrays,
+    grad_scale: float,
+    rounding: str,
+    seed: int,
+    stream: int,
+) -> tuple[Arrays, Optional[tuple]]:
+    """The gradients and the ``lowp`` argument of a _core step (16-bit arrays as uint16 views)."""
+    if lowp_params is None:
+        if grad_scale != 1.0:
+            raise ValueError("grad_scale: applies to mixed precision (lowp_params) only")
+        return grads, None
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding: expected 'nearest' or 'stochastic', got {rounding!r}")
+    if not isinstance(lowp_params, (list, tuple)) or not isinstance(grads, (list, tuple)):
+        raise TypeError("lowp_params, grads: expected lists of numpy arrays")
+    formats = set()
+    views = []
+    for i, p in enumerate(lowp_params):
+        fmt = _validation.lowp_format(p.dtype) if isinstance(p, np.ndarray) else None
+        if fmt is None:
+            raise TypeError(f"lowp_params[{i}]: expected a float16 or bfloat16 numpy array")
+        formats.add(fmt)
+        views.append(p.view(np.uint16))
+    if len(formats) > 1:
+        raise TypeError("lowp_params: expected one 16-bit format in one call")
+    fmt = formats.pop() if formats else "bfloat16"
+    grad_views = []
+    grad_formats = set()
+    for i, g in enumerate(grads):
+        if isinstance(g, np.ndarray) and _validation.lowp_format(g.dtype) == fmt:
+            grad_formats.add("same")
+            grad_views.append(g.view(np.uint16))
+        elif isinstance(g, np.ndarray) and g.dtype == np.float32:
+            grad_formats.add("float32")
+            grad_views.append(g)
+        else:
+            dtype = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+            raise TypeError(
+                f"grads[{i}]: expected {fmt} or float32 to match lowp_params[{i}], got {dtype}"
+            )
+    if len(grad_formats) > 1:
+        raise TypeError(f"grads: expected all {fmt} or all float32 in one call")
+    grad_format = grad_formats.pop() if grad_formats else "same"
+    spec = (
+        views,
+        fmt,
+        grad_format,
+        float(grad_scale),
+        rounding == "stochastic",
+        int(seed),
+        int(stream),
+    )
+    return grad_views, spec
+
+
 __all__ = [
-    "adagrad", "adam", "adamw", "clamp_", "first_nonfinite", "grad_norm", "rmsprop", "scale_",
+    "adagrad",
+    "adam",
+    "adamw",
+    "clamp_",
+    "first_nonfinite",
+    "grad_norm",
+    "rmsprop",
+    "scale_",
     "sgd",
 ]
 
@@ -52,6 +127,11 @@ def sgd(
     lr_in_momentum: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
+    lowp_params: Optional[Arrays] = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> int:
     r"""SGD with optional momentum, in place.
 
@@ -66,10 +146,26 @@ def sgd(
     form); ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of
     adding :math:`\lambda p` to the gradient (Keras' ``weight_decay``).
     """
-    return _core.sgd_step(
-        params, grads, momentum_buffers, lr, momentum, dampening, weight_decay,
-        nesterov, maximize, first_step, decoupled_weight_decay, lr_in_momentum, check_only,
+    return _sgd(
+        params,
+        grads,
+        momentum_buffers,
+        lr,
+        momentum,
+        dampening,
+        weight_decay,
+        nesterov,
+        maximize,
+        first_step,
+        decoupled_weight_decay,
+        lr_in_momentum,
+        check_only,
         skip_nonfinite,
+        lowp_params,
+        grad_scale,
+        rounding,
+        seed,
+        stream,
     )
 
 
@@ -88,6 +184,11 @@ def adagrad(
     eps_inside_sqrt: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
+    lowp_params: Optional[Arrays] = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> int:
     r"""AdaGrad (Duchi et al. 2011), in place; ``step`` is the 1-based number of this step.
 
@@ -99,10 +200,25 @@ def adagrad(
     ``eps_inside_sqrt`` uses :math:`\sqrt{s + \epsilon}` (Keras, optax);
     ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of the L2 term.
     """
-    return _core.adagrad_step(
-        params, grads, state_sums, step, lr, lr_decay, weight_decay, eps, maximize,
-        decoupled_weight_decay, eps_inside_sqrt, check_only,
+    return _adagrad(
+        params,
+        grads,
+        state_sums,
+        step,
+        lr,
+        lr_decay,
+        weight_decay,
+        eps,
+        maximize,
+        decoupled_weight_decay,
+        eps_inside_sqrt,
+        check_only,
         skip_nonfinite,
+        lowp_params,
+        grad_scale,
+        rounding,
+        seed,
+        stream,
     )
 
 
@@ -125,6 +241,11 @@ def rmsprop(
     eps_inside_sqrt: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
+    lowp_params: Optional[Arrays] = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> int:
     r"""RMSProp (Hinton, lecture 6e), in place.
 
@@ -141,11 +262,29 @@ def rmsprop(
     (:math:`b \leftarrow \mu b + \gamma g / a`, :math:`p \leftarrow p - b`),
     ``decoupled_weight_decay`` (:math:`p \leftarrow p (1 - \gamma\lambda)` first).
     """
-    return _core.rmsprop_step(
-        params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, eps,
-        weight_decay, momentum, centered, maximize, decoupled_weight_decay, lr_in_momentum,
-        eps_inside_sqrt, check_only,
+    return _rmsprop(
+        params,
+        grads,
+        square_avgs,
+        grad_avgs,
+        momentum_buffers,
+        lr,
+        alpha,
+        eps,
+        weight_decay,
+        momentum,
+        centered,
+        maximize,
+        decoupled_weight_decay,
+        lr_in_momentum,
+        eps_inside_sqrt,
+        check_only,
         skip_nonfinite,
+        lowp_params,
+        grad_scale,
+        rounding,
+        seed,
+        stream,
     )
 
 
@@ -167,6 +306,11 @@ def adam(
     decoupled_weight_decay: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
+    lowp_params: Optional[Arrays] = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> int:
     r"""Adam (Kingma & Ba 2015), in place; ``step`` is the 1-based number of this step.
 
@@ -180,10 +324,28 @@ def adam(
     then), else :math:`\hat v = v`. ``weight_decay`` adds :math:`\lambda p` to the gradient, or
     with ``decoupled_weight_decay`` (AdamW) scales :math:`p` by :math:`1 - \gamma\lambda` first.
     """
-    return _core.adam_step(
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr, beta1, beta2, eps,
-        weight_decay, amsgrad, maximize, decoupled_weight_decay, check_only,
+    return _adam(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        step,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+        decoupled_weight_decay,
+        check_only,
         skip_nonfinite,
+        lowp_params,
+        grad_scale,
+        rounding,
+        seed,
+        stream,
     )
 
 
@@ -204,15 +366,38 @@ def adamw(
     maximize: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
+    lowp_params: Optional[Arrays] = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> int:
     r"""AdamW (Loshchilov & Hutter 2019): :func:`adam` with decoupled weight decay.
 
     .. math:: p \leftarrow p\,(1 - \gamma\lambda) \text{ before the Adam update.}
     """
     return adam(
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1,
-        beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-        decoupled_weight_decay=True, check_only=check_only, skip_nonfinite=skip_nonfinite,
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        step=step,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
+        decoupled_weight_decay=True,
+        check_only=check_only,
+        skip_nonfinite=skip_nonfinite,
+        lowp_params=lowp_params,
+        grad_scale=grad_scale,
+        rounding=rounding,
+        seed=seed,
+        stream=stream,
     )
 
 
@@ -238,3 +423,187 @@ def clamp_(arrays: Arrays, low: float, high: float) -> None:
 def first_nonfinite(arrays: Arrays) -> int:
     """Index of the first array holding NaN or infinity, or -1 (a read-only pass in C++)."""
     return int(_core.first_nonfinite(arrays))
+
+
+# Positional twins of the functions above, for the optimizer classes: in CPython a call with
+# about twenty keyword arguments costs ~1 us, more than updating a thousand elements.
+
+
+def _sgd(
+    params,
+    grads,
+    momentum_buffers,
+    lr,
+    momentum,
+    dampening,
+    weight_decay,
+    nesterov,
+    maximize,
+    first_step,
+    decoupled_weight_decay,
+    lr_in_momentum,
+    check_only,
+    skip_nonfinite,
+    lowp_params,
+    grad_scale,
+    rounding,
+    seed,
+    stream,
+):  # noqa: ANN001, ANN202
+    lowp = None
+    if lowp_params is not None or grad_scale != 1.0:
+        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.sgd_step(
+        params,
+        grads,
+        momentum_buffers,
+        lr,
+        momentum,
+        dampening,
+        weight_decay,
+        nesterov,
+        maximize,
+        first_step,
+        decoupled_weight_decay,
+        lr_in_momentum,
+        check_only,
+        skip_nonfinite,
+        lowp,
+    )
+
+
+def _adagrad(
+    params,
+    grads,
+    state_sums,
+    step,
+    lr,
+    lr_decay,
+    weight_decay,
+    eps,
+    maximize,
+    decoupled_weight_decay,
+    eps_inside_sqrt,
+    check_only,
+    skip_nonfinite,
+    lowp_params,
+    grad_scale,
+    rounding,
+    seed,
+    stream,
+):  # noqa: ANN001, ANN202
+    lowp = None
+    if lowp_params is not None or grad_scale != 1.0:
+        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.adagrad_step(
+        params,
+        grads,
+        state_sums,
+        step,
+        lr,
+        lr_decay,
+        weight_decay,
+        eps,
+        maximize,
+        decoupled_weight_decay,
+        eps_inside_sqrt,
+        check_only,
+        skip_nonfinite,
+        lowp,
+    )
+
+
+def _rmsprop(
+    params,
+    grads,
+    square_avgs,
+    grad_avgs,
+    momentum_buffers,
+    lr,
+    alpha,
+    eps,
+    weight_decay,
+    momentum,
+    centered,
+    maximize,
+    decoupled_weight_decay,
+    lr_in_momentum,
+    eps_inside_sqrt,
+    check_only,
+    skip_nonfinite,
+    lowp_params,
+    grad_scale,
+    rounding,
+    seed,
+    stream,
+):  # noqa: ANN001, ANN202
+    lowp = None
+    if lowp_params is not None or grad_scale != 1.0:
+        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.rmsprop_step(
+        params,
+        grads,
+        square_avgs,
+        grad_avgs,
+        momentum_buffers,
+        lr,
+        alpha,
+        eps,
+        weight_decay,
+        momentum,
+        centered,
+        maximize,
+        decoupled_weight_decay,
+        lr_in_momentum,
+        eps_inside_sqrt,
+        check_only,
+        skip_nonfinite,
+        lowp,
+    )
+
+
+def _adam(
+    params,
+    grads,
+    exp_avgs,
+    exp_avg_sqs,
+    max_exp_avg_sqs,
+    step,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    amsgrad,
+    maximize,
+    decoupled_weight_decay,
+    check_only,
+    skip_nonfinite,
+    lowp_params,
+    grad_scale,
+    rounding,
+    seed,
+    stream,
+):  # noqa: ANN001, ANN202
+    lowp = None
+    if lowp_params is not None or grad_scale != 1.0:
+        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.adam_step(
+        params,
+        grads,
+        exp_avgs,
+        exp_avg_sqs,
+        max_exp_avg_sqs,
+        step,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+        amsgrad,
+        maximize,
+        decoupled_weight_decay,
+        check_only,
+        skip_nonfinite,
+        lowp,
+    )

@@ -150,8 +150,8 @@ class _Plan:
     (``ParamState.generation``). The kernel call re-checks every array anyway.
     """
 
-    __slots__ = ("generation", "group", "param_ids", "params", "roles", "state_map", "states",
-                 "step")
+    __slots__ = ("fill_names", "generation", "group", "param_ids", "params", "roles", "state_map",
+                 "states", "step")
 
     def __init__(
         self,
@@ -160,7 +160,9 @@ class _Plan:
         states: list[_StateEntries],
         roles: dict[str, list[np.ndarray]],
         step: int | None,
+        fill_names: Iterable[str],
     ) -> None:
+        self.fill_names = set(fill_names)
         self.group = group
         self.params = list(group["params"])
         self.param_ids = [id(p) for p in self.params]
@@ -185,7 +187,7 @@ class _Plan:
             group is self.group
             and state_map is self.state_map
             and state_map.generation == self.generation
-            and fill.keys() == self.roles.keys()
+            and fill.keys() == self.fill_names
             and list(map(id, group["params"])) == self.param_ids
         )
 
@@ -209,13 +211,25 @@ class Optimizer:
     _state_names: frozenset[str] = frozenset()
 
     def __init__(
-        self, params: ParamsArg, defaults: dict[str, Any], nonfinite: str = "propagate"
+        self,
+        params: ParamsArg,
+        defaults: dict[str, Any],
+        nonfinite: str = "propagate",
+        rounding: str = "nearest",
+        seed: int = 0,
     ) -> None:
         if nonfinite not in NONFINITE_POLICIES:
             raise ValueError(
                 f"nonfinite: expected one of {', '.join(NONFINITE_POLICIES)}, got {nonfinite!r}"
             )
+        if rounding not in functional.ROUNDINGS:
+            raise ValueError(f"rounding: expected 'nearest' or 'stochastic', got {rounding!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
         self.nonfinite = nonfinite
+        self.rounding = rounding
+        self.seed = int(seed)
+        self._grad_scale = 1.0
         self.skipped_steps = 0
         self.found_nonfinite = False
         self.defaults = defaults
@@ -314,19 +328,31 @@ class Optimizer:
 
     # -- step -----------------------------------------------------------------------------
 
-    def step(self, grads: Sequence[np.ndarray]) -> None:
+    def step(self, grads: Sequence[np.ndarray], *, grad_scale: float = 1.0) -> None:
         """Update every param in place with its gradient.
 
         ``grads`` holds one array per param, in group order then param order. Every check runs
         before anything is written: when this raises, no param and no state changed. Steps of
         one optimizer from several threads run one after the other.
+
+        ``grad_scale`` is the loss scale of mixed-precision training: float16/bfloat16 params'
+        gradients are divided by it inside the update (it must be 1 for other params).
         """
         if not isinstance(grads, (list, tuple)):
             raise TypeError(
                 "grads: expected a list of numpy arrays, one per param, got "
                 f"{type(grads).__name__}"
             )
+        if grad_scale != 1.0:
+            _validation.at_least(grad_scale, 0.0, "grad_scale", "grad_scale")
+            for i, p in enumerate(p for g in self.param_groups for p in g["params"]):
+                if not _is_lowp(p):
+                    raise ValueError(
+                        f"grad_scale: applies to float16/bfloat16 params only, params[{i}] is "
+                        f"{p.dtype} (unscale its gradient with optikern.functional.scale_)"
+                    )
         with self._lock:
+            self._grad_scale = grad_scale
             groups = self.param_groups
             if len(groups) == 1 and len(self._plans) == 1:
                 # The steady state of the common case: one group, one kernel call, nothing
@@ -413,16 +439,20 @@ class Optimizer:
         except KeyError:
             return None
         fill = self._state_fill(group)
-        if not all(name in s for s in states for name in fill):
+        lowp = {_is_lowp(p) for p in group["params"]}
+        if len(lowp) != 1:
+            return None
+        names = self._state_names_for(fill, lowp.pop())
+        if not all(name in s for s in states for name in names):
             return None
         step = None
-        if self._counts_steps:
+        if "step" in names:
             steps = {s.get("step") for s in states}
             if len(steps) != 1 or None in steps:
                 return None
             step = steps.pop()
-        roles = {name: [s[name] for s in states] for name in fill}
-        return _Plan(group, self.state, states, roles, step)
+        roles = {name: [s[name] for s in states] for name in names if name != "step"}
+        return _Plan(group, self.state, states, roles, step, fill)
 
     def _group_calls(
         self, group: dict[str, Any], grads: Sequence[np.ndarray], fill: dict[str, float]
@@ -432,12 +462,17 @@ class Optimizer:
         for p, g in zip(group["params"], grads):
             entry = self.state._by_id.get(id(p))
             state = entry[1] if entry is not None else {}
+            lowp = _is_lowp(p)
+            names = self._state_names_for(fill, lowp)
             fresh = {
-                name: np.full_like(p, value) for name, value in fill.items() if name not in state
+                name: _initial_state(p, name, fill.get(name))
+                for name in names
+                if name not in state and name != "step"
             }
-            step = state.get("step", 0) + 1 if self._counts_steps else None
+            step = state.get("step", 0) + 1 if "step" in names else None
             params, grads_, roles, new_state = by_key.setdefault(
-                (step, bool(fresh)), ([], [], {name: [] for name in fill}, [])
+                (step, bool(fresh), lowp),
+                ([], [], {name: [] for name in names if name != "step"}, []),
             )
             params.append(p)
             grads_.append(g)
@@ -446,8 +481,27 @@ class Optimizer:
             new_state.append((p, entry[1] if entry is not None else None, fresh))
         return [
             _Call(self._update, group, params, grads_, roles, step, fresh, new_state)
-            for (step, fresh), (params, grads_, roles, new_state) in by_key.items()
+            for (step, fresh, _), (params, grads_, roles, new_state) in by_key.items()
         ]
+
+    def _state_names_for(self, fill: dict[str, float], lowp: bool) -> list[str]:
+        """The state a param keeps: the group's arrays, "step" when counted, and for a
+        float16/bfloat16 param its float32 master copy (and a step count, which keys its
+        stochastic rounding)."""
+        names = list(fill)
+        if self._counts_steps or lowp:
+            names.append("step")
+        if lowp:
+            names.append("master_param")
+        return names
+
+    def _mixed(
+        self, params: list[np.ndarray], roles: dict[str, list[np.ndarray]]
+    ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """The params the kernel updates and the 16-bit params it rewrites: float32 masters
+        and the float16/bfloat16 params, or the params themselves and None."""
+        masters = roles.get("master_param")
+        return (params, None) if masters is None else (masters, params)
 
     def _commit(self, call: _Call) -> None:
         for p, state, fresh in call.new_state:
@@ -559,7 +613,7 @@ class Optimizer:
         """A checked copy of one param's saved state, cast to the param's dtype."""
         if not isinstance(saved, dict):
             raise ValueError(f"state_dict: state[{index}] must be a dict")
-        unknown = set(saved) - self._state_names
+        unknown = set(saved) - self._state_names - {"step", "master_param"}
         if unknown:
             raise ValueError(
                 f"state_dict: state[{index}] has {sorted(map(str, unknown))}, which "
@@ -590,10 +644,25 @@ class Optimizer:
                     f"state_dict: state[{index}][{name!r}] has dtype {array.dtype}, "
                     "expected a floating-point array"
                 )
-            loaded[name] = np.array(array, dtype=p.dtype, order="C", copy=True)
-        if self._counts_steps and "step" not in loaded:
+            dtype = np.float32 if _is_lowp(p) else p.dtype
+            loaded[name] = np.array(array, dtype=dtype, order="C", copy=True)
+        if (self._counts_steps or _is_lowp(p)) and "step" not in loaded:
             raise ValueError(f"state_dict: state[{index}] lacks 'step'")
         return loaded
+
+
+def _is_lowp(p: np.ndarray) -> bool:
+    return _validation.lowp_format(p.dtype) is not None
+
+
+def _initial_state(p: np.ndarray, name: str, value: float | None) -> np.ndarray:
+    """A fresh state array for p: float32 for 16-bit params, whose master copy starts equal
+    to them (exactly: every float16/bfloat16 value is a float32)."""
+    if not _is_lowp(p):
+        return np.full_like(p, value)
+    if name == "master_param":
+        return p.astype(np.float32)
+    return np.full(p.shape, value, dtype=np.float32)
 
 
 def _check_distinct(params: list[np.ndarray]) -> None:

@@ -55,6 +55,11 @@ class RMSprop(Optimizer):
         A step whose gradients hold NaN or infinity: apply it as torch does, or change
         nothing and count it in ``skipped_steps``, or change nothing and raise
         :class:`~optikern.NonFiniteError`.
+    rounding : {"nearest", "stochastic"}, default "nearest"
+        How float16/bfloat16 params are rewritten from their float32 master copy each step
+        (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
+    seed : int, default 0
+        Seed of stochastic rounding.
 
     Notes
     -----
@@ -79,13 +84,15 @@ class RMSprop(Optimizer):
         lr_in_momentum: bool = False,
         eps_inside_sqrt: bool = False,
         nonfinite: str = "propagate",
+        rounding: str = "nearest",
+        seed: int = 0,
     ) -> None:
         defaults = dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
             centered=centered, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
             lr_in_momentum=lr_in_momentum, eps_inside_sqrt=eps_inside_sqrt,
         )
-        super().__init__(params, defaults, nonfinite)
+        super().__init__(params, defaults, nonfinite, rounding, seed)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -112,14 +119,12 @@ class RMSprop(Optimizer):
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
         check_only: bool, skip_nonfinite: bool,
     ) -> int:
-        square_avgs = roles["square_avg"]
-        grad_avgs = roles.get("grad_avg")
-        buffers = roles.get("momentum_buffer")
-        return functional.rmsprop(
-            params, grads, square_avgs, grad_avgs, buffers, lr=group["lr"],
-            alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
-            momentum=group["momentum"], centered=group["centered"],
-            maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"],
-            lr_in_momentum=group["lr_in_momentum"], eps_inside_sqrt=group["eps_inside_sqrt"],
-            check_only=check_only, skip_nonfinite=skip_nonfinite,
+        kernel_params, lowp_params = self._mixed(params, roles)
+        return functional._rmsprop(
+            kernel_params, grads, roles["square_avg"], roles.get("grad_avg"),
+            roles.get("momentum_buffer"), group["lr"], group["alpha"], group["eps"],
+            group["weight_decay"], group["momentum"], group["centered"], group["maximize"],
+            group["decoupled_weight_decay"], group["lr_in_momentum"], group["eps_inside_sqrt"],
+            check_only, skip_nonfinite, lowp_params, self._grad_scale, self.rounding, self.seed,
+            step,
         )

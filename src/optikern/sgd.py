@@ -45,6 +45,11 @@ class SGD(Optimizer):
         A step whose gradients hold NaN or infinity: apply it as torch does, or change
         nothing and count it in ``skipped_steps``, or change nothing and raise
         :class:`~optikern.NonFiniteError`.
+    rounding : {"nearest", "stochastic"}, default "nearest"
+        How float16/bfloat16 params are rewritten from their float32 master copy each step
+        (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
+    seed : int, default 0
+        Seed of stochastic rounding.
 
     Notes
     -----
@@ -70,13 +75,15 @@ class SGD(Optimizer):
         decoupled_weight_decay: bool = False,
         lr_in_momentum: bool = False,
         nonfinite: str = "propagate",
+        rounding: str = "nearest",
+        seed: int = 0,
     ) -> None:
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
             nesterov=nesterov, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
             lr_in_momentum=lr_in_momentum,
         )
-        super().__init__(params, defaults, nonfinite)
+        super().__init__(params, defaults, nonfinite, rounding, seed)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -99,12 +106,10 @@ class SGD(Optimizer):
         roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
         check_only: bool, skip_nonfinite: bool,
     ) -> int:
-        buffers = roles.get("momentum_buffer")
-        return functional.sgd(
-            params, grads, buffers, lr=group["lr"], momentum=group["momentum"],
-            dampening=group["dampening"], weight_decay=group["weight_decay"],
-            nesterov=group["nesterov"], maximize=group["maximize"], first_step=fresh,
-            decoupled_weight_decay=group["decoupled_weight_decay"],
-            lr_in_momentum=group["lr_in_momentum"],
-            check_only=check_only, skip_nonfinite=skip_nonfinite,
+        kernel_params, lowp_params = self._mixed(params, roles)
+        return functional._sgd(
+            kernel_params, grads, roles.get("momentum_buffer"), group["lr"], group["momentum"],
+            group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"],
+            fresh, group["decoupled_weight_decay"], group["lr_in_momentum"], check_only,
+            skip_nonfinite, lowp_params, self._grad_scale, self.rounding, self.seed, step or 0,
         )

@@ -8,5 +8,6 @@
 // every SIMD level); link OpenMP to split large steps across threads.
 #pragma once
 
+#include "optikern/dispatch/mixed.hpp"
 #include "optikern/dispatch/table.hpp"
 #include "optikern/version.hpp"

@@ -1,0 +1,112 @@
+// Mixed precision: float16/bfloat16 params with float32 master weights and state.
+//
+// Each thread walks its elements in blocks that stay in L1: the block's gradients are
+// converted to float (and divided by the loss scale), the ordinary float kernel updates the
+// master weights and state, and the block's low-precision params are rewritten from the
+// masters by round-to-nearest-even or stochastic rounding. One pass over memory, the same
+// kernels, and results that do not depend on the SIMD level or the thread count.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "optikern/dispatch/table.hpp"
+#include "optikern/lowp.hpp"
+
+namespace optikern {
+
+struct mixed_options {
+    double grad_scale = 1.0;  // loss scale: gradients are divided by it
+    rounding mode = rounding::nearest_even;
+    std::uint64_t seed = 0;    // stochastic rounding: the random stream is a function of
+    std::uint64_t stream = 0;  // (seed, stream, tensor, element); change stream every step
+};
+
+namespace dispatch {
+
+inline constexpr std::int64_t mixed_block = 1024;
+
+template <class Kernel, class P, class G>
+void run_mixed(const buffers_t<Kernel, float>* masters,
+               const lowp_tensor<P, G>* lowp,
+               std::size_t count,
+               const scalars_t<Kernel, float>& s,
+               const mixed_options& m) {
+    const range_fn<Kernel, float> fn = select<Kernel, float>(active_simd_level());
+    const float inv_scale = static_cast<float>(1.0 / m.grad_scale);
+    const bool unscale = m.grad_scale != 1.0;
+    for_each_range(masters, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
+        float grad[mixed_block];
+        for (std::int64_t at = begin; at < end; at += mixed_block) {
+            const std::int64_t n = std::min(mixed_block, end - at);
+            const G* raw = lowp[t].grad + at;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const float g = lowp::to_float(raw[i]);
+                grad[i] = unscale ? g * inv_scale : g;
+            }
+            fn(block_of(masters[t], at, grad, n), s, 0, n);
+            const float* master = masters[t].param + at;
+            P* out = lowp[t].param + at;
+            if (m.mode == rounding::stochastic) {
+                for (std::int64_t i = 0; i < n; ++i)
+                    out[i] = lowp::round_stochastic<P>(
+                        master[i], lowp::random_bits(m.seed, m.stream, t,
+                                                     static_cast<std::uint64_t>(at + i)));
+            } else {
+                for (std::int64_t i = 0; i < n; ++i) out[i] = lowp::round_nearest<P>(master[i]);
+            }
+        }
+    });
+}
+
+}  // namespace dispatch
+
+// One step of each optimizer for low-precision params: `masters` are the float32 master
+// weights (their grad field is unused) with float32 state; `lowp` the params rewritten in the
+// same pass and the raw gradients.
+
+template <class P, class G>
+void sgd_step_mixed(const sgd_buffers<float>* masters,
+                    const lowp_tensor<P, G>* lowp,
+                    std::size_t count,
+                    const sgd_options& options,
+                    bool first_step,
+                    const mixed_options& mixed) {
+    dispatch::run_mixed<kernels::sgd>(masters, lowp, count,
+                                      sgd_scalars<float>::make(options, first_step), mixed);
+}
+
+template <class P, class G>
+void adagrad_step_mixed(const adagrad_buffers<float>* masters,
+                        const lowp_tensor<P, G>* lowp,
+                        std::size_t count,
+                        const adagrad_options& options,
+                        std::int64_t step,
+                        const mixed_options& mixed) {
+    dispatch::run_mixed<kernels::adagrad>(masters, lowp, count,
+                                          adagrad_scalars<float>::make(options, step), mixed);
+}
+
+template <class P, class G>
+void rmsprop_step_mixed(const rmsprop_buffers<float>* masters,
+                        const lowp_tensor<P, G>* lowp,
+                        std::size_t count,
+                        const rmsprop_options& options,
+                        const mixed_options& mixed) {
+    dispatch::run_mixed<kernels::rmsprop>(masters, lowp, count,
+                                          rmsprop_scalars<float>::make(options), mixed);
+}
+
+template <class P, class G>
+void adam_step_mixed(const adam_buffers<float>* masters,
+                     const lowp_tensor<P, G>* lowp,
+                     std::size_t count,
+                     const adam_options& options,
+                     std::int64_t step,
+                     const mixed_options& mixed) {
+    dispatch::run_mixed<kernels::adam>(masters, lowp, count,
+                                       adam_scalars<float>::make(options, step), mixed);
+}
+
+}  // namespace optikern
