@@ -1,5 +1,9 @@
 """optikern: fused C++ optimizer updates applied in place to NumPy arrays.
 
+Params may also be float16 or bfloat16 (``ml_dtypes.bfloat16``): the optimizer then keeps
+float32 master weights and state, and rewrites the 16-bit params every step by
+round-to-nearest-even or stochastic rounding (``rounding="stochastic"``).
+
 The optimizers follow ``torch.optim`` (names, defaults, formulas, state names)::
 
     import numpy as np, optikern

@@ -1,0 +1,138 @@
+"""Mixed precision: float16/bfloat16 params, float32 masters and state, loss scaling, and
+round-to-nearest-even or stochastic rounding in the same pass.
+
+Two exact checks per configuration: (1) the master weights and state equal, bit for bit, a
+plain float32 optimizer fed the same gradients converted to float32 and unscaled (the mixed
+path runs the very same kernel); (2) every 16-bit param equals the pure-Python rounding model
+(``optikern.reference_lowp``) applied to its master, with the random stream of
+(seed, step, tensor, element).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optikern
+from optikern import reference_lowp as R
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+FORMATS = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+OPTIMIZERS = [
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("Adagrad", {"lr": 0.05}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
+    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
+    ("AdamW", {"lr": 0.01}),
+]
+SIZES = [1, 7, 33, 1000, 3000]
+
+
+def model_round(master: np.ndarray, fmt: str, rounding: str, seed: int, step: int,
+                tensor: int) -> np.ndarray:
+    flat = master.ravel()
+    if rounding == "nearest":
+        bits = [R.round_nearest(float(x), fmt) for x in flat]
+    else:
+        bits = [R.round_stochastic(float(x), fmt, R.random_bits(seed, step, tensor, i))
+                for i, x in enumerate(flat)]
+    return np.array(bits, dtype=np.uint16).reshape(master.shape)
+
+
+@pytest.mark.parametrize("level", optikern.available_simd_levels())
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+@pytest.mark.parametrize("grad_format", ["same", "float32"])
+@pytest.mark.parametrize("fmt", list(FORMATS))
+@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS, ids=[n for n, _ in OPTIMIZERS])
+def test_masters_exact_and_rounding_modelled(name, kwargs, fmt, grad_format, rounding,
+                                             level) -> None:
+    with optikern.simd_level(level):
+        run_and_check(name, kwargs, fmt, grad_format, rounding)
+
+
+def run_and_check(name: str, kwargs: dict, fmt: str, grad_format: str, rounding: str) -> None:
+    dtype = FORMATS[fmt]
+    rng = np.random.default_rng(11)
+    params = [rng.standard_normal(n).astype(np.float32).astype(dtype) for n in SIZES]
+    masters = [p.astype(np.float32) for p in params]
+    opt = getattr(optikern, name)(params, rounding=rounding, seed=5, **kwargs)
+    plain = getattr(optikern, name)(masters, **kwargs)
+    scale = 1024.0
+    for step in range(1, 6):
+        grads32 = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+        if grad_format == "same":
+            grads = [(g * np.float32(scale)).astype(dtype) for g in grads32]
+            unscaled = [g.astype(np.float32) / np.float32(scale) for g in grads]
+        else:
+            grads = [g * np.float32(scale) for g in grads32]
+            unscaled = [g / np.float32(scale) for g in grads]
+        opt.step(grads, grad_scale=scale)
+        plain.step(unscaled)
+        for t, (p, m) in enumerate(zip(params, masters)):
+            state = opt.state[p]
+            assert state["step"] == step
+            assert state["master_param"].tobytes() == m.tobytes()
+            for key, value in plain.state[m].items():
+                if isinstance(value, np.ndarray):
+                    assert state[key].dtype == np.float32
+                    assert state[key].tobytes() == value.tobytes(), key
+            expected = model_round(m, fmt, rounding, 5, step, t)
+            assert np.array_equal(p.view(np.uint16), expected)
+
+
+def test_stochastic_rounding_is_unbiased_and_reproducible() -> None:
+    # A step of zero leaves the master at x; the 16-bit copy averages to x only when rounded
+    # stochastically.
+    x = np.float32(1.0 + 1.0 / 3.0 / 128.0)
+    def run(seed: int, rounding: str) -> np.ndarray:
+        p = np.full(200_000, x, dtype=np.float32).astype(ml_dtypes.bfloat16)
+        opt = optikern.SGD([p], lr=0.0, rounding=rounding, seed=seed)
+        opt.state[p] = {"master_param": np.full(p.shape, x, np.float32), "step": 0}
+        opt.step([np.zeros(p.shape, np.float32)])
+        return p.astype(np.float32)
+    sr = run(1, "stochastic")
+    assert abs(sr.mean() - x) < 2e-5
+    assert abs(run(1, "nearest").mean() - x) > 1e-3
+    assert np.array_equal(sr, run(1, "stochastic"))
+    assert not np.array_equal(sr, run(2, "stochastic"))
+
+
+def test_levels_and_threads_agree() -> None:
+    results = []
+    for level in optikern.available_simd_levels():
+        for threads in (1, 2):
+            optikern.set_num_threads(threads)
+            try:
+                with optikern.simd_level(level):
+                    rng = np.random.default_rng(0)
+                    p = rng.standard_normal(200_003).astype(ml_dtypes.bfloat16)
+                    opt = optikern.Adam([p], rounding="stochastic")
+                    for _ in range(3):
+                        opt.step([rng.standard_normal(p.shape).astype(ml_dtypes.bfloat16)])
+                    results.append(p.tobytes() + opt.state[p]["master_param"].tobytes())
+            finally:
+                optikern.set_num_threads(0)
+    assert len(set(results)) == 1
+
+
+def test_nonfinite_16bit_gradient_is_skipped() -> None:
+    p = np.ones(10, dtype=np.float16)
+    opt = optikern.Adam([p], nonfinite="skip")
+    g = np.ones(10, dtype=np.float16)
+    g[3] = np.inf
+    opt.step([g])
+    assert opt.skipped_steps == 1 and np.all(p == 1)
+
+
+def test_bad_mixed_input() -> None:
+    p = np.ones(4, dtype=np.float16)
+    opt = optikern.Adam([p])
+    with pytest.raises(TypeError, match=r"grads\[0\]"):
+        opt.step([np.ones(4, dtype=ml_dtypes.bfloat16)])
+    with pytest.raises(TypeError, match=r"grads\[0\]"):
+        opt.step([np.ones(4, dtype=np.float64)])
+    with pytest.raises(ValueError, match="grad_scale"):
+        optikern.Adam([np.ones(3, np.float32)]).step([np.ones(3, np.float32)], grad_scale=2.0)
+    with pytest.raises(ValueError, match="rounding"):
+        optikern.Adam([p], rounding="up")
+    assert np.all(p == 1) and opt.state.get(p) is None
