@@ -12,11 +12,21 @@ import optikern
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "cpp"
 
+
 def build_and_run(prefix: str, build_dir: Path) -> str:
     subprocess.run(
-        ["cmake", "-S", str(EXAMPLE), "-B", str(build_dir), f"-DCMAKE_PREFIX_PATH={prefix}",
-         "-DCMAKE_BUILD_TYPE=Release"],
-        check=True, capture_output=True, text=True,
+        [
+            "cmake",
+            "-S",
+            str(EXAMPLE),
+            "-B",
+            str(build_dir),
+            f"-DCMAKE_PREFIX_PATH={prefix}",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     subprocess.run(["cmake", "--build", str(build_dir)], check=True, capture_output=True, text=True)
     exe = build_dir / "train_linear"
@@ -41,11 +51,25 @@ def test_example_builds_against_installed_package(tmp_path: Path) -> None:
 def test_example_builds_against_cmake_install(tmp_path: Path) -> None:
     env_free = {k: v for k, v in os.environ.items() if not k.startswith("SKBUILD")}
     subprocess.run(
-        ["cmake", "-S", str(ROOT), "-B", str(tmp_path / "src-build"),
-         f"-DCMAKE_INSTALL_PREFIX={tmp_path / 'prefix'}", "-DOPTIKERN_BUILD_PYTHON=OFF"],
-        check=True, capture_output=True, text=True, env=env_free,
+        [
+            "cmake",
+            "-S",
+            str(ROOT),
+            "-B",
+            str(tmp_path / "src-build"),
+            f"-DCMAKE_INSTALL_PREFIX={tmp_path / 'prefix'}",
+            "-DOPTIKERN_BUILD_PYTHON=OFF",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env_free,
     )
-    subprocess.run(["cmake", "--install", str(tmp_path / "src-build")], check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        ["cmake", "--install", str(tmp_path / "src-build")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     out = build_and_run(str(tmp_path / "prefix"), tmp_path / "build")
     assert "w = [3.0000, -2.0000]" in out

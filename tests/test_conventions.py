@@ -111,17 +111,38 @@ def problem() -> tuple[np.ndarray, list[np.ndarray]]:
 @pytest.mark.parametrize("wd", [0.0, 0.01])
 def test_keras_sgd(problem, nesterov: bool, wd: float) -> None:
     w0, grads = problem
-    got = run("SGD", dict(lr=0.05, momentum=0.9, nesterov=nesterov, weight_decay=wd,
-                          lr_in_momentum=True, decoupled_weight_decay=True), w0, grads)
+    got = run(
+        "SGD",
+        dict(
+            lr=0.05,
+            momentum=0.9,
+            nesterov=nesterov,
+            weight_decay=wd,
+            lr_in_momentum=True,
+            decoupled_weight_decay=True,
+        ),
+        w0,
+        grads,
+    )
     np.testing.assert_allclose(got, keras_sgd(w0, grads, 0.05, 0.9, nesterov, wd), rtol=1e-12)
 
 
 @pytest.mark.parametrize("wd", [0.0, 0.01])
 def test_keras_adagrad(problem, wd: float) -> None:
     w0, grads = problem
-    got = run("Adagrad", dict(lr=0.1, initial_accumulator_value=0.1, eps=1e-7,
-                              eps_inside_sqrt=True, weight_decay=wd,
-                              decoupled_weight_decay=True), w0, grads)
+    got = run(
+        "Adagrad",
+        dict(
+            lr=0.1,
+            initial_accumulator_value=0.1,
+            eps=1e-7,
+            eps_inside_sqrt=True,
+            weight_decay=wd,
+            decoupled_weight_decay=True,
+        ),
+        w0,
+        grads,
+    )
     np.testing.assert_allclose(got, keras_adagrad(w0, grads, 0.1, 0.1, 1e-7, wd), rtol=1e-12)
 
 
@@ -130,17 +151,34 @@ def test_keras_adagrad(problem, wd: float) -> None:
 @pytest.mark.parametrize("wd", [0.0, 0.01])
 def test_keras_rmsprop(problem, centered: bool, momentum: float, wd: float) -> None:
     w0, grads = problem
-    got = run("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-7, momentum=momentum,
-                              centered=centered, eps_inside_sqrt=True, lr_in_momentum=True,
-                              weight_decay=wd, decoupled_weight_decay=True), w0, grads)
+    got = run(
+        "RMSprop",
+        dict(
+            lr=0.01,
+            alpha=0.9,
+            eps=1e-7,
+            momentum=momentum,
+            centered=centered,
+            eps_inside_sqrt=True,
+            lr_in_momentum=True,
+            weight_decay=wd,
+            decoupled_weight_decay=True,
+        ),
+        w0,
+        grads,
+    )
     expected = keras_rmsprop(w0, grads, 0.01, 0.9, momentum, 1e-7, centered, wd)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
 def test_optax_adagrad(problem) -> None:
     w0, grads = problem
-    got = run("Adagrad", dict(lr=0.1, initial_accumulator_value=0.1, eps=1e-7,
-                              eps_inside_sqrt=True), w0, grads)
+    got = run(
+        "Adagrad",
+        dict(lr=0.1, initial_accumulator_value=0.1, eps=1e-7, eps_inside_sqrt=True),
+        w0,
+        grads,
+    )
     np.testing.assert_allclose(got, optax_adagrad(w0, grads, 0.1, 0.1, 1e-7), rtol=1e-12)
 
 
@@ -148,8 +186,14 @@ def test_optax_adagrad(problem) -> None:
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_optax_rmsprop(problem, centered: bool, momentum: float) -> None:
     w0, grads = problem
-    got = run("RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-8, centered=centered,
-                              momentum=momentum, eps_inside_sqrt=True), w0, grads)
+    got = run(
+        "RMSprop",
+        dict(
+            lr=0.01, alpha=0.9, eps=1e-8, centered=centered, momentum=momentum, eps_inside_sqrt=True
+        ),
+        w0,
+        grads,
+    )
     expected = optax_rmsprop(w0, grads, 0.01, 0.9, 1e-8, centered, momentum)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
@@ -157,8 +201,9 @@ def test_optax_rmsprop(problem, centered: bool, momentum: float) -> None:
 def test_optax_adamw(problem) -> None:
     w0, grads = problem
     got = run("AdamW", dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-4), w0, grads)
-    np.testing.assert_allclose(got, optax_adamw(w0, grads, 0.01, 0.9, 0.999, 1e-8, 1e-4),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        got, optax_adamw(w0, grads, 0.01, 0.9, 0.999, 1e-8, 1e-4), rtol=1e-12
+    )
 
 
 def test_lr_in_momentum_differs_from_torch_only_when_lr_changes(problem) -> None:

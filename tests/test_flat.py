@@ -10,7 +10,9 @@ import optikern
 
 def test_views_share_the_arena_and_keep_shapes_and_values() -> None:
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in [(3, 4), (5,), (), (0,), (2, 2, 2)]]
+    arrays = [
+        rng.standard_normal(s).astype(np.float32) for s in [(3, 4), (5,), (), (0,), (2, 2, 2)]
+    ]
     flat = optikern.flatten(arrays)
     assert flat.arena.ndim == 1 and flat.arena.size == sum(a.size for a in arrays)
     for a, v in zip(arrays, flat.views):
@@ -49,5 +51,5 @@ def test_dtype_rules() -> None:
         optikern.flatten([np.ones(2, np.int64)])
     with pytest.raises(TypeError, match="arrays\\[1\\]"):
         optikern.flatten([np.ones(2), [1.0, 2.0]])
-    with pytest.raises(TypeError, match="single numpy.ndarray"):
+    with pytest.raises(TypeError, match=r"single numpy\.ndarray"):
         optikern.flatten(np.ones(3))

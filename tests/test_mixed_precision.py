@@ -28,14 +28,17 @@ OPTIMIZERS = [
 SIZES = [1, 7, 33, 1000, 3000]
 
 
-def model_round(master: np.ndarray, fmt: str, rounding: str, seed: int, step: int,
-                tensor: int) -> np.ndarray:
+def model_round(
+    master: np.ndarray, fmt: str, rounding: str, seed: int, step: int, tensor: int
+) -> np.ndarray:
     flat = master.ravel()
     if rounding == "nearest":
         bits = [R.round_nearest(float(x), fmt) for x in flat]
     else:
-        bits = [R.round_stochastic(float(x), fmt, R.random_bits(seed, step, tensor, i))
-                for i, x in enumerate(flat)]
+        bits = [
+            R.round_stochastic(float(x), fmt, R.random_bits(seed, step, tensor, i))
+            for i, x in enumerate(flat)
+        ]
     return np.array(bits, dtype=np.uint16).reshape(master.shape)
 
 
@@ -44,8 +47,9 @@ def model_round(master: np.ndarray, fmt: str, rounding: str, seed: int, step: in
 @pytest.mark.parametrize("grad_format", ["same", "float32"])
 @pytest.mark.parametrize("fmt", list(FORMATS))
 @pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS, ids=[n for n, _ in OPTIMIZERS])
-def test_masters_exact_and_rounding_modelled(name, kwargs, fmt, grad_format, rounding,
-                                             level) -> None:
+def test_masters_exact_and_rounding_modelled(
+    name, kwargs, fmt, grad_format, rounding, level
+) -> None:
     with optikern.simd_level(level):
         run_and_check(name, kwargs, fmt, grad_format, rounding)
 
@@ -84,12 +88,14 @@ def test_stochastic_rounding_is_unbiased_and_reproducible() -> None:
     # A step of zero leaves the master at x; the 16-bit copy averages to x only when rounded
     # stochastically.
     x = np.float32(1.0 + 1.0 / 3.0 / 128.0)
+
     def run(seed: int, rounding: str) -> np.ndarray:
         p = np.full(200_000, x, dtype=np.float32).astype(ml_dtypes.bfloat16)
         opt = optikern.SGD([p], lr=0.0, rounding=rounding, seed=seed)
         opt.state[p] = {"master_param": np.full(p.shape, x, np.float32), "step": 0}
         opt.step([np.zeros(p.shape, np.float32)])
         return p.astype(np.float32)
+
     sr = run(1, "stochastic")
     assert abs(sr.mean() - x) < 2e-5
     assert abs(run(1, "nearest").mean() - x) > 1e-3

@@ -46,9 +46,8 @@ def test_simd_level_context_restores() -> None:
 
 
 def test_unknown_simd_level_is_refused() -> None:
-    with pytest.raises(ValueError, match="simd level"):
-        with optikern.simd_level("sse9"):
-            pass
+    with pytest.raises(ValueError, match="simd level"), optikern.simd_level("sse9"):
+        pass
 
 
 def test_threads_set_get_and_reset() -> None:

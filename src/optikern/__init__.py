@@ -46,9 +46,9 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value_",
     "flatten",
+    "functional",
     "get_cmake_dir",
     "get_include",
-    "functional",
     "get_num_threads",
     "set_num_threads",
     "show_config",
@@ -87,9 +87,13 @@ def set_num_threads(n: int) -> None:
 def show_config() -> None:
     """Print the SIMD level in use, the levels available, threads and the compiler."""
     print(f"optikern {__version__}")
-    print(f"  simd level:      {_core.active_simd_level()} (detected {_core.detected_simd_level()})")
+    print(
+        f"  simd level:      {_core.active_simd_level()} (detected {_core.detected_simd_level()})"
+    )
     print(f"  available:       {', '.join(_core.available_simd_levels())}")
-    print(f"  threads:         {_core.get_num_threads()} (OpenMP {'on' if _core.openmp else 'off'})")
+    print(
+        f"  threads:         {_core.get_num_threads()} (OpenMP {'on' if _core.openmp else 'off'})"
+    )
     print(f"  compiler:        {_core.compiler}")
 
 

@@ -15,7 +15,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def lowp_format(dtype: np.dtype) -> str | None:
-    """"float16" or "bfloat16" (``ml_dtypes.bfloat16``, recognised without importing it) for
+    """ "float16" or "bfloat16" (``ml_dtypes.bfloat16``, recognised without importing it) for
     the 16-bit types trained with float32 master weights, else None."""
     if dtype == np.float16:
         return "float16"
@@ -89,4 +89,3 @@ def param_array(p: Any, where: str) -> None:
         raise ValueError(f"{where}: expected an aligned array")
     if not p.flags.writeable:
         raise ValueError(f"{where}: expected a writeable array, got a read-only one")
-

@@ -76,9 +76,14 @@ class Adagrad(Optimizer):
         seed: int = 0,
     ) -> None:
         defaults = dict(
-            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
-            decoupled_weight_decay=decoupled_weight_decay, eps_inside_sqrt=eps_inside_sqrt,
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+            eps_inside_sqrt=eps_inside_sqrt,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed)
 
@@ -87,7 +92,9 @@ class Adagrad(Optimizer):
         _validation.at_least(group["lr_decay"], 0.0, "lr_decay", "lr_decay value")
         _validation.weight_decay(group["weight_decay"])
         _validation.at_least(
-            group["initial_accumulator_value"], 0.0, "initial_accumulator_value",
+            group["initial_accumulator_value"],
+            0.0,
+            "initial_accumulator_value",
             "initial_accumulator_value value",
         )
         _validation.epsilon(group["eps"])
@@ -99,14 +106,34 @@ class Adagrad(Optimizer):
         return {"sum": group["initial_accumulator_value"]}
 
     def _update(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool, skip_nonfinite: bool,
+        self,
+        group: dict[str, Any],
+        params: list[np.ndarray],
+        grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]],
+        step: int | None,
+        fresh: bool,
+        check_only: bool,
+        skip_nonfinite: bool,
     ) -> int:
         kernel_params, lowp_params = self._mixed(params, roles)
         return functional._adagrad(
-            kernel_params, grads, roles["sum"], step, group["lr"], group["lr_decay"],
-            group["weight_decay"], group["eps"], group["maximize"],
-            group["decoupled_weight_decay"], group["eps_inside_sqrt"], check_only, skip_nonfinite,
-            lowp_params, self._grad_scale, self.rounding, self.seed, step,
+            kernel_params,
+            grads,
+            roles["sum"],
+            step,
+            group["lr"],
+            group["lr_decay"],
+            group["weight_decay"],
+            group["eps"],
+            group["maximize"],
+            group["decoupled_weight_decay"],
+            group["eps_inside_sqrt"],
+            check_only,
+            skip_nonfinite,
+            lowp_params,
+            self._grad_scale,
+            self.rounding,
+            self.seed,
+            step,
         )

@@ -76,8 +76,13 @@ class Adam(Optimizer):
         seed: int = 0,
     ) -> None:
         defaults = dict(
-            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed)
 
@@ -97,18 +102,40 @@ class Adam(Optimizer):
         return fill
 
     def _update(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool, skip_nonfinite: bool,
+        self,
+        group: dict[str, Any],
+        params: list[np.ndarray],
+        grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]],
+        step: int | None,
+        fresh: bool,
+        check_only: bool,
+        skip_nonfinite: bool,
     ) -> int:
         kernel_params, lowp_params = self._mixed(params, roles)
         beta1, beta2 = group["betas"]
         return functional._adam(
-            kernel_params, grads, roles["exp_avg"], roles["exp_avg_sq"],
-            roles.get("max_exp_avg_sq"), step, group["lr"], beta1, beta2, group["eps"],
-            group["weight_decay"], group["amsgrad"], group["maximize"],
-            group["decoupled_weight_decay"], check_only, skip_nonfinite, lowp_params,
-            self._grad_scale, self.rounding, self.seed, step,
+            kernel_params,
+            grads,
+            roles["exp_avg"],
+            roles["exp_avg_sq"],
+            roles.get("max_exp_avg_sq"),
+            step,
+            group["lr"],
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+            group["amsgrad"],
+            group["maximize"],
+            group["decoupled_weight_decay"],
+            check_only,
+            skip_nonfinite,
+            lowp_params,
+            self._grad_scale,
+            self.rounding,
+            self.seed,
+            step,
         )
 
 
@@ -135,7 +162,15 @@ class AdamW(Adam):
         seed: int = 0,
     ) -> None:
         super().__init__(
-            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, decoupled_weight_decay=True, nonfinite=nonfinite,
-            rounding=rounding, seed=seed,
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+            nonfinite=nonfinite,
+            rounding=rounding,
+            seed=seed,
         )

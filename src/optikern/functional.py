@@ -30,7 +30,6 @@ such gradient, or -1 when the update was applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
 
 import numpy as np
 
@@ -42,13 +41,13 @@ ROUNDINGS = ("nearest", "stochastic")
 
 
 def _lowp(
-    lowp_params: Optional[Arrays],
+    lowp_params: Arrays | None,
     grads: Arrays,
     grad_scale: float,
     rounding: str,
     seed: int,
     stream: int,
-) -> tuple[Arrays, Optional[tuple]]:
+) -> tuple[Arrays, tuple | None]:
     """The gradients and the ``lowp`` argument of a _core step (16-bit arrays as uint16 views)."""
     if lowp_params is None:
         if grad_scale != 1.0:
@@ -114,7 +113,7 @@ __all__ = [
 def sgd(
     params: Arrays,
     grads: Arrays,
-    momentum_buffers: Optional[Arrays] = None,
+    momentum_buffers: Arrays | None = None,
     *,
     lr: float = 1e-3,
     momentum: float = 0.0,
@@ -127,7 +126,7 @@ def sgd(
     lr_in_momentum: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
-    lowp_params: Optional[Arrays] = None,
+    lowp_params: Arrays | None = None,
     grad_scale: float = 1.0,
     rounding: str = "nearest",
     seed: int = 0,
@@ -184,7 +183,7 @@ def adagrad(
     eps_inside_sqrt: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
-    lowp_params: Optional[Arrays] = None,
+    lowp_params: Arrays | None = None,
     grad_scale: float = 1.0,
     rounding: str = "nearest",
     seed: int = 0,
@@ -226,8 +225,8 @@ def rmsprop(
     params: Arrays,
     grads: Arrays,
     square_avgs: Arrays,
-    grad_avgs: Optional[Arrays] = None,
-    momentum_buffers: Optional[Arrays] = None,
+    grad_avgs: Arrays | None = None,
+    momentum_buffers: Arrays | None = None,
     *,
     lr: float = 1e-2,
     alpha: float = 0.99,
@@ -241,7 +240,7 @@ def rmsprop(
     eps_inside_sqrt: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
-    lowp_params: Optional[Arrays] = None,
+    lowp_params: Arrays | None = None,
     grad_scale: float = 1.0,
     rounding: str = "nearest",
     seed: int = 0,
@@ -293,7 +292,7 @@ def adam(
     grads: Arrays,
     exp_avgs: Arrays,
     exp_avg_sqs: Arrays,
-    max_exp_avg_sqs: Optional[Arrays] = None,
+    max_exp_avg_sqs: Arrays | None = None,
     *,
     step: int,
     lr: float = 1e-3,
@@ -306,7 +305,7 @@ def adam(
     decoupled_weight_decay: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
-    lowp_params: Optional[Arrays] = None,
+    lowp_params: Arrays | None = None,
     grad_scale: float = 1.0,
     rounding: str = "nearest",
     seed: int = 0,
@@ -354,7 +353,7 @@ def adamw(
     grads: Arrays,
     exp_avgs: Arrays,
     exp_avg_sqs: Arrays,
-    max_exp_avg_sqs: Optional[Arrays] = None,
+    max_exp_avg_sqs: Arrays | None = None,
     *,
     step: int,
     lr: float = 1e-3,
@@ -366,7 +365,7 @@ def adamw(
     maximize: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
-    lowp_params: Optional[Arrays] = None,
+    lowp_params: Arrays | None = None,
     grad_scale: float = 1.0,
     rounding: str = "nearest",
     seed: int = 0,
@@ -449,7 +448,7 @@ def _sgd(
     rounding,
     seed,
     stream,
-):  # noqa: ANN001, ANN202
+):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
         grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
@@ -491,7 +490,7 @@ def _adagrad(
     rounding,
     seed,
     stream,
-):  # noqa: ANN001, ANN202
+):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
         grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
@@ -536,7 +535,7 @@ def _rmsprop(
     rounding,
     seed,
     stream,
-):  # noqa: ANN001, ANN202
+):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
         grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
@@ -584,7 +583,7 @@ def _adam(
     rounding,
     seed,
     stream,
-):  # noqa: ANN001, ANN202
+):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
         grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)

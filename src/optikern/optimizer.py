@@ -10,12 +10,13 @@ the params. The update itself is one call per param group into :mod:`optikern.fu
 from __future__ import annotations
 
 import copy
-import threading
 import itertools
+import threading
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import Any, Callable, Union
 
 import numpy as np
+from typing_extensions import Self
 
 from . import _validation, functional
 from .errors import NonFiniteError
@@ -89,7 +90,7 @@ class _StateEntries(dict):
         self._changed()
         super().__delitem__(key)
 
-    def __ior__(self, other: Any) -> _StateEntries:
+    def __ior__(self, other: Any) -> Self:
         self._changed()
         return super().__ior__(other)
 
@@ -150,8 +151,17 @@ class _Plan:
     (``ParamState.generation``). The kernel call re-checks every array anyway.
     """
 
-    __slots__ = ("fill_names", "generation", "group", "param_ids", "params", "roles", "state_map",
-                 "states", "step")
+    __slots__ = (
+        "fill_names",
+        "generation",
+        "group",
+        "param_ids",
+        "params",
+        "roles",
+        "state_map",
+        "states",
+        "step",
+    )
 
     def __init__(
         self,
@@ -306,8 +316,7 @@ class Optimizer:
             params = [params]
         elif isinstance(params, (set, dict)) or not isinstance(params, Iterable):
             raise TypeError(
-                "params: expected an ordered list of numpy arrays, got "
-                f"{type(params).__name__}"
+                f"params: expected an ordered list of numpy arrays, got {type(params).__name__}"
             )
         params = list(params)
         first_index = sum(len(g["params"]) for g in self.param_groups)
@@ -340,8 +349,7 @@ class Optimizer:
         """
         if not isinstance(grads, (list, tuple)):
             raise TypeError(
-                "grads: expected a list of numpy arrays, one per param, got "
-                f"{type(grads).__name__}"
+                f"grads: expected a list of numpy arrays, one per param, got {type(grads).__name__}"
             )
         if grad_scale != 1.0:
             _validation.at_least(grad_scale, 0.0, "grad_scale", "grad_scale")
@@ -365,7 +373,13 @@ class Optimizer:
                             f"got {len(grads)}"
                         )
                     bad = self._update(
-                        group, plan.params, grads, plan.roles, plan.next_step(), False, False,
+                        group,
+                        plan.params,
+                        grads,
+                        plan.roles,
+                        plan.next_step(),
+                        False,
+                        False,
                         self.nonfinite != "propagate",
                     )
                     if bad < 0 or not self._nonfinite_found(bad):
@@ -381,8 +395,7 @@ class Optimizer:
             return False
         if self.nonfinite == "raise":
             raise NonFiniteError(
-                f"grads[{index}]: contains NaN or infinity; nothing was updated "
-                "(nonfinite='raise')"
+                f"grads[{index}]: contains NaN or infinity; nothing was updated (nonfinite='raise')"
             )
         self.skipped_steps += 1
         return True
@@ -404,8 +417,16 @@ class Optimizer:
             fill = self._state_fill(group)
             if plan is not None and plan.matches(group, self.state, fill):
                 calls.append(
-                    _Call(self._update, group, plan.params, group_grads, plan.roles,
-                          plan.next_step(), False, [])
+                    _Call(
+                        self._update,
+                        group,
+                        plan.params,
+                        group_grads,
+                        plan.roles,
+                        plan.next_step(),
+                        False,
+                        [],
+                    )
                 )
             else:
                 self._plans[i] = None

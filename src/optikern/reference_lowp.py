@@ -66,8 +66,12 @@ def toward_zero(x: float, fmt: str) -> int:
 
 def random_bits(seed: int, stream: int, tensor: int, element: int) -> int:
     """32 uniform bits of the stochastic-rounding stream (SplitMix64's finaliser)."""
-    z = (seed + 0x9E3779B97F4A7C15 * (element + 1) + 0xD1B54A32D192ED03 * stream
-         + 0x8CB92BA72F3D8DD7 * tensor) & MASK64
+    z = (
+        seed
+        + 0x9E3779B97F4A7C15 * (element + 1)
+        + 0xD1B54A32D192ED03 * stream
+        + 0x8CB92BA72F3D8DD7 * tensor
+    ) & MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
     z ^= z >> 31

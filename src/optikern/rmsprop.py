@@ -88,9 +88,16 @@ class RMSprop(Optimizer):
         seed: int = 0,
     ) -> None:
         defaults = dict(
-            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-            centered=centered, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
-            lr_in_momentum=lr_in_momentum, eps_inside_sqrt=eps_inside_sqrt,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+            lr_in_momentum=lr_in_momentum,
+            eps_inside_sqrt=eps_inside_sqrt,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed)
 
@@ -115,16 +122,38 @@ class RMSprop(Optimizer):
         return fill
 
     def _update(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool, skip_nonfinite: bool,
+        self,
+        group: dict[str, Any],
+        params: list[np.ndarray],
+        grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]],
+        step: int | None,
+        fresh: bool,
+        check_only: bool,
+        skip_nonfinite: bool,
     ) -> int:
         kernel_params, lowp_params = self._mixed(params, roles)
         return functional._rmsprop(
-            kernel_params, grads, roles["square_avg"], roles.get("grad_avg"),
-            roles.get("momentum_buffer"), group["lr"], group["alpha"], group["eps"],
-            group["weight_decay"], group["momentum"], group["centered"], group["maximize"],
-            group["decoupled_weight_decay"], group["lr_in_momentum"], group["eps_inside_sqrt"],
-            check_only, skip_nonfinite, lowp_params, self._grad_scale, self.rounding, self.seed,
+            kernel_params,
+            grads,
+            roles["square_avg"],
+            roles.get("grad_avg"),
+            roles.get("momentum_buffer"),
+            group["lr"],
+            group["alpha"],
+            group["eps"],
+            group["weight_decay"],
+            group["momentum"],
+            group["centered"],
+            group["maximize"],
+            group["decoupled_weight_decay"],
+            group["lr_in_momentum"],
+            group["eps_inside_sqrt"],
+            check_only,
+            skip_nonfinite,
+            lowp_params,
+            self._grad_scale,
+            self.rounding,
+            self.seed,
             step,
         )

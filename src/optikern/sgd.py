@@ -79,8 +79,13 @@ class SGD(Optimizer):
         seed: int = 0,
     ) -> None:
         defaults = dict(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-            nesterov=nesterov, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
             lr_in_momentum=lr_in_momentum,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed)
@@ -102,14 +107,35 @@ class SGD(Optimizer):
         return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
 
     def _update(
-        self, group: dict[str, Any], params: list[np.ndarray], grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]], step: int | None, fresh: bool,
-        check_only: bool, skip_nonfinite: bool,
+        self,
+        group: dict[str, Any],
+        params: list[np.ndarray],
+        grads: Sequence[np.ndarray],
+        roles: dict[str, list[np.ndarray]],
+        step: int | None,
+        fresh: bool,
+        check_only: bool,
+        skip_nonfinite: bool,
     ) -> int:
         kernel_params, lowp_params = self._mixed(params, roles)
         return functional._sgd(
-            kernel_params, grads, roles.get("momentum_buffer"), group["lr"], group["momentum"],
-            group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"],
-            fresh, group["decoupled_weight_decay"], group["lr_in_momentum"], check_only,
-            skip_nonfinite, lowp_params, self._grad_scale, self.rounding, self.seed, step or 0,
+            kernel_params,
+            grads,
+            roles.get("momentum_buffer"),
+            group["lr"],
+            group["momentum"],
+            group["dampening"],
+            group["weight_decay"],
+            group["nesterov"],
+            group["maximize"],
+            fresh,
+            group["decoupled_weight_decay"],
+            group["lr_in_momentum"],
+            check_only,
+            skip_nonfinite,
+            lowp_params,
+            self._grad_scale,
+            self.rounding,
+            self.seed,
+            step or 0,
         )
