@@ -8,31 +8,32 @@ namespace optikern::python {
 namespace {
 
 std::int64_t adagrad_step_py(py::handle params,
-                     py::handle grads,
-                     py::handle state_sums,
-                     std::int64_t step,
-                     double lr,
-                     double lr_decay,
-                     double weight_decay,
-                     double eps,
-                     bool maximize,
-                 bool decoupled_weight_decay,
-                 bool eps_inside_sqrt,
-                 bool check_only,
-                 bool skip_nonfinite,
-                 py::handle lowp_arg) {
+                             py::handle grads,
+                             py::handle state_sums,
+                             std::int64_t step,
+                             double lr,
+                             double lr_decay,
+                             double weight_decay,
+                             double eps,
+                             bool maximize,
+                             bool decoupled_weight_decay,
+                             bool eps_inside_sqrt,
+                             bool check_only,
+                             bool skip_nonfinite,
+                             py::handle lowp_arg) {
     require_positive_step(step);
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(lr_decay, 0.0, "lr_decay value");
     require_at_least(weight_decay, 0.0, "weight_decay value");
     require_at_least(eps, 0.0, "epsilon value");
     const auto lowp = parse_lowp(lowp_arg);
-    const step_arrays arrays(
-        {{"params", params, true}, {"grads", grads, false, lowp ? lowp->grad_type_num() : -1}, {"state_sums", state_sums, true},
-         {"lowp_params", lowp ? lowp->params : py::none(), true,
-          py::detail::npy_api::NPY_USHORT_}});
-    const adagrad_options options{lr, lr_decay, weight_decay, eps, maximize, decoupled_weight_decay,
-                                  eps_inside_sqrt};
+    const step_arrays arrays({{"params", params, true},
+                              {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
+                              {"state_sums", state_sums, true},
+                              {"lowp_params", lowp ? lowp->params : py::none(), true,
+                               py::detail::npy_api::NPY_USHORT_}});
+    const adagrad_options options{
+        lr, lr_decay, weight_decay, eps, maximize, decoupled_weight_decay, eps_inside_sqrt};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
@@ -43,8 +44,8 @@ std::int64_t adagrad_step_py(py::handle params,
     if (lowp) require_float32_masters(arrays);
     if (check_only) return -1;
     if (skip_nonfinite) {
-        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1)
-                                      : arrays.first_nonfinite(1);
+        const std::int64_t bad =
+            lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1) : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (lowp) {
@@ -52,7 +53,8 @@ std::int64_t adagrad_step_py(py::handle params,
         with_lowp_types(*lowp, [&](auto p, auto g) {
             const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 3, 1);
             py::gil_scoped_release release;
-            adagrad_step_mixed(masters.data(), low.data(), masters.size(), options, step, lowp->options);
+            adagrad_step_mixed(masters.data(), low.data(), masters.size(), options, step,
+                               lowp->options);
         });
         return -1;
     }
@@ -69,8 +71,10 @@ std::int64_t adagrad_step_py(py::handle params,
 void register_adagrad(py::module_& m) {
     m.def("adagrad_step", &adagrad_step_py, py::arg("params"), py::arg("grads"),
           py::arg("state_sums"), py::arg("step"), py::arg("lr"), py::arg("lr_decay"),
-          py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"), py::arg("decoupled_weight_decay") = false, py::arg("eps_inside_sqrt") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(),
-          "AdaGrad update in place; step is 1-based.");
+          py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"),
+          py::arg("decoupled_weight_decay") = false, py::arg("eps_inside_sqrt") = false,
+          py::arg("check_only") = false, py::arg("skip_nonfinite") = false,
+          py::arg("lowp") = py::none(), "AdaGrad update in place; step is 1-based.");
 }
 
 }  // namespace optikern::python

@@ -8,22 +8,22 @@ namespace optikern::python {
 namespace {
 
 std::int64_t adam_step_py(py::handle params,
-                  py::handle grads,
-                  py::handle exp_avgs,
-                  py::handle exp_avg_sqs,
-                  py::handle max_exp_avg_sqs,
-                  std::int64_t step,
-                  double lr,
-                  double beta1,
-                  double beta2,
-                  double eps,
-                  double weight_decay,
-                  bool amsgrad,
-                  bool maximize,
-                  bool decoupled_weight_decay,
-                 bool check_only,
-                 bool skip_nonfinite,
-                 py::handle lowp_arg) {
+                          py::handle grads,
+                          py::handle exp_avgs,
+                          py::handle exp_avg_sqs,
+                          py::handle max_exp_avg_sqs,
+                          std::int64_t step,
+                          double lr,
+                          double beta1,
+                          double beta2,
+                          double eps,
+                          double weight_decay,
+                          bool amsgrad,
+                          bool maximize,
+                          bool decoupled_weight_decay,
+                          bool check_only,
+                          bool skip_nonfinite,
+                          py::handle lowp_arg) {
     require_positive_step(step);
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(eps, 0.0, "epsilon value");
@@ -36,23 +36,22 @@ std::int64_t adam_step_py(py::handle params,
                               {"exp_avgs", exp_avgs, true},
                               {"exp_avg_sqs", exp_avg_sqs, true},
                               {"max_exp_avg_sqs", amsgrad ? max_exp_avg_sqs : py::none(), true},
-         {"lowp_params", lowp ? lowp->params : py::none(), true,
-          py::detail::npy_api::NPY_USHORT_}});
-    const adam_options options{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
-                               decoupled_weight_decay};
+                              {"lowp_params", lowp ? lowp->params : py::none(), true,
+                               py::detail::npy_api::NPY_USHORT_}});
+    const adam_options options{lr,           beta1,   beta2,    eps,
+                               weight_decay, amsgrad, maximize, decoupled_weight_decay};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
-            return adam_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t),
-                                   arrays.data<T>(2, t), arrays.data<T>(3, t),
-                                   arrays.data<T>(4, t), arrays.size(t)};
+            return adam_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t), arrays.data<T>(2, t),
+                                   arrays.data<T>(3, t), arrays.data<T>(4, t), arrays.size(t)};
         });
     };
     if (lowp) require_float32_masters(arrays);
     if (check_only) return -1;
     if (skip_nonfinite) {
-        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, 5, 1)
-                                      : arrays.first_nonfinite(1);
+        const std::int64_t bad =
+            lowp ? first_nonfinite_lowp(arrays, *lowp, 5, 1) : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (lowp) {
@@ -60,7 +59,8 @@ std::int64_t adam_step_py(py::handle params,
         with_lowp_types(*lowp, [&](auto p, auto g) {
             const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 5, 1);
             py::gil_scoped_release release;
-            adam_step_mixed(masters.data(), low.data(), masters.size(), options, step, lowp->options);
+            adam_step_mixed(masters.data(), low.data(), masters.size(), options, step,
+                            lowp->options);
         });
         return -1;
     }
@@ -79,7 +79,8 @@ void register_adam(py::module_& m) {
           py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs").none(true), py::arg("step"),
           py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
           py::arg("weight_decay"), py::arg("amsgrad"), py::arg("maximize"),
-          py::arg("decoupled_weight_decay"), py::arg("check_only") = false, py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(),
+          py::arg("decoupled_weight_decay"), py::arg("check_only") = false,
+          py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(),
           "Adam/AdamW update of every (param, grad, state) tensor in place; step is 1-based.");
 }
 

@@ -13,7 +13,8 @@ namespace {
 
 template <class T, class Make>
 auto buffers_of(const step_arrays& arrays, Make&& make) {
-    return arrays.collect<T>([&](std::size_t t) { return make(arrays.data<T>(0, t), arrays.size(t)); });
+    return arrays.collect<T>(
+        [&](std::size_t t) { return make(arrays.data<T>(0, t), arrays.size(t)); });
 }
 
 double grad_norm_py(py::handle grads, double norm_type) {

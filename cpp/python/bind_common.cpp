@@ -18,9 +18,13 @@ std::string type_name(py::handle obj) {
     return py::str(py::type::handle_of(obj).attr("__name__")).cast<std::string>();
 }
 
-std::string dtype_name(py::handle array) { return py::str(array.attr("dtype")).cast<std::string>(); }
+std::string dtype_name(py::handle array) {
+    return py::str(array.attr("dtype")).cast<std::string>();
+}
 
-std::string shape_of(py::handle array) { return py::str(array.attr("shape")).cast<std::string>(); }
+std::string shape_of(py::handle array) {
+    return py::str(array.attr("shape")).cast<std::string>();
+}
 
 // What the checks need of an array, read straight from its header: this runs for every array
 // of every step, and creating Python objects (dtype, shape tuples) here would cost more than
@@ -79,7 +83,8 @@ header checked(PyObject* obj, const role& r, std::size_t t) {
     if (!(h.flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
         throw py::value_error(where(r.name, t) + ": expected an aligned array");
     if (r.writeable && !(h.flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
-        throw py::value_error(where(r.name, t) + ": expected a writeable array, got a read-only one");
+        throw py::value_error(where(r.name, t) +
+                              ": expected a writeable array, got a read-only one");
     return h;
 }
 
@@ -118,9 +123,10 @@ step_arrays::step_arrays(std::initializer_list<role> roles) {
         PyObject* param = items[0][t];
         const header p = checked(param, all[0], t);
         if (!is_float_type(p.type_num) || !p.native_order)
-            throw py::type_error(where(all[0].name, t) +
-                                 ": expected a float32 or float64 array in native byte order, got " +
-                                 dtype_name(param));
+            throw py::type_error(
+                where(all[0].name, t) +
+                ": expected a float32 or float64 array in native byte order, got " +
+                dtype_name(param));
         is_double_[t] = p.type_num == py::detail::npy_api::NPY_DOUBLE_;
         sizes_[t] = p.size;
         for (std::size_t r = 0; r < n_roles; ++r) {
@@ -140,8 +146,8 @@ step_arrays::step_arrays(std::initializer_list<role> roles) {
             } else if (r > 0) {
                 if (a.type_num != p.type_num || !a.native_order)
                     throw py::type_error(where(all[r].name, t) + ": expected dtype " +
-                                         dtype_name(param) + " to match " +
-                                         where(all[0].name, t) + ", got " + dtype_name(obj));
+                                         dtype_name(param) + " to match " + where(all[0].name, t) +
+                                         ", got " + dtype_name(obj));
                 if (a.ndim != p.ndim || !std::equal(a.shape, a.shape + a.ndim, p.shape))
                     throw py::value_error(where(all[r].name, t) + ": expected shape " +
                                           shape_of(param) + " to match " + where(all[0].name, t) +

@@ -67,9 +67,9 @@ private:
 // The `lowp` argument of the step functions: float16/bfloat16 params (as uint16 views, the
 // Python layer checks their real dtype) updated from float32 masters in the same pass.
 struct lowp_spec {
-    py::handle params;      // list of uint16 views of the low-precision params
-    bool bfloat16_params;   // else float16
-    int grad_format;        // 0: same as the params, 1: float32
+    py::handle params;     // list of uint16 views of the low-precision params
+    bool bfloat16_params;  // else float16
+    int grad_format;       // 0: same as the params, 1: float32
     mixed_options options;
 
     // NumPy type number the gradients must have.
@@ -88,11 +88,15 @@ void require_float32_masters(const step_arrays& arrays);
 template <class Run>
 void with_lowp_types(const lowp_spec& spec, Run&& run) {
     if (spec.bfloat16_params) {
-        if (spec.grad_format == 1) run(bfloat16{}, float{});
-        else run(bfloat16{}, bfloat16{});
+        if (spec.grad_format == 1)
+            run(bfloat16{}, float{});
+        else
+            run(bfloat16{}, bfloat16{});
     } else {
-        if (spec.grad_format == 1) run(float16{}, float{});
-        else run(float16{}, float16{});
+        if (spec.grad_format == 1)
+            run(float16{}, float{});
+        else
+            run(float16{}, float16{});
     }
 }
 

@@ -8,23 +8,23 @@ namespace optikern::python {
 namespace {
 
 std::int64_t rmsprop_step_py(py::handle params,
-                     py::handle grads,
-                     py::handle square_avgs,
-                     py::handle grad_avgs,
-                     py::handle momentum_buffers,
-                     double lr,
-                     double alpha,
-                     double eps,
-                     double weight_decay,
-                     double momentum,
-                     bool centered,
-                     bool maximize,
-                 bool decoupled_weight_decay,
-                 bool lr_in_momentum,
-                 bool eps_inside_sqrt,
-                 bool check_only,
-                 bool skip_nonfinite,
-                 py::handle lowp_arg) {
+                             py::handle grads,
+                             py::handle square_avgs,
+                             py::handle grad_avgs,
+                             py::handle momentum_buffers,
+                             double lr,
+                             double alpha,
+                             double eps,
+                             double weight_decay,
+                             double momentum,
+                             bool centered,
+                             bool maximize,
+                             bool decoupled_weight_decay,
+                             bool lr_in_momentum,
+                             bool eps_inside_sqrt,
+                             bool check_only,
+                             bool skip_nonfinite,
+                             py::handle lowp_arg) {
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(eps, 0.0, "epsilon value");
     require_at_least(momentum, 0.0, "momentum value");
@@ -39,8 +39,16 @@ std::int64_t rmsprop_step_py(py::handle params,
          {"momentum_buffers", momentum > 0.0 ? momentum_buffers : py::none(), true},
          {"lowp_params", lowp ? lowp->params : py::none(), true,
           py::detail::npy_api::NPY_USHORT_}});
-    const rmsprop_options options{lr,       alpha,    eps, weight_decay, momentum, centered, maximize,
-                                  decoupled_weight_decay, lr_in_momentum, eps_inside_sqrt};
+    const rmsprop_options options{lr,
+                                  alpha,
+                                  eps,
+                                  weight_decay,
+                                  momentum,
+                                  centered,
+                                  maximize,
+                                  decoupled_weight_decay,
+                                  lr_in_momentum,
+                                  eps_inside_sqrt};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
@@ -52,8 +60,8 @@ std::int64_t rmsprop_step_py(py::handle params,
     if (lowp) require_float32_masters(arrays);
     if (check_only) return -1;
     if (skip_nonfinite) {
-        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, 5, 1)
-                                      : arrays.first_nonfinite(1);
+        const std::int64_t bad =
+            lowp ? first_nonfinite_lowp(arrays, *lowp, 5, 1) : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (lowp) {
@@ -78,9 +86,12 @@ std::int64_t rmsprop_step_py(py::handle params,
 void register_rmsprop(py::module_& m) {
     m.def("rmsprop_step", &rmsprop_step_py, py::arg("params"), py::arg("grads"),
           py::arg("square_avgs"), py::arg("grad_avgs").none(true),
-          py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("alpha"),
-          py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"),
-          py::arg("maximize"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("eps_inside_sqrt") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(), "RMSprop update in place.");
+          py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("alpha"), py::arg("eps"),
+          py::arg("weight_decay"), py::arg("momentum"), py::arg("centered"), py::arg("maximize"),
+          py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false,
+          py::arg("eps_inside_sqrt") = false, py::arg("check_only") = false,
+          py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(),
+          "RMSprop update in place.");
 }
 
 }  // namespace optikern::python

@@ -8,20 +8,20 @@ namespace optikern::python {
 namespace {
 
 std::int64_t sgd_step_py(py::handle params,
-                 py::handle grads,
-                 py::handle momentum_buffers,
-                 double lr,
-                 double momentum,
-                 double dampening,
-                 double weight_decay,
-                 bool nesterov,
-                 bool maximize,
-                 bool first_step,
-                 bool decoupled_weight_decay,
-                 bool lr_in_momentum,
-                 bool check_only,
-                 bool skip_nonfinite,
-                 py::handle lowp_arg) {
+                         py::handle grads,
+                         py::handle momentum_buffers,
+                         double lr,
+                         double momentum,
+                         double dampening,
+                         double weight_decay,
+                         bool nesterov,
+                         bool maximize,
+                         bool first_step,
+                         bool decoupled_weight_decay,
+                         bool lr_in_momentum,
+                         bool check_only,
+                         bool skip_nonfinite,
+                         py::handle lowp_arg) {
     require_at_least(lr, 0.0, "learning rate");
     require_at_least(momentum, 0.0, "momentum value");
     require_at_least(weight_decay, 0.0, "weight_decay value");
@@ -29,26 +29,32 @@ std::int64_t sgd_step_py(py::handle params,
         throw py::value_error("Nesterov momentum requires a momentum and zero dampening");
     const bool use_momentum = momentum != 0.0;
     const auto lowp = parse_lowp(lowp_arg);
-    const step_arrays arrays({{"params", params, true},
-                              {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
-                              {"momentum_buffers", use_momentum ? momentum_buffers : py::none(),
-                               true},
+    const step_arrays arrays(
+        {{"params", params, true},
+         {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
+         {"momentum_buffers", use_momentum ? momentum_buffers : py::none(), true},
          {"lowp_params", lowp ? lowp->params : py::none(), true,
           py::detail::npy_api::NPY_USHORT_}});
-    const sgd_options options{lr,       momentum, dampening, weight_decay, nesterov, maximize,
-                              decoupled_weight_decay, lr_in_momentum};
+    const sgd_options options{lr,
+                              momentum,
+                              dampening,
+                              weight_decay,
+                              nesterov,
+                              maximize,
+                              decoupled_weight_decay,
+                              lr_in_momentum};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
-            return sgd_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t),
-                                  arrays.data<T>(2, t), arrays.size(t)};
+            return sgd_buffers<T>{arrays.data<T>(0, t), arrays.data<T>(1, t), arrays.data<T>(2, t),
+                                  arrays.size(t)};
         });
     };
     if (lowp) require_float32_masters(arrays);
     if (check_only) return -1;
     if (skip_nonfinite) {
-        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1)
-                                      : arrays.first_nonfinite(1);
+        const std::int64_t bad =
+            lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1) : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (lowp) {
@@ -56,7 +62,8 @@ std::int64_t sgd_step_py(py::handle params,
         with_lowp_types(*lowp, [&](auto p, auto g) {
             const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 3, 1);
             py::gil_scoped_release release;
-            sgd_step_mixed(masters.data(), low.data(), masters.size(), options, first_step, lowp->options);
+            sgd_step_mixed(masters.data(), low.data(), masters.size(), options, first_step,
+                           lowp->options);
         });
         return -1;
     }
@@ -74,7 +81,9 @@ void register_sgd(py::module_& m) {
     m.def("sgd_step", &sgd_step_py, py::arg("params"), py::arg("grads"),
           py::arg("momentum_buffers").none(true), py::arg("lr"), py::arg("momentum"),
           py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"),
-          py::arg("first_step"), py::arg("decoupled_weight_decay") = false, py::arg("lr_in_momentum") = false, py::arg("check_only") = false, py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(),
+          py::arg("first_step"), py::arg("decoupled_weight_decay") = false,
+          py::arg("lr_in_momentum") = false, py::arg("check_only") = false,
+          py::arg("skip_nonfinite") = false, py::arg("lowp") = py::none(),
           "SGD update in place; first_step=True starts each momentum buffer as a copy of the "
           "gradient (torch's rule).");
 }

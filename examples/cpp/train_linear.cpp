@@ -26,9 +26,9 @@ int main() {
     std::vector<float> grad(param.size());
     std::vector<float> exp_avg(param.size(), 0.0f);
     std::vector<float> exp_avg_sq(param.size(), 0.0f);
-    const optikern::adam_buffers<float> tensor{param.data(), grad.data(), exp_avg.data(),
-                                               exp_avg_sq.data(), nullptr,
-                                               static_cast<std::int64_t>(param.size())};
+    const optikern::adam_buffers<float> tensor{
+        param.data(),      grad.data(), exp_avg.data(),
+        exp_avg_sq.data(), nullptr,     static_cast<std::int64_t>(param.size())};
     optikern::adam_options options;
     options.lr = 0.05;
 

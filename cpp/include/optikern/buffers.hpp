@@ -45,7 +45,10 @@ struct adam_buffers {
 // The same tensor's buffers from element `offset` on, reading the gradient from `grad`
 // (mixed precision converts gradients block by block into a float scratch buffer).
 template <class T>
-sgd_buffers<T> block_of(const sgd_buffers<T>& b, std::int64_t offset, const T* grad, std::int64_t n) {
+sgd_buffers<T> block_of(const sgd_buffers<T>& b,
+                        std::int64_t offset,
+                        const T* grad,
+                        std::int64_t n) {
     return {b.param + offset, grad, b.momentum_buffer ? b.momentum_buffer + offset : nullptr, n};
 }
 
@@ -62,15 +65,25 @@ rmsprop_buffers<T> block_of(const rmsprop_buffers<T>& b,
                             std::int64_t offset,
                             const T* grad,
                             std::int64_t n) {
-    return {b.param + offset, grad, b.square_avg + offset,
+    return {b.param + offset,
+            grad,
+            b.square_avg + offset,
             b.grad_avg ? b.grad_avg + offset : nullptr,
-            b.momentum_buffer ? b.momentum_buffer + offset : nullptr, n};
+            b.momentum_buffer ? b.momentum_buffer + offset : nullptr,
+            n};
 }
 
 template <class T>
-adam_buffers<T> block_of(const adam_buffers<T>& b, std::int64_t offset, const T* grad, std::int64_t n) {
-    return {b.param + offset, grad, b.exp_avg + offset, b.exp_avg_sq + offset,
-            b.max_exp_avg_sq ? b.max_exp_avg_sq + offset : nullptr, n};
+adam_buffers<T> block_of(const adam_buffers<T>& b,
+                         std::int64_t offset,
+                         const T* grad,
+                         std::int64_t n) {
+    return {b.param + offset,
+            grad,
+            b.exp_avg + offset,
+            b.exp_avg_sq + offset,
+            b.max_exp_avg_sq ? b.max_exp_avg_sq + offset : nullptr,
+            n};
 }
 
 // One array for the gradient utilities (clipping, norms, finiteness checks).

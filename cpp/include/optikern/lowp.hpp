@@ -45,9 +45,13 @@ OPTIKERN_INLINE float float_of(std::uint32_t u) {
     return f;
 }
 
-OPTIKERN_INLINE float to_float(float x) { return x; }
+OPTIKERN_INLINE float to_float(float x) {
+    return x;
+}
 
-OPTIKERN_INLINE float to_float(bfloat16 h) { return float_of(std::uint32_t{h.bits} << 16); }
+OPTIKERN_INLINE float to_float(bfloat16 h) {
+    return float_of(std::uint32_t{h.bits} << 16);
+}
 
 OPTIKERN_INLINE float to_float(float16 h) {
     const std::uint32_t sign = std::uint32_t{h.bits & 0x8000u} << 16;
@@ -79,7 +83,8 @@ OPTIKERN_INLINE float16 to_float16(float x) {
     if (magnitude >= 0x477FF000u) return {static_cast<std::uint16_t>(sign | 0x7C00u)};  // >= 65520
     if (magnitude < 0x38800000u) {  // below 2^-14: a subnormal float16, units of 2^-24
         const float units = float_of(magnitude) * 16777216.0f;  // exact: a power-of-two scale
-        return {static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(units)))};
+        return {
+            static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(units)))};
     }
     magnitude += 0xFFFu + ((magnitude >> 13) & 1u);
     return {static_cast<std::uint16_t>(sign | ((magnitude - 0x38000000u) >> 13))};
@@ -88,9 +93,13 @@ OPTIKERN_INLINE float16 to_float16(float x) {
 template <class P>
 OPTIKERN_INLINE P round_nearest(float x);
 template <>
-OPTIKERN_INLINE bfloat16 round_nearest<bfloat16>(float x) { return to_bfloat16(x); }
+OPTIKERN_INLINE bfloat16 round_nearest<bfloat16>(float x) {
+    return to_bfloat16(x);
+}
 template <>
-OPTIKERN_INLINE float16 round_nearest<float16>(float x) { return to_float16(x); }
+OPTIKERN_INLINE float16 round_nearest<float16>(float x) {
+    return to_float16(x);
+}
 
 // The largest-magnitude value of P not above |x| in magnitude (round toward zero); x finite.
 template <class P>
@@ -137,17 +146,23 @@ OPTIKERN_INLINE std::uint32_t random_bits(std::uint64_t seed,
                                           std::uint64_t step,
                                           std::uint64_t tensor,
                                           std::uint64_t element) {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (element + 1) +
-                      0xD1B54A32D192ED03ull * step + 0x8CB92BA72F3D8DD7ull * tensor;
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (element + 1) + 0xD1B54A32D192ED03ull * step +
+                      0x8CB92BA72F3D8DD7ull * tensor;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
     return static_cast<std::uint32_t>(z >> 32);
 }
 
-OPTIKERN_INLINE bool is_finite(float x) { return std::isfinite(x); }
-OPTIKERN_INLINE bool is_finite(bfloat16 h) { return (h.bits & 0x7F80u) != 0x7F80u; }
-OPTIKERN_INLINE bool is_finite(float16 h) { return (h.bits & 0x7C00u) != 0x7C00u; }
+OPTIKERN_INLINE bool is_finite(float x) {
+    return std::isfinite(x);
+}
+OPTIKERN_INLINE bool is_finite(bfloat16 h) {
+    return (h.bits & 0x7F80u) != 0x7F80u;
+}
+OPTIKERN_INLINE bool is_finite(float16 h) {
+    return (h.bits & 0x7C00u) != 0x7C00u;
+}
 
 }  // namespace lowp
 

@@ -88,7 +88,8 @@ void for_each_range(const Buffers* tensors, std::size_t count, Range&& range) {
 template <class Buffers>
 std::int64_t count_blocks(const Buffers* arrays, std::size_t count, std::int64_t block_size) {
     std::int64_t blocks = 0;
-    for (std::size_t t = 0; t < count; ++t) blocks += (arrays[t].size + block_size - 1) / block_size;
+    for (std::size_t t = 0; t < count; ++t)
+        blocks += (arrays[t].size + block_size - 1) / block_size;
     return blocks;
 }
 
@@ -111,7 +112,8 @@ void for_each_block(const Buffers* arrays,
         block(t, begin, std::min(begin + block_size, arrays[t].size), b);
     };
     const std::int64_t threads = std::min<std::int64_t>(
-        get_num_threads(), std::max<std::int64_t>(1, blocks * block_size / min_elements_per_thread));
+        get_num_threads(),
+        std::max<std::int64_t>(1, blocks * block_size / min_elements_per_thread));
     if (threads <= 1) {
         for (std::int64_t b = 0; b < blocks; ++b) run(b);
         return;

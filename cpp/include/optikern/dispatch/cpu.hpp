@@ -16,9 +16,12 @@ enum class simd_level : int { baseline = 0, avx2 = 1, avx512 = 2 };
 
 inline const char* simd_level_name(simd_level level) {
     switch (level) {
-        case simd_level::avx512: return "avx512";
-        case simd_level::avx2: return "avx2";
-        default: return "baseline";
+        case simd_level::avx512:
+            return "avx512";
+        case simd_level::avx2:
+            return "avx2";
+        default:
+            return "baseline";
     }
 }
 

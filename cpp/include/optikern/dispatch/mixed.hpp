@@ -51,8 +51,8 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
             if (m.mode == rounding::stochastic) {
                 for (std::int64_t i = 0; i < n; ++i)
                     out[i] = lowp::round_stochastic<P>(
-                        master[i], lowp::random_bits(m.seed, m.stream, t,
-                                                     static_cast<std::uint64_t>(at + i)));
+                        master[i],
+                        lowp::random_bits(m.seed, m.stream, t, static_cast<std::uint64_t>(at + i)));
             } else {
                 for (std::int64_t i = 0; i < n; ++i) out[i] = lowp::round_nearest<P>(master[i]);
             }

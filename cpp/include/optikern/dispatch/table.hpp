@@ -12,8 +12,8 @@
 #include "optikern/dispatch/cpu.hpp"
 #include "optikern/dispatch/targets.hpp"
 #include "optikern/kernels/adagrad.hpp"
-#include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/adam.hpp"
+#include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
 #include "optikern/parallel.hpp"
@@ -22,10 +22,8 @@ namespace optikern {
 namespace dispatch {
 
 template <class Kernel, class T>
-using range_fn = void (*)(const buffers_t<Kernel, T>&,
-                          const scalars_t<Kernel, T>&,
-                          std::int64_t,
-                          std::int64_t);
+using range_fn =
+    void (*)(const buffers_t<Kernel, T>&, const scalars_t<Kernel, T>&, std::int64_t, std::int64_t);
 
 template <class Kernel, class T>
 range_fn<Kernel, T> select(simd_level level) {
@@ -121,7 +119,10 @@ void clamp(const array_buffer<T>* arrays, std::size_t count, T low, T high) {
 // The sum of |x|^p over all elements (l1, l2, lp) or the maximum of |x| (linf), in double,
 // summed in an order fixed by the data alone. Combine parts with norm_from_terms.
 template <class T>
-double norm_terms(const array_buffer<const T>* arrays, std::size_t count, norm_kind kind, double p) {
+double norm_terms(const array_buffer<const T>* arrays,
+                  std::size_t count,
+                  norm_kind kind,
+                  double p) {
     const auto reduce = dispatch::select_block_reduce<T>(active_simd_level());
     std::vector<double> partial(
         static_cast<std::size_t>(count_blocks(arrays, count, kernels::block_size)));
@@ -140,9 +141,12 @@ inline double norm_from_terms(std::initializer_list<double> terms, norm_kind kin
     double total = 0.0;
     for (double x : terms) total = kernels::combine(total, x, kind);
     switch (kind) {
-        case norm_kind::l2: return std::sqrt(total);
-        case norm_kind::lp: return std::pow(total, 1.0 / p);
-        default: return total;
+        case norm_kind::l2:
+            return std::sqrt(total);
+        case norm_kind::lp:
+            return std::pow(total, 1.0 / p);
+        default:
+            return total;
     }
 }
 

@@ -82,10 +82,8 @@ OPTIKERN_FLATTEN bool block_has_nonfinite_avx2(const T* data, std::int64_t n) {
 
 template <class T>
 OPTIKERN_TARGET("avx512f")
-OPTIKERN_FLATTEN double block_reduce_avx512(const T* data,
-                                           std::int64_t n,
-                                           norm_kind kind,
-                                           double p) {
+OPTIKERN_FLATTEN
+    double block_reduce_avx512(const T* data, std::int64_t n, norm_kind kind, double p) {
     return kernels::block_reduce(data, n, kind, p);
 }
 

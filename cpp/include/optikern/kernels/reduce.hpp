@@ -22,7 +22,9 @@ inline constexpr std::int64_t block_size = 4096;
 inline constexpr int lanes = 16;
 
 // max(a, b) where a NaN wins, as torch's norms propagate NaN.
-OPTIKERN_INLINE double nan_max(double a, double b) { return (a > b || a != a) ? a : b; }
+OPTIKERN_INLINE double nan_max(double a, double b) {
+    return (a > b || a != a) ? a : b;
+}
 
 // Adds one partial result to a running one: a sum, or for linf a maximum.
 OPTIKERN_INLINE double combine(double total, double part, norm_kind kind) {
@@ -33,10 +35,14 @@ template <class T>
 OPTIKERN_INLINE double lane_term(T x, norm_kind kind, double p) {
     const double a = std::fabs(static_cast<double>(x));
     switch (kind) {
-        case norm_kind::l1: return a;
-        case norm_kind::l2: return a * a;
-        case norm_kind::lp: return std::pow(a, p);
-        default: return a;
+        case norm_kind::l1:
+            return a;
+        case norm_kind::l2:
+            return a * a;
+        case norm_kind::lp:
+            return std::pow(a, p);
+        default:
+            return a;
     }
 }
 
@@ -52,7 +58,8 @@ OPTIKERN_INLINE double block_reduce(const T* OPTIKERN_RESTRICT data,
         for (; i + lanes <= n; i += lanes)
             for (int j = 0; j < lanes; ++j)
                 acc[j] = nan_max(acc[j], std::fabs(static_cast<double>(data[i + j])));
-        for (int j = 0; i < n; ++i, ++j) acc[j] = nan_max(acc[j], std::fabs(static_cast<double>(data[i])));
+        for (int j = 0; i < n; ++i, ++j)
+            acc[j] = nan_max(acc[j], std::fabs(static_cast<double>(data[i])));
         for (int width = lanes / 2; width > 0; width /= 2)
             for (int j = 0; j < width; ++j) acc[j] = nan_max(acc[j], acc[j + width]);
         return acc[0];
