@@ -42,12 +42,12 @@ std::int64_t adagrad_step_py(py::handle params,
         });
     };
     if (lowp) require_float32_masters(arrays);
-    if (check_only) return -1;
     if (skip_nonfinite) {
         const std::int64_t bad =
             lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1) : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
+    if (check_only) return -1;
     if (lowp) {
         const auto masters = buffers(0.0f);
         with_lowp_types(*lowp, [&](auto p, auto g) {

@@ -12,7 +12,8 @@ writeable, and no written array may share memory with another. Anything else rai
 hyperparameters) naming the argument, before anything is written. Arrays are never copied.
 
 Pass ``check_only=True`` to run every check without writing: a caller that needs several calls
-for one logical step (several param groups, say) checks them all first to stay atomic.
+for one logical step (several param groups, say) checks them all first to stay atomic (with
+``skip_nonfinite=True`` too, the gradients are also scanned).
 
 Mixed precision: pass float32 master weights as ``params`` (with float32 state) and the
 model's float16 / bfloat16 arrays as ``lowp_params``; ``grads`` are then float16/bfloat16 like

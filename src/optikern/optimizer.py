@@ -437,10 +437,15 @@ class Optimizer:
             if self._nonfinite_found(calls[0].run(skip_nonfinite=scan)):
                 return
         else:
+            # Check (and scan) every call before the first one writes.
+            params = [p for g in self.param_groups for p in g["params"]]
             for call in calls:
-                call.run(check_only=True)
-            if scan and self._nonfinite_found(functional.first_nonfinite(grads)):
-                return
+                bad = call.run(check_only=True, skip_nonfinite=scan)
+                if bad >= 0:
+                    index = next(i for i, p in enumerate(params) if p is call.args[1][bad])
+                    if self._nonfinite_found(index):
+                        return
+            self.found_nonfinite = False
             for call in calls:
                 call.run()
         for call in calls:
