@@ -1,0 +1,33 @@
+"""The C++-only kernel tests (cpp/tests): built from the source tree with CMake and run, so the
+header-only library is checked on every SIMD level and thread count without Python."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cpp_kernel_suite(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(ROOT),
+            "-B",
+            str(build),
+            "-DOPTIKERN_BUILD_TESTS=ON",
+            "-DOPTIKERN_BUILD_PYTHON=OFF",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    subprocess.run(["cmake", "--build", str(build)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["ctest", "--test-dir", str(build), "--output-on-failure"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
