@@ -27,11 +27,13 @@ std::int64_t adagrad_step_py(py::handle params,
     require_at_least(weight_decay, 0.0, "weight_decay value");
     require_at_least(eps, 0.0, "epsilon value");
     const auto lowp = parse_lowp(lowp_arg);
-    const step_arrays arrays({{"params", params, true},
-                              {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
-                              {"state_sums", state_sums, true},
-                              {"lowp_params", lowp ? lowp->params : py::none(), true,
-                               py::detail::npy_api::NPY_USHORT_}});
+    const bool own_masters = !lowp || lowp->master_weights;
+    const step_arrays arrays(
+        {{"params", params, true, own_masters ? -1 : py::detail::npy_api::NPY_USHORT_},
+         {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
+         {"state_sums", state_sums, true, state_type(lowp)},
+         {"lowp_params", lowp && own_masters ? lowp->params : py::none(), true,
+          py::detail::npy_api::NPY_USHORT_}});
     const adagrad_options options{
         lr, lr_decay, weight_decay, eps, maximize, decoupled_weight_decay, eps_inside_sqrt};
     const auto buffers = [&](auto zero) {
@@ -43,15 +45,17 @@ std::int64_t adagrad_step_py(py::handle params,
     };
     if (lowp) require_float32_masters(arrays);
     if (skip_nonfinite) {
-        const std::int64_t bad =
-            lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1) : arrays.first_nonfinite(1);
+        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, own_masters ? 3 : 0, 1)
+                                      : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (check_only) return -1;
     if (lowp) {
-        const auto masters = buffers(0.0f);
+        auto masters = buffers(0.0f);
+        if (!own_masters)
+            for (auto& m : masters) m.param = nullptr;  // the kernel reads the 16-bit params
         with_lowp_types(*lowp, [&](auto p, auto g) {
-            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 3, 1);
+            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 3 : 0, 1);
             py::gil_scoped_release release;
             adagrad_step_mixed(masters.data(), low.data(), masters.size(), options, step,
                                lowp->options);

@@ -31,13 +31,15 @@ std::int64_t adam_step_py(py::handle params,
     require_in_unit_interval(beta2, "beta parameter at index 1");
     require_at_least(weight_decay, 0.0, "weight_decay value");
     const auto lowp = parse_lowp(lowp_arg);
-    const step_arrays arrays({{"params", params, true},
-                              {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
-                              {"exp_avgs", exp_avgs, true},
-                              {"exp_avg_sqs", exp_avg_sqs, true},
-                              {"max_exp_avg_sqs", amsgrad ? max_exp_avg_sqs : py::none(), true},
-                              {"lowp_params", lowp ? lowp->params : py::none(), true,
-                               py::detail::npy_api::NPY_USHORT_}});
+    const bool own_masters = !lowp || lowp->master_weights;
+    const step_arrays arrays(
+        {{"params", params, true, own_masters ? -1 : py::detail::npy_api::NPY_USHORT_},
+         {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
+         {"exp_avgs", exp_avgs, true, state_type(lowp)},
+         {"exp_avg_sqs", exp_avg_sqs, true, state_type(lowp)},
+         {"max_exp_avg_sqs", amsgrad ? max_exp_avg_sqs : py::none(), true, state_type(lowp)},
+         {"lowp_params", lowp && own_masters ? lowp->params : py::none(), true,
+          py::detail::npy_api::NPY_USHORT_}});
     const adam_options options{lr,           beta1,   beta2,    eps,
                                weight_decay, amsgrad, maximize, decoupled_weight_decay};
     const auto buffers = [&](auto zero) {
@@ -49,15 +51,17 @@ std::int64_t adam_step_py(py::handle params,
     };
     if (lowp) require_float32_masters(arrays);
     if (skip_nonfinite) {
-        const std::int64_t bad =
-            lowp ? first_nonfinite_lowp(arrays, *lowp, 5, 1) : arrays.first_nonfinite(1);
+        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, own_masters ? 5 : 0, 1)
+                                      : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (check_only) return -1;
     if (lowp) {
-        const auto masters = buffers(0.0f);
+        auto masters = buffers(0.0f);
+        if (!own_masters)
+            for (auto& m : masters) m.param = nullptr;  // the kernel reads the 16-bit params
         with_lowp_types(*lowp, [&](auto p, auto g) {
-            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 5, 1);
+            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 5 : 0, 1);
             py::gil_scoped_release release;
             adam_step_mixed(masters.data(), low.data(), masters.size(), options, step,
                             lowp->options);

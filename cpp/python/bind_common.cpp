@@ -122,7 +122,12 @@ step_arrays::step_arrays(std::initializer_list<role> roles) {
     for (std::size_t t = 0; t < count_; ++t) {
         PyObject* param = items[0][t];
         const header p = checked(param, all[0], t);
-        if (!is_float_type(p.type_num) || !p.native_order)
+        if (all[0].type_num >= 0) {
+            if (p.type_num != all[0].type_num)
+                throw py::type_error(where(all[0].name, t) + ": expected dtype " +
+                                     py::str(py::dtype(all[0].type_num)).cast<std::string>() +
+                                     ", got " + dtype_name(param));
+        } else if (!is_float_type(p.type_num) || !p.native_order)
             throw py::type_error(
                 where(all[0].name, t) +
                 ": expected a float32 or float64 array in native byte order, got " +
@@ -213,7 +218,7 @@ int lowp_spec::grad_type_num() const {
 std::optional<lowp_spec> parse_lowp(py::handle lowp) {
     if (lowp.is_none()) return std::nullopt;
     const auto spec = py::reinterpret_borrow<py::tuple>(lowp);
-    if (spec.size() != 7) throw py::value_error("lowp: expected a tuple of 7 entries");
+    if (spec.size() != 8) throw py::value_error("lowp: expected a tuple of 8 entries");
     lowp_spec out;
     out.params = spec[0];
     const auto format = spec[1].cast<std::string>();
@@ -233,6 +238,7 @@ std::optional<lowp_spec> parse_lowp(py::handle lowp) {
     out.options.mode = spec[4].cast<bool>() ? rounding::stochastic : rounding::nearest_even;
     out.options.seed = spec[5].cast<std::uint64_t>();
     out.options.stream = spec[6].cast<std::uint64_t>();
+    out.master_weights = spec[7].cast<bool>();
     return out;
 }
 

@@ -70,6 +70,7 @@ struct lowp_spec {
     py::handle params;     // list of uint16 views of the low-precision params
     bool bfloat16_params;  // else float16
     int grad_format;       // 0: same as the params, 1: float32
+    bool master_weights;   // false: the step\'s params are the 16-bit params, no masters
     mixed_options options;
 
     // NumPy type number the gradients must have.
@@ -77,9 +78,15 @@ struct lowp_spec {
 };
 
 // None -> no mixed precision; else a tuple (params, format, grad_format, grad_scale,
-// stochastic, seed, stream) with format "bfloat16"/"float16" and grad_format
-// "same"/"float32"; stream changes every step (it keys the stochastic rounding).
+// stochastic, seed, stream, master_weights) with format "bfloat16"/"float16" and grad_format
+// "same"/"float32"; stream changes every step (it keys the stochastic rounding). Without
+// master weights the step's `params` are the 16-bit params (uint16 views) themselves.
 std::optional<lowp_spec> parse_lowp(py::handle lowp);
+
+// NumPy type of the state arrays: float32 in mixed precision, else the param's dtype (-1).
+inline int state_type(const std::optional<lowp_spec>& lowp) {
+    return lowp ? py::detail::npy_api::NPY_FLOAT_ : -1;
+}
 
 // Mixed steps need float32 masters.
 void require_float32_masters(const step_arrays& arrays);

@@ -31,13 +31,15 @@ std::int64_t rmsprop_step_py(py::handle params,
     require_at_least(weight_decay, 0.0, "weight_decay value");
     require_at_least(alpha, 0.0, "alpha value");
     const auto lowp = parse_lowp(lowp_arg);
+    const bool own_masters = !lowp || lowp->master_weights;
     const step_arrays arrays(
-        {{"params", params, true},
+        {{"params", params, true, own_masters ? -1 : py::detail::npy_api::NPY_USHORT_},
          {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
-         {"square_avgs", square_avgs, true},
-         {"grad_avgs", centered ? grad_avgs : py::none(), true},
-         {"momentum_buffers", momentum > 0.0 ? momentum_buffers : py::none(), true},
-         {"lowp_params", lowp ? lowp->params : py::none(), true,
+         {"square_avgs", square_avgs, true, state_type(lowp)},
+         {"grad_avgs", centered ? grad_avgs : py::none(), true, state_type(lowp)},
+         {"momentum_buffers", momentum > 0.0 ? momentum_buffers : py::none(), true,
+          state_type(lowp)},
+         {"lowp_params", lowp && own_masters ? lowp->params : py::none(), true,
           py::detail::npy_api::NPY_USHORT_}});
     const rmsprop_options options{lr,
                                   alpha,
@@ -59,15 +61,17 @@ std::int64_t rmsprop_step_py(py::handle params,
     };
     if (lowp) require_float32_masters(arrays);
     if (skip_nonfinite) {
-        const std::int64_t bad =
-            lowp ? first_nonfinite_lowp(arrays, *lowp, 5, 1) : arrays.first_nonfinite(1);
+        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, own_masters ? 5 : 0, 1)
+                                      : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (check_only) return -1;
     if (lowp) {
-        const auto masters = buffers(0.0f);
+        auto masters = buffers(0.0f);
+        if (!own_masters)
+            for (auto& m : masters) m.param = nullptr;  // the kernel reads the 16-bit params
         with_lowp_types(*lowp, [&](auto p, auto g) {
-            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 5, 1);
+            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 5 : 0, 1);
             py::gil_scoped_release release;
             rmsprop_step_mixed(masters.data(), low.data(), masters.size(), options, lowp->options);
         });

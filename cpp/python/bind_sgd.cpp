@@ -29,11 +29,12 @@ std::int64_t sgd_step_py(py::handle params,
         throw py::value_error("Nesterov momentum requires a momentum and zero dampening");
     const bool use_momentum = momentum != 0.0;
     const auto lowp = parse_lowp(lowp_arg);
+    const bool own_masters = !lowp || lowp->master_weights;
     const step_arrays arrays(
-        {{"params", params, true},
+        {{"params", params, true, own_masters ? -1 : py::detail::npy_api::NPY_USHORT_},
          {"grads", grads, false, lowp ? lowp->grad_type_num() : -1},
-         {"momentum_buffers", use_momentum ? momentum_buffers : py::none(), true},
-         {"lowp_params", lowp ? lowp->params : py::none(), true,
+         {"momentum_buffers", use_momentum ? momentum_buffers : py::none(), true, state_type(lowp)},
+         {"lowp_params", lowp && own_masters ? lowp->params : py::none(), true,
           py::detail::npy_api::NPY_USHORT_}});
     const sgd_options options{lr,
                               momentum,
@@ -52,15 +53,17 @@ std::int64_t sgd_step_py(py::handle params,
     };
     if (lowp) require_float32_masters(arrays);
     if (skip_nonfinite) {
-        const std::int64_t bad =
-            lowp ? first_nonfinite_lowp(arrays, *lowp, 3, 1) : arrays.first_nonfinite(1);
+        const std::int64_t bad = lowp ? first_nonfinite_lowp(arrays, *lowp, own_masters ? 3 : 0, 1)
+                                      : arrays.first_nonfinite(1);
         if (bad >= 0) return bad;
     }
     if (check_only) return -1;
     if (lowp) {
-        const auto masters = buffers(0.0f);
+        auto masters = buffers(0.0f);
+        if (!own_masters)
+            for (auto& m : masters) m.param = nullptr;  // the kernel reads the 16-bit params
         with_lowp_types(*lowp, [&](auto p, auto g) {
-            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, 3, 1);
+            const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 3 : 0, 1);
             py::gil_scoped_release release;
             sgd_step_mixed(masters.data(), low.data(), masters.size(), options, first_step,
                            lowp->options);

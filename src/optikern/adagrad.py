@@ -51,6 +51,10 @@ class Adagrad(Optimizer):
         (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
     seed : int, default 0
         Seed of stochastic rounding.
+    master_weights : bool, default True
+        Keep a float32 master copy of float16/bfloat16 params (``state[p]["master_param"]``).
+        Without it the 16-bit params are updated directly (2 bytes less per param): then use
+        ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
 
     Notes
     -----
@@ -74,6 +78,7 @@ class Adagrad(Optimizer):
         nonfinite: str = "propagate",
         rounding: str = "nearest",
         seed: int = 0,
+        master_weights: bool = True,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -85,7 +90,7 @@ class Adagrad(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             eps_inside_sqrt=eps_inside_sqrt,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed)
+        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])

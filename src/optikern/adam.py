@@ -50,6 +50,10 @@ class Adam(Optimizer):
         (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
     seed : int, default 0
         Seed of stochastic rounding.
+    master_weights : bool, default True
+        Keep a float32 master copy of float16/bfloat16 params (``state[p]["master_param"]``).
+        Without it the 16-bit params are updated directly (2 bytes less per param): then use
+        ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
     decoupled_weight_decay : bool, default False
         Decay the weights directly (AdamW) instead of adding an L2 term to the gradient.
 
@@ -74,6 +78,7 @@ class Adam(Optimizer):
         nonfinite: str = "propagate",
         rounding: str = "nearest",
         seed: int = 0,
+        master_weights: bool = True,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -84,7 +89,7 @@ class Adam(Optimizer):
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed)
+        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])
@@ -160,6 +165,7 @@ class AdamW(Adam):
         nonfinite: str = "propagate",
         rounding: str = "nearest",
         seed: int = 0,
+        master_weights: bool = True,
     ) -> None:
         super().__init__(
             params,
@@ -173,4 +179,5 @@ class AdamW(Adam):
             nonfinite=nonfinite,
             rounding=rounding,
             seed=seed,
+            master_weights=master_weights,
         )

@@ -21,7 +21,9 @@ those params, or float32. In one pass the gradients are converted and divided by
 ``grad_scale`` (the loss scale), the masters and state are updated, and ``lowp_params`` are
 rewritten from the masters by round-to-nearest-even or, with ``rounding="stochastic"``, by
 stochastic rounding drawn from (``seed``, ``stream``, tensor, element): pass a ``stream`` that
-changes every step (the step count) and results are reproducible on any machine.
+changes every step (the step count) and results are reproducible on any machine. With
+``params=None`` there are no masters: the 16-bit params themselves are updated (in float32
+arithmetic) and rounded back, the memory-saving regime where stochastic rounding matters.
 
 With ``skip_nonfinite=True`` the gradients are first scanned (a read-only pass in C++); if any
 holds a NaN or an infinity nothing is written. Every function returns the index of the first
@@ -42,18 +44,20 @@ ROUNDINGS = ("nearest", "stochastic")
 
 
 def _lowp(
-    lowp_params: Arrays | None,
+    params: Optional[Arrays],
+    lowp_params: Optional[Arrays],
     grads: Arrays,
     grad_scale: float,
     rounding: str,
     seed: int,
     stream: int,
-) -> tuple[Arrays, tuple | None]:
-    """The gradients and the ``lowp`` argument of a _core step (16-bit arrays as uint16 views)."""
+) -> tuple[Arrays, Arrays, Optional[tuple]]:
+    """The params, gradients and ``lowp`` argument of a _core step (16-bit arrays as uint16
+    views); ``params=None`` means no float32 masters: the 16-bit params are updated directly."""
     if lowp_params is None:
         if grad_scale != 1.0:
             raise ValueError("grad_scale: applies to mixed precision (lowp_params) only")
-        return grads, None
+        return params, grads, None
     if rounding not in ROUNDINGS:
         raise ValueError(f"rounding: expected 'nearest' or 'stochastic', got {rounding!r}")
     if not isinstance(lowp_params, (list, tuple)) or not isinstance(grads, (list, tuple)):
@@ -94,8 +98,9 @@ def _lowp(
         rounding == "stochastic",
         int(seed),
         int(stream),
+        params is not None,
     )
-    return grad_views, spec
+    return (views if params is None else params), grad_views, spec
 
 
 __all__ = [
@@ -452,7 +457,7 @@ def _sgd(
 ):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
-        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
     return _core.sgd_step(
         params,
         grads,
@@ -494,7 +499,7 @@ def _adagrad(
 ):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
-        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
     return _core.adagrad_step(
         params,
         grads,
@@ -539,7 +544,7 @@ def _rmsprop(
 ):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
-        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
     return _core.rmsprop_step(
         params,
         grads,
@@ -587,7 +592,7 @@ def _adam(
 ):
     lowp = None
     if lowp_params is not None or grad_scale != 1.0:
-        grads, lowp = _lowp(lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
     return _core.adam_step(
         params,
         grads,

@@ -227,6 +227,7 @@ class Optimizer:
         nonfinite: str = "propagate",
         rounding: str = "nearest",
         seed: int = 0,
+        master_weights: bool = True,
     ) -> None:
         if nonfinite not in NONFINITE_POLICIES:
             raise ValueError(
@@ -239,6 +240,8 @@ class Optimizer:
         self.nonfinite = nonfinite
         self.rounding = rounding
         self.seed = int(seed)
+        _validation.flag(master_weights, "master_weights")
+        self.master_weights = bool(master_weights)
         self._grad_scale = 1.0
         self.skipped_steps = 0
         self.found_nonfinite = False
@@ -281,6 +284,9 @@ class Optimizer:
                 "param_groups": self.param_groups,
                 "state": [dict(by_id[id(p)][1]) if id(p) in by_id else None for p in params],
                 "nonfinite": self.nonfinite,
+                "rounding": self.rounding,
+                "seed": self.seed,
+                "master_weights": self.master_weights,
                 "skipped_steps": self.skipped_steps,
                 "found_nonfinite": self.found_nonfinite,
             }
@@ -289,6 +295,10 @@ class Optimizer:
         self.defaults = saved["defaults"]
         self.param_groups = saved["param_groups"]
         self.nonfinite = saved["nonfinite"]
+        self.rounding = saved["rounding"]
+        self.seed = saved["seed"]
+        self.master_weights = saved["master_weights"]
+        self._grad_scale = 1.0
         self.skipped_steps = saved["skipped_steps"]
         self.found_nonfinite = saved["found_nonfinite"]
         self.state = ParamState()
@@ -517,17 +527,20 @@ class Optimizer:
         names = list(fill)
         if self._counts_steps or lowp:
             names.append("step")
-        if lowp:
+        if lowp and self.master_weights:
             names.append("master_param")
         return names
 
     def _mixed(
         self, params: list[np.ndarray], roles: dict[str, list[np.ndarray]]
-    ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    ) -> tuple[list[np.ndarray] | None, list[np.ndarray] | None]:
         """The params the kernel updates and the 16-bit params it rewrites: float32 masters
-        and the float16/bfloat16 params, or the params themselves and None."""
+        and the float16/bfloat16 params (None and the 16-bit params without master weights),
+        or the params themselves and None."""
         masters = roles.get("master_param")
-        return (params, None) if masters is None else (masters, params)
+        if masters is not None:
+            return masters, params
+        return (None, params) if params and _is_lowp(params[0]) else (params, None)
 
     def _commit(self, call: _Call) -> None:
         for p, state, fresh in call.new_state:

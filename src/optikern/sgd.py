@@ -50,6 +50,10 @@ class SGD(Optimizer):
         (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
     seed : int, default 0
         Seed of stochastic rounding.
+    master_weights : bool, default True
+        Keep a float32 master copy of float16/bfloat16 params (``state[p]["master_param"]``).
+        Without it the 16-bit params are updated directly (2 bytes less per param): then use
+        ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
 
     Notes
     -----
@@ -77,6 +81,7 @@ class SGD(Optimizer):
         nonfinite: str = "propagate",
         rounding: str = "nearest",
         seed: int = 0,
+        master_weights: bool = True,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -88,7 +93,7 @@ class SGD(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             lr_in_momentum=lr_in_momentum,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed)
+        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _validation.learning_rate(group["lr"])

@@ -49,7 +49,8 @@ sgd_buffers<T> block_of(const sgd_buffers<T>& b,
                         std::int64_t offset,
                         const T* grad,
                         std::int64_t n) {
-    return {b.param + offset, grad, b.momentum_buffer ? b.momentum_buffer + offset : nullptr, n};
+    return {b.param ? b.param + offset : nullptr, grad,
+            b.momentum_buffer ? b.momentum_buffer + offset : nullptr, n};
 }
 
 template <class T>
@@ -57,7 +58,7 @@ adagrad_buffers<T> block_of(const adagrad_buffers<T>& b,
                             std::int64_t offset,
                             const T* grad,
                             std::int64_t n) {
-    return {b.param + offset, grad, b.sum + offset, n};
+    return {b.param ? b.param + offset : nullptr, grad, b.sum + offset, n};
 }
 
 template <class T>
@@ -65,7 +66,7 @@ rmsprop_buffers<T> block_of(const rmsprop_buffers<T>& b,
                             std::int64_t offset,
                             const T* grad,
                             std::int64_t n) {
-    return {b.param + offset,
+    return {b.param ? b.param + offset : nullptr,
             grad,
             b.square_avg + offset,
             b.grad_avg ? b.grad_avg + offset : nullptr,
@@ -78,7 +79,7 @@ adam_buffers<T> block_of(const adam_buffers<T>& b,
                          std::int64_t offset,
                          const T* grad,
                          std::int64_t n) {
-    return {b.param + offset,
+    return {b.param ? b.param + offset : nullptr,
             grad,
             b.exp_avg + offset,
             b.exp_avg_sq + offset,

@@ -38,6 +38,7 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
     const bool unscale = m.grad_scale != 1.0;
     for_each_range(masters, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         float grad[mixed_block];
+        float own_master[mixed_block];
         for (std::int64_t at = begin; at < end; at += mixed_block) {
             const std::int64_t n = std::min(mixed_block, end - at);
             const G* raw = lowp[t].grad + at;
@@ -45,9 +46,14 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
                 const float g = lowp::to_float(raw[i]);
                 grad[i] = unscale ? g * inv_scale : g;
             }
-            fn(block_of(masters[t], at, grad, n), s, 0, n);
-            const float* master = masters[t].param + at;
             P* out = lowp[t].param + at;
+            auto block = block_of(masters[t], at, grad, n);
+            if (masters[t].param == nullptr) {  // no master copy: update the 16-bit values
+                for (std::int64_t i = 0; i < n; ++i) own_master[i] = lowp::to_float(out[i]);
+                block.param = own_master;
+            }
+            fn(block, s, 0, n);
+            const float* master = block.param;
             if (m.mode == rounding::stochastic) {
                 for (std::int64_t i = 0; i < n; ++i)
                     out[i] = lowp::round_stochastic<P>(
@@ -64,7 +70,9 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
 
 // One step of each optimizer for low-precision params: `masters` are the float32 master
 // weights (their grad field is unused) with float32 state; `lowp` the params rewritten in the
-// same pass and the raw gradients.
+// same pass and the raw gradients. A null master param means no master copy: the update starts
+// from the 16-bit params themselves (pure 16-bit training, where stochastic rounding keeps
+// updates smaller than the 16-bit spacing from being lost).
 
 template <class P, class G>
 void sgd_step_mixed(const sgd_buffers<float>* masters,
