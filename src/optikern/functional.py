@@ -44,14 +44,14 @@ ROUNDINGS = ("nearest", "stochastic")
 
 
 def _lowp(
-    params: Optional[Arrays],
-    lowp_params: Optional[Arrays],
+    params: Arrays | None,
+    lowp_params: Arrays | None,
     grads: Arrays,
     grad_scale: float,
     rounding: str,
     seed: int,
     stream: int,
-) -> tuple[Arrays, Arrays, Optional[tuple]]:
+) -> tuple[Arrays, Arrays, tuple | None]:
     """The params, gradients and ``lowp`` argument of a _core step (16-bit arrays as uint16
     views); ``params=None`` means no float32 masters: the 16-bit params are updated directly."""
     if lowp_params is None:
