@@ -1,0 +1,247 @@
+"""The pure-Python definition of every optimizer update (``math`` only, never NumPy).
+
+This module is the readable specification the C++ kernels are tested against: one function
+per optimizer, a loop over the elements of a ``list[float]`` param updated in place, and a
+``state`` dict filled on first use with torch's state names. The arithmetic follows
+``torch.optim``'s single-tensor ("for-loop") code operation by operation (e.g. Adam's moving
+average is torch's ``lerp``, its step ``p + (-step_size * m) / denom``), which is the pseudo-code
+of each ``torch.optim`` documentation page written out.
+
+The blog post optikern grew from simplified some of these formulas; its variants are reached by
+options: its Adam ``eps=1e-7`` is ``adam_step(..., eps=1e-7)``, its momentum ``v = rho*v + g``
+is ``sgd_step(..., momentum=rho)`` (the buffer starts at the first gradient, as in torch),
+its AdaGrad (which forgot the accumulation) is ``adagrad_step`` with ``eps=1e-7``.
+
+Options beyond torch follow Keras and optax: ``decoupled_weight_decay`` (``p *= 1 - lr*wd``
+first), ``lr_in_momentum`` (the buffer accumulates ``lr*g``) and ``eps_inside_sqrt``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+State = dict[str, Any]
+
+
+def _lerp(a: float, b: float, weight: float) -> float:
+    """torch's lerp: two forms, equal in exact arithmetic, chosen by the weight."""
+    if abs(weight) < 0.5:
+        return a + weight * (b - a)
+    return b - (b - a) * (1.0 - weight)
+
+
+def _decayed(p: float, g: float, lr: float, weight_decay: float, decoupled: bool) -> tuple:
+    """Weight decay: the param scaled (decoupled) or an L2 term added to the gradient."""
+    if weight_decay != 0:
+        if decoupled:
+            p = p * (1.0 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+    return p, g
+
+
+def sgd_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-3,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    lr_in_momentum: bool = False,
+) -> None:
+    r"""SGD (https://pytorch.org/docs/stable/generated/torch.optim.SGD.html).
+
+    .. math::
+        g_t = \pm\nabla_t + \lambda p_{t-1}, \quad
+        b_t = \mu b_{t-1} + (1 - \tau) g_t \;(b_1 = g_1), \quad
+        p_t = p_{t-1} - \gamma\,(g_t + \mu b_t \text{ if nesterov else } b_t)
+    """
+    first = "momentum_buffer" not in state
+    if momentum != 0 and first:
+        state["momentum_buffer"] = [0.0] * len(param)
+    buf = state.get("momentum_buffer")
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
+        if lr_in_momentum:
+            g = lr * g
+        if momentum != 0:
+            b = g if first else buf[i] * momentum + (1.0 - dampening) * g
+            buf[i] = b
+            g = g + momentum * b if nesterov else b
+        param[i] = p + (-1.0 if lr_in_momentum else -lr) * g
+
+
+def adagrad_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    initial_accumulator_value: float = 0.0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    eps_inside_sqrt: bool = False,
+) -> None:
+    r"""AdaGrad, Duchi, Hazan & Singer 2011
+    (https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html).
+
+    .. math::
+        s_t = s_{t-1} + g_t^2, \quad
+        p_t = p_{t-1} - \frac{\gamma}{1 + (t - 1)\eta}\,\frac{g_t}{\sqrt{s_t} + \epsilon}
+    """
+    if "sum" not in state:
+        state["step"] = 0
+        state["sum"] = [float(initial_accumulator_value)] * len(param)
+    state["step"] += 1
+    clr = lr / (1 + (state["step"] - 1) * lr_decay)
+    total = state["sum"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
+        total[i] = total[i] + g * g
+        std = math.sqrt(total[i] + eps) if eps_inside_sqrt else math.sqrt(total[i]) + eps
+        param[i] = p + ((-clr) * g) / std
+
+
+def rmsprop_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    lr_in_momentum: bool = False,
+    eps_inside_sqrt: bool = False,
+) -> None:
+    r"""RMSProp, Hinton's lecture 6e
+    (https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html).
+
+    .. math::
+        v_t = \alpha v_{t-1} + (1 - \alpha) g_t^2, \quad
+        \bar g_t = \alpha \bar g_{t-1} + (1 - \alpha) g_t, \quad
+        a_t = \sqrt{v_t - \bar g_t^2} + \epsilon, \\
+        b_t = \mu b_{t-1} + g_t / a_t, \quad p_t = p_{t-1} - \gamma b_t
+    """
+    if "square_avg" not in state:
+        state["step"] = 0
+        state["square_avg"] = [0.0] * len(param)
+        if momentum > 0:
+            state["momentum_buffer"] = [0.0] * len(param)
+        if centered:
+            state["grad_avg"] = [0.0] * len(param)
+    state["step"] += 1
+    square_avg = state["square_avg"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
+        square_avg[i] = square_avg[i] * alpha + ((1.0 - alpha) * g) * g
+        variance = square_avg[i]
+        if centered:
+            grad_avg = state["grad_avg"]
+            grad_avg[i] = _lerp(grad_avg[i], g, 1.0 - alpha)
+            variance = square_avg[i] + ((-1.0) * grad_avg[i]) * grad_avg[i]
+        avg = math.sqrt(variance + eps) if eps_inside_sqrt else math.sqrt(variance) + eps
+        if momentum > 0:
+            buf = state["momentum_buffer"]
+            step = lr * g if lr_in_momentum else g
+            buf[i] = buf[i] * momentum + step / avg
+            param[i] = p - buf[i] if lr_in_momentum else p + (-lr) * buf[i]
+        else:
+            param[i] = p + ((-lr) * g) / avg
+
+
+def adam_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> None:
+    r"""Adam, Kingma & Ba 2015 (https://pytorch.org/docs/stable/generated/torch.optim.Adam.html).
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \\
+        p_t = p_{t-1} - \frac{\gamma}{1 - \beta_1^t}\,
+              \frac{m_t}{\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    with :math:`\hat v_t = \max(\hat v_{t-1}, v_t)` under amsgrad (Reddi et al. 2018).
+    ``eps`` is added outside the square root, after bias correction.
+    """
+    beta1, beta2 = betas
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = [0.0] * len(param)
+        state["exp_avg_sq"] = [0.0] * len(param)
+        if amsgrad:
+            state["max_exp_avg_sq"] = [0.0] * len(param)
+    state["step"] += 1
+    step = state["step"]
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    step_size = lr / bias_correction1
+    bias_correction2_sqrt = math.sqrt(bias_correction2)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + ((1.0 - beta2) * g) * g
+        v_hat = exp_avg_sq[i]
+        if amsgrad:
+            max_sq = state["max_exp_avg_sq"]
+            max_sq[i] = max(exp_avg_sq[i], max_sq[i])
+            v_hat = max_sq[i]
+        denom = math.sqrt(v_hat) / bias_correction2_sqrt + eps
+        param[i] = p + ((-step_size) * exp_avg[i]) / denom
+
+
+def adamw_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    amsgrad: bool = False,
+    maximize: bool = False,
+) -> None:
+    r"""AdamW, Loshchilov & Hutter 2019
+    (https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html): :func:`adam_step` with
+    decoupled weight decay, :math:`p \leftarrow p\,(1 - \gamma\lambda)` before the update."""
+    adam_step(
+        param,
+        grad,
+        state,
+        lr=lr,
+        betas=betas,
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
+        decoupled_weight_decay=True,
+    )
