@@ -9,34 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cases import CASES, Case
 
 import optikern
 
-CONFIGS = [
-    ("SGD", {"lr": 0.1}),
-    ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
-    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "maximize": True}),
-    (
-        "Adagrad",
-        {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01, "initial_accumulator_value": 0.1},
-    ),
-    ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True, "weight_decay": 0.01}),
-    ("RMSprop", {"lr": 0.01, "maximize": True}),
-    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
-    ("Adam", {"lr": 0.01, "betas": (0.3, 0.9), "maximize": True}),
-    ("AdamW", {"lr": 0.01}),
-]
 SIZES = [0, 1, 15, 17, 31, 33, 1023, 1025, 3 * optikern._core.min_elements_per_thread + 7]
 
 
-def run(name: str, kwargs: dict, dtype: type, level: str, threads: int) -> list[np.ndarray]:
+def run(case: Case, dtype: type, level: str, threads: int) -> list[np.ndarray]:
     rng = np.random.default_rng(7)
     params = [rng.standard_normal(n).astype(dtype) for n in SIZES]
     grads = [[rng.standard_normal(n).astype(dtype) for n in SIZES] for _ in range(4)]
     optikern.set_num_threads(threads)
     try:
         with optikern.simd_level(level):
-            opt = getattr(optikern, name)(params, **kwargs)
+            opt = case.make(params)
             for g in grads:
                 opt.step(g)
     finally:
@@ -46,11 +33,11 @@ def run(name: str, kwargs: dict, dtype: type, level: str, threads: int) -> list[
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=[f"{n}-{k}" for n, k in CONFIGS])
-def test_levels_and_threads_bit_identical(name: str, kwargs: dict, dtype: type) -> None:
-    expected = run(name, kwargs, dtype, "baseline", 1)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_levels_and_threads_bit_identical(case: Case, dtype: type) -> None:
+    expected = run(case, dtype, "baseline", 1)
     for level in optikern.available_simd_levels():
         for threads in (1, 2, 3):
-            got = run(name, kwargs, dtype, level, threads)
+            got = run(case, dtype, level, threads)
             for e, g in zip(expected, got):
                 assert e.tobytes() == g.tobytes(), f"{level}, {threads} threads"
