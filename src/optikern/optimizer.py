@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import threading
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import Any, Callable, Union
@@ -442,22 +443,21 @@ class Optimizer:
                 self._plans[i] = None
                 calls += self._group_calls(group, group_grads, fill)
         scan = self.nonfinite != "propagate"
+        params = [p for g in self.param_groups for p in g["params"]]
         if len(calls) == 1:
             # One call checks, scans and updates atomically by itself.
-            if self._nonfinite_found(calls[0].run(skip_nonfinite=scan)):
+            bad = _run(calls[0], params, skip_nonfinite=scan)
+            if bad >= 0 and self._nonfinite_found(_global_index(params, calls[0].args[1][bad])):
                 return
         else:
             # Check (and scan) every call before the first one writes.
-            params = [p for g in self.param_groups for p in g["params"]]
             for call in calls:
-                bad = call.run(check_only=True, skip_nonfinite=scan)
-                if bad >= 0:
-                    index = next(i for i, p in enumerate(params) if p is call.args[1][bad])
-                    if self._nonfinite_found(index):
-                        return
+                bad = _run(call, params, check_only=True, skip_nonfinite=scan)
+                if bad >= 0 and self._nonfinite_found(_global_index(params, call.args[1][bad])):
+                    return
             self.found_nonfinite = False
             for call in calls:
-                call.run()
+                _run(call, params)
         for call in calls:
             self._commit(call)
         for i, group in enumerate(groups):
@@ -688,6 +688,25 @@ class Optimizer:
         if (self._counts_steps or _is_lowp(p)) and "step" not in loaded:
             raise ValueError(f"state_dict: state[{index}] lacks 'step'")
         return loaded
+
+
+def _global_index(params: list[np.ndarray], param: np.ndarray) -> int:
+    return next(i for i, p in enumerate(params) if p is param)
+
+
+def _run(call: _Call, params: list[np.ndarray], **options: bool) -> int:
+    """Runs one kernel call; errors name arrays by their index among all the optimizer's
+    params (a call sees only its own slice of them)."""
+    try:
+        return call.run(**options)
+    except (TypeError, ValueError) as error:
+        local = call.args[1]
+        message = re.sub(
+            r"\[(\d+)\]",
+            lambda m: f"[{_global_index(params, local[int(m[1])])}]",
+            str(error),
+        )
+        raise type(error)(message) from None
 
 
 def _is_lowp(p: np.ndarray) -> bool:
