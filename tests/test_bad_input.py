@@ -170,7 +170,7 @@ def test_param_in_two_groups_and_single_array() -> None:
     p = np.ones(3)
     with pytest.raises(ValueError, match="more than once"):
         optikern.Adam([{"params": [p]}, {"params": [p]}])
-    with pytest.raises(TypeError, match="single numpy.ndarray"):
+    with pytest.raises(TypeError, match=r"single numpy\.ndarray"):
         optikern.Adam(p)
 
 
