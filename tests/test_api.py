@@ -1,0 +1,146 @@
+"""The public API: torch.optim's constructor signatures and defaults, live param groups,
+per-param state with torch's names, add_param_group."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import optikern
+
+TORCH_DEFAULTS = {
+    "SGD": {
+        "lr": 1e-3,
+        "momentum": 0,
+        "dampening": 0,
+        "weight_decay": 0,
+        "nesterov": False,
+        "maximize": False,
+    },
+    "Adagrad": {
+        "lr": 1e-2,
+        "lr_decay": 0,
+        "weight_decay": 0,
+        "initial_accumulator_value": 0,
+        "eps": 1e-10,
+        "maximize": False,
+    },
+    "RMSprop": {
+        "lr": 1e-2,
+        "alpha": 0.99,
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "momentum": 0,
+        "centered": False,
+        "maximize": False,
+    },
+    "Adam": {
+        "lr": 1e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "amsgrad": False,
+        "maximize": False,
+    },
+    "AdamW": {
+        "lr": 1e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 1e-2,
+        "amsgrad": False,
+        "maximize": False,
+    },
+}
+STATE_NAMES = {
+    "SGD": ({"momentum": 0.9}, {"momentum_buffer"}),
+    "Adagrad": ({}, {"step", "sum"}),
+    "RMSprop": (
+        {"momentum": 0.9, "centered": True},
+        {"step", "square_avg", "momentum_buffer", "grad_avg"},
+    ),
+    "Adam": ({"amsgrad": True}, {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+    "AdamW": ({}, {"step", "exp_avg", "exp_avg_sq"}),
+}
+
+
+@pytest.mark.parametrize("name", list(TORCH_DEFAULTS))
+def test_signature_and_defaults(name: str) -> None:
+    cls = getattr(optikern, name)
+    signature = inspect.signature(cls)
+    positional = [
+        p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    assert positional[0] == "params"
+    for option, value in TORCH_DEFAULTS[name].items():
+        assert signature.parameters[option].default == value
+    assert signature.parameters["maximize"].kind is inspect.Parameter.KEYWORD_ONLY
+    opt = cls([np.zeros(2)])
+    for option, value in TORCH_DEFAULTS[name].items():
+        assert opt.defaults[option] == value
+        assert opt.param_groups[0][option] == value
+
+
+@pytest.mark.parametrize("name", list(TORCH_DEFAULTS))
+def test_positional_order_matches_torch(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    ours = list(inspect.signature(getattr(optikern, name)).parameters.values())
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    ours_positional = [p.name for p in ours if p.kind is p.POSITIONAL_OR_KEYWORD]
+    theirs_positional = [n for n, p in theirs.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert ours_positional == theirs_positional[: len(ours_positional)]
+    for p in ours:
+        if p.name in theirs and p.name != "params" and p.name in TORCH_DEFAULTS[name]:
+            assert theirs[p.name].default == p.default
+
+
+def test_groups_override_defaults_and_are_live() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(4), rng.standard_normal(3)
+    opt = optikern.SGD([{"params": [a]}, {"params": [b], "lr": 0.5, "momentum": 0.9}], lr=0.1)
+    assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[0]["momentum"] == 0
+    assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["momentum"] == 0.9
+    a0 = a.copy()
+    opt.step([np.ones(4), np.ones(3)])
+    np.testing.assert_allclose(a, a0 - 0.1)
+    opt.param_groups[0]["lr"] = 0.01  # a schedule edits the live dict
+    opt.step([np.ones(4), np.ones(3)])
+    np.testing.assert_allclose(a, a0 - 0.11)
+
+
+def test_add_param_group_then_step() -> None:
+    a, b = np.ones(3), np.ones(2)
+    opt = optikern.Adam([a], lr=0.1)
+    opt.step([np.ones(3)])
+    opt.add_param_group({"params": b, "lr": 0.2})
+    assert opt.param_groups[1]["betas"] == (0.9, 0.999)
+    opt.step([np.ones(3), np.ones(2)])
+    assert opt.state[a]["step"] == 2 and opt.state[b]["step"] == 1
+    np.testing.assert_allclose(b, 1 - 0.2)  # Adam's first step moves by lr
+
+
+@pytest.mark.parametrize("name", list(STATE_NAMES))
+def test_state_names_follow_torch(name: str) -> None:
+    options, names = STATE_NAMES[name]
+    p = np.ones(3)
+    opt = getattr(optikern, name)([p], **options)
+    with pytest.raises(KeyError):
+        opt.state[p]
+    opt.step([np.ones(3)])
+    assert set(opt.state[p]) == names
+    assert p in opt.state and len(opt.state) == 1
+
+
+def test_iterables_of_params_are_accepted() -> None:
+    params = [np.ones(2), np.ones(3)]
+    opt = optikern.RMSprop(iter(params))
+    assert opt.param_groups[0]["params"] == params or all(
+        x is y for x, y in zip(opt.param_groups[0]["params"], params)
+    )
+
+
+def test_show_config_and_public_names() -> None:
+    for name in optikern.__all__:
+        assert getattr(optikern, name) is not None
+    assert "Adam" in repr(optikern.Adam([np.ones(1)]))
