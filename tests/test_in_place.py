@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cases import CASES, Case
 
 import optikern
-from cases import CASES, Case
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -8,9 +8,9 @@ import pickle
 
 import numpy as np
 import pytest
+from cases import CASES, Case
 
 import optikern
-from cases import CASES, Case
 
 SHAPES = [(4, 3), (7,), ()]
 
@@ -61,7 +61,7 @@ def test_round_trip_resumes_bit_for_bit(case: Case, dtype: type, transport: str)
 
 
 def test_snapshot_is_plain_and_a_copy() -> None:
-    opt, params, rng = trained(CASES[-1], np.float32, steps=2)
+    opt, _params, rng = trained(CASES[-1], np.float32, steps=2)
     saved = opt.state_dict()
     assert set(saved) == {"state", "param_groups"}
     assert saved["param_groups"][0]["params"] == [0, 1] and saved["param_groups"][1]["params"] == [
@@ -129,7 +129,7 @@ BAD_STATES = [
     ("label", "corrupt", "message"), BAD_STATES, ids=[b[0] for b in BAD_STATES]
 )
 def test_bad_state_is_refused_and_changes_nothing(label, corrupt, message) -> None:
-    opt, params, _ = trained(CASES[-1], np.float32, steps=2)
+    opt, _params, _ = trained(CASES[-1], np.float32, steps=2)
     before = opt.state_dict()
     with pytest.raises((ValueError, TypeError), match=message):
         opt.load_state_dict(corrupt(opt.state_dict()))
