@@ -10,6 +10,7 @@ void register_rmsprop(py::module_&);
 void register_adam(py::module_&);
 void register_runtime(py::module_&);
 void register_clip(py::module_&);
+void register_stream(py::module_&);
 }  // namespace optikern::python
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
@@ -20,4 +21,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     optikern::python::register_adam(m);
     optikern::python::register_runtime(m);
     optikern::python::register_clip(m);
+    optikern::python::register_stream(m);
 }

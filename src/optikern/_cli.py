@@ -1,4 +1,5 @@
-"""The ``optikern`` console command: ``optikern demo``, ``optikern --cmake-dir``."""
+"""The ``optikern`` console command: ``optikern demo``, ``optikern bench``,
+``optikern --cmake-dir``."""
 
 from __future__ import annotations
 
@@ -54,12 +55,51 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_demo)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from ._bench import runner
+
+    rows = runner.run(
+        sizes=[int(float(s)) for s in args.sizes.split(",")],
+        optimizers=args.optimizers.split(",") if args.optimizers else None,
+        dtypes=args.dtypes.split(","),
+        threads=[int(t) for t in args.threads.split(",")],
+        shapes=args.workloads.split(",") if args.workloads else None,
+        budget=args.budget,
+    )
+    print(runner.format_rows(rows))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    json_path = Path(args.json or f"benchmarks/results/{stamp}.json")
+    runner.save(rows, json_path)
+    print(f"\nJSON: {json_path}")
+    if not args.no_plot:
+        png = json_path.with_suffix(".png")
+        print(f"plot: {png}" if runner.plot(rows, png) else "plot: skipped (no matplotlib)")
+    return 0
+
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("bench", help="time every optimizer against NumPy and torch")
+    p.add_argument("--sizes", default="1e3,1e5,1e7", help="single-tensor sizes")
+    p.add_argument("--optimizers", help="subset of SGD,SGD+momentum,Adagrad,RMSprop,Adam,AdamW")
+    p.add_argument("--dtypes", default="float32,float64")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--workloads", help="subset of workload names, e.g. '1000 x 1e3,ResNet-50'")
+    p.add_argument("--budget", type=float, default=0.3, help="seconds per measurement")
+    p.add_argument("--json", help="output path (default benchmarks/results/<time>.json)")
+    p.add_argument("--no-plot", action="store_true")
+    p.set_defaults(run=_bench)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="optikern", description=__doc__)
     p.add_argument("--cmake-dir", action="store_true", help="print the CMake package directory")
     p.add_argument("--include", action="store_true", help="print the C++ include directory")
     commands = p.add_subparsers(dest="command")
     _add_demo(commands)
+    _add_bench(commands)
     return p
 
 

@@ -17,6 +17,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def lowp_format(dtype: np.dtype) -> str | None:
     """ "float16" or "bfloat16" (``ml_dtypes.bfloat16``, recognised without importing it) for
     the 16-bit types trained with float32 master weights, else None."""
+    if dtype.itemsize != 2:  # the common case, decided without a slow dtype comparison
+        return None
     if dtype == np.float16:
         return "float16"
     if dtype.name == "bfloat16" and dtype.itemsize == 2:

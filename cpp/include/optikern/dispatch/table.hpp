@@ -16,6 +16,7 @@
 #include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
+#include "optikern/kernels/stream.hpp"
 #include "optikern/parallel.hpp"
 
 namespace optikern {
@@ -100,6 +101,12 @@ void adam_step(const adam_buffers<T>* tensors,
                const adam_options& options,
                std::int64_t step) {
     dispatch::run<kernels::adam, T>(tensors, count, adam_scalars<T>::make(options, step));
+}
+
+// The bandwidth ceiling of a step (benchmarks): every in-place array += the read array.
+template <class T>
+void stream_step(const stream_buffers<T>* tensors, std::size_t count) {
+    dispatch::run<kernels::stream, T>(tensors, count, stream_scalars{});
 }
 
 // Gradient utilities (torch.nn.utils.clip_grad_norm_ / clip_grad_value_ semantics).

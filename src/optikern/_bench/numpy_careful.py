@@ -1,0 +1,79 @@
+"""Careful NumPy: the same formulas as optikern, in place with ``out=`` and preallocated
+temporaries (the best one can do without a compiled kernel)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+def make(optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]) -> Callable[[list], None]:
+    """A step function over ``params`` for ``optimizer`` with torch defaults."""
+    lr = kwargs.get("lr", 1e-3)
+    state = [[np.zeros_like(p) for _ in range(3)] for p in params]
+    tmp = [np.empty_like(p) for p in params]
+    tmp2 = [np.empty_like(p) for p in params]
+    counter = [0]
+
+    def sgd(grads: list[np.ndarray]) -> None:
+        momentum = kwargs.get("momentum", 0.0)
+        for p, g, (buf, _, _), t in zip(params, grads, state, tmp):
+            if momentum:
+                np.multiply(buf, momentum, out=buf)
+                np.add(buf, g, out=buf)
+                np.multiply(buf, lr, out=t)
+            else:
+                np.multiply(g, lr, out=t)
+            np.subtract(p, t, out=p)
+
+    def adagrad(grads: list[np.ndarray]) -> None:
+        eps = kwargs.get("eps", 1e-10)
+        for p, g, (s, _, _), t in zip(params, grads, state, tmp):
+            np.multiply(g, g, out=t)
+            np.add(s, t, out=s)
+            np.sqrt(s, out=t)
+            np.add(t, eps, out=t)
+            np.divide(g, t, out=t)
+            np.multiply(t, lr, out=t)
+            np.subtract(p, t, out=p)
+
+    def rmsprop(grads: list[np.ndarray]) -> None:
+        alpha, eps = kwargs.get("alpha", 0.99), kwargs.get("eps", 1e-8)
+        for p, g, (v, _, _), t in zip(params, grads, state, tmp):
+            np.multiply(v, alpha, out=v)
+            np.multiply(g, g, out=t)
+            np.multiply(t, 1 - alpha, out=t)
+            np.add(v, t, out=v)
+            np.sqrt(v, out=t)
+            np.add(t, eps, out=t)
+            np.divide(g, t, out=t)
+            np.multiply(t, lr, out=t)
+            np.subtract(p, t, out=p)
+
+    def adam(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+        eps, wd = kwargs.get("eps", 1e-8), kwargs.get("weight_decay", 0.0)
+        counter[0] += 1
+        step = counter[0]
+        step_size = lr / (1 - beta1**step)
+        inv_bc2_sqrt = 1 / np.sqrt(1 - beta2**step)
+        for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            if wd and optimizer == "AdamW":
+                np.multiply(p, 1 - lr * wd, out=p)
+            np.subtract(g, m, out=t)
+            np.multiply(t, 1 - beta1, out=t)
+            np.add(m, t, out=m)
+            np.multiply(v, beta2, out=v)
+            np.multiply(g, g, out=t)
+            np.multiply(t, 1 - beta2, out=t)
+            np.add(v, t, out=v)
+            np.sqrt(v, out=t)
+            np.multiply(t, inv_bc2_sqrt, out=t)
+            np.add(t, eps, out=t)
+            np.divide(m, t, out=t2)
+            np.multiply(t2, step_size, out=t2)
+            np.subtract(p, t2, out=p)
+
+    return {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam,
+            "AdamW": adam}[optimizer]

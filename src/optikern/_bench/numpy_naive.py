@@ -1,0 +1,40 @@
+"""Naive NumPy: the update as most people first write it (new arrays every operation)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+def make(optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]) -> Callable[[list], None]:
+    lr = kwargs.get("lr", 1e-3)
+    state: list[dict[str, Any]] = [{} for _ in params]
+
+    def step(grads: list[np.ndarray]) -> None:
+        for p, g, s in zip(params, grads, state):
+            if optimizer == "SGD":
+                if kwargs.get("momentum"):
+                    s["v"] = kwargs["momentum"] * s.get("v", 0) + g
+                    p -= lr * s["v"]
+                else:
+                    p -= lr * g
+            elif optimizer == "Adagrad":
+                s["sum"] = s.get("sum", 0) + g**2
+                p -= lr * g / (np.sqrt(s["sum"]) + kwargs.get("eps", 1e-10))
+            elif optimizer == "RMSprop":
+                alpha = kwargs.get("alpha", 0.99)
+                s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g**2
+                p -= lr * g / (np.sqrt(s["v"]) + kwargs.get("eps", 1e-8))
+            else:
+                beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+                s["t"] = s.get("t", 0) + 1
+                if optimizer == "AdamW":
+                    p *= 1 - lr * kwargs.get("weight_decay", 1e-2)
+                s["m"] = beta1 * s.get("m", 0) + (1 - beta1) * g
+                s["v"] = beta2 * s.get("v", 0) + (1 - beta2) * g**2
+                m_hat = s["m"] / (1 - beta1 ** s["t"])
+                v_hat = s["v"] / (1 - beta2 ** s["t"])
+                p -= lr * m_hat / (np.sqrt(v_hat) + kwargs.get("eps", 1e-8))
+
+    return step

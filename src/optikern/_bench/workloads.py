@@ -1,0 +1,60 @@
+"""What is timed: optimizer configurations, their memory traffic, and tensor-shape workloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    """One optimizer configuration, with the arrays a step reads and writes per element."""
+
+    label: str
+    optimizer: str  # optikern / torch.optim class name
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    inplace: int = 1  # arrays read and written (param and state)
+
+    @property
+    def reads(self) -> int:
+        return self.inplace + 1  # + the gradient
+
+    @property
+    def writes(self) -> int:
+        return self.inplace
+
+
+CONFIGS = [
+    Config("SGD", "SGD", {"lr": 1e-3}, inplace=1),
+    Config("SGD+momentum", "SGD", {"lr": 1e-3, "momentum": 0.9}, inplace=2),
+    Config("Adagrad", "Adagrad", {"lr": 1e-2}, inplace=2),
+    Config("RMSprop", "RMSprop", {"lr": 1e-2}, inplace=2),
+    Config("Adam", "Adam", {"lr": 1e-3}, inplace=3),
+    Config("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3),
+]
+
+
+def resnet50_shapes() -> list[tuple[int, ...]]:
+    """The 161 parameter tensors of torchvision's resnet50 (25,557,032 elements), derived from
+    the architecture: conv weights without bias, batch-norm weight and bias, the fc layer."""
+    shapes: list[tuple[int, ...]] = [(64, 3, 7, 7), (64,), (64,)]
+    in_channels = 64
+    for width, blocks in [(64, 3), (128, 4), (256, 6), (512, 3)]:
+        out_channels = width * 4
+        for block in range(blocks):
+            shapes += [(width, in_channels, 1, 1), (width,), (width,)]
+            shapes += [(width, width, 3, 3), (width,), (width,)]
+            shapes += [(out_channels, width, 1, 1), (out_channels,), (out_channels,)]
+            if block == 0:  # projection shortcut
+                shapes += [(out_channels, in_channels, 1, 1), (out_channels,), (out_channels,)]
+            in_channels = out_channels
+    shapes += [(1000, 2048), (1000,)]
+    return shapes
+
+
+def workloads(sizes: list[int]) -> dict[str, list[tuple[int, ...]]]:
+    """name -> tensor shapes: one tensor per size, 1000 x 1000, ResNet-50."""
+    out = {f"1 x {n:.0e}".replace("e+0", "e"): [(n,)] for n in sizes}
+    out["1000 x 1e3"] = [(1000,)] * 1000
+    out["ResNet-50"] = resnet50_shapes()
+    return out
