@@ -21,7 +21,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import _core, functional
+from . import _core, functional, lr_scheduler
+from .accumulate import GradientAccumulator
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .clip import clip_grad_norm_, clip_grad_value_
@@ -39,6 +40,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "FlatArrays",
+    "GradientAccumulator",
     "NonFiniteError",
     "Optimizer",
     "RMSprop",
@@ -50,6 +52,7 @@ __all__ = [
     "get_cmake_dir",
     "get_include",
     "get_num_threads",
+    "lr_scheduler",
     "set_num_threads",
     "show_config",
     "simd_level",

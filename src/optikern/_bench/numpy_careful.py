@@ -8,7 +8,9 @@ from typing import Any, Callable
 import numpy as np
 
 
-def make(optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]) -> Callable[[list], None]:
+def make(
+    optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
+) -> Callable[[list], None]:
     """A step function over ``params`` for ``optimizer`` with torch defaults."""
     lr = kwargs.get("lr", 1e-3)
     state = [[np.zeros_like(p) for _ in range(3)] for p in params]
@@ -75,5 +77,6 @@ def make(optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]) -> Ca
             np.multiply(t2, step_size, out=t2)
             np.subtract(p, t2, out=p)
 
-    return {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam,
-            "AdamW": adam}[optimizer]
+    return {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}[
+        optimizer
+    ]

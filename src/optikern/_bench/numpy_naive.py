@@ -7,7 +7,9 @@ from typing import Any, Callable
 import numpy as np
 
 
-def make(optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]) -> Callable[[list], None]:
+def make(
+    optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
+) -> Callable[[list], None]:
     lr = kwargs.get("lr", 1e-3)
     state: list[dict[str, Any]] = [{} for _ in params]
 

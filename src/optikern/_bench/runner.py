@@ -44,6 +44,7 @@ def median_time(step: Step, grads: list, budget: float) -> float:
 
 def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dict[str, Step]:
     """label -> step function over ``params`` (each implementation gets its own copies)."""
+
     def copies() -> list[np.ndarray]:
         return [p.copy() for p in params]
 
@@ -67,8 +68,13 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
         out["deepspeed"] = deepspeed
     if sum(p.size for p in params) <= 10_000 and len(params) == 1:
         out["reference"] = reference_step(config, copies())
-    state = [[np.random.default_rng(1).standard_normal(p.shape).astype(p.dtype)
-              for _ in range(config.inplace)] for p in params]
+    state = [
+        [
+            np.random.default_rng(1).standard_normal(p.shape).astype(p.dtype)
+            for _ in range(config.inplace)
+        ]
+        for p in params
+    ]
     inplace = [list(column) for column in zip(*state)]
     out["ceiling"] = lambda grads: _core.stream_step(inplace, grads)
     return out
@@ -77,9 +83,16 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
 def reference_step(config: Config, params: list[np.ndarray]) -> Step:
     values = [p.ravel().tolist() for p in params]
     states: list[dict] = [{} for _ in params]
-    fn = getattr(reference, {"SGD": "sgd_step", "Adagrad": "adagrad_step",
-                             "RMSprop": "rmsprop_step", "Adam": "adam_step",
-                             "AdamW": "adamw_step"}[config.optimizer])
+    fn = getattr(
+        reference,
+        {
+            "SGD": "sgd_step",
+            "Adagrad": "adagrad_step",
+            "RMSprop": "rmsprop_step",
+            "Adam": "adam_step",
+            "AdamW": "adamw_step",
+        }[config.optimizer],
+    )
 
     def step(grads: list) -> None:
         for v, g, s in zip(values, grads, states):
@@ -137,8 +150,10 @@ def run(
         params = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
         grads = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
         elements = sum(p.size for p in params)
-        times = {label: median_time(step, grads, budget)
-                 for label, step in implementations(config, params, len(params) > 1).items()}
+        times = {
+            label: median_time(step, grads, budget)
+            for label, step in implementations(config, params, len(params) > 1).items()
+        }
         rows.append(summarise(name, config, dtype, n_threads, elements, times))
     optikern.set_num_threads(0)
     progress(len(jobs), len(jobs), "done")
@@ -146,8 +161,9 @@ def run(
     return rows
 
 
-def summarise(name: str, config: Config, dtype: str, threads: int, elements: int,
-              times: dict[str, float]) -> dict[str, Any]:
+def summarise(
+    name: str, config: Config, dtype: str, threads: int, elements: int, times: dict[str, float]
+) -> dict[str, Any]:
     item = np.dtype(dtype).itemsize
     traffic = (config.reads + config.writes) * item * elements
     ceiling = times["ceiling"]
@@ -163,8 +179,12 @@ def summarise(name: str, config: Config, dtype: str, threads: int, elements: int
     }
     best = min(times.get("optikern flat", math.inf), times["optikern"])
     return {
-        "workload": name, "optimizer": config.label, "dtype": dtype, "threads": threads,
-        "elements": elements, "bytes_per_element": (config.reads + config.writes) * item,
+        "workload": name,
+        "optimizer": config.label,
+        "dtype": dtype,
+        "threads": threads,
+        "elements": elements,
+        "bytes_per_element": (config.reads + config.writes) * item,
         "results": results,
         "optikern_vs_numpy": times["numpy careful"] / times["optikern"],
         "optikern_vs_torch_best": torch_best / times["optikern"],
@@ -174,14 +194,17 @@ def summarise(name: str, config: Config, dtype: str, threads: int, elements: int
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    header = (f"{'workload':<12} {'optimizer':<13} {'dtype':<7} {'thr':>3} {'optikern':>11} "
-              f"{'ns/el':>7} {'GB/s':>6} {'%ceil':>6} {'xNumPy':>7} {'xtorch':>7} "
-              f"{'xfused':>7}  {'torch best':>11} {'ceiling':>11}")
+    header = (
+        f"{'workload':<12} {'optimizer':<13} {'dtype':<7} {'thr':>3} {'optikern':>11} "
+        f"{'ns/el':>7} {'GB/s':>6} {'%ceil':>6} {'xNumPy':>7} {'xtorch':>7} "
+        f"{'xfused':>7}  {'torch best':>11} {'ceiling':>11}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         res = r["results"]
-        best_torch = min((v["seconds"] for k, v in res.items() if k.startswith("torch")),
-                         default=math.nan)
+        best_torch = min(
+            (v["seconds"] for k, v in res.items() if k.startswith("torch")), default=math.nan
+        )
         lines.append(
             f"{r['workload']:<12} {r['optimizer']:<13} {r['dtype']:<7} {r['threads']:>3} "
             f"{fmt_time(res['optikern']['seconds']):>11} {res['optikern']['ns_per_element']:>7.3f} "
@@ -204,9 +227,14 @@ def fmt_time(seconds: float) -> str:
 
 def save(rows: list[dict[str, Any]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.machine(), "processor": platform.processor(),
-            "python": platform.python_version(), "optikern": optikern.__version__,
-            "simd_level": _core.active_simd_level(), "compiler": _core.compiler}
+    meta = {
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "optikern": optikern.__version__,
+        "simd_level": _core.active_simd_level(),
+        "compiler": _core.compiler,
+    }
     path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 
@@ -223,8 +251,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
     keys = sorted({(r["optimizer"], r["dtype"], r["threads"]) for r in singles})
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3 * len(keys)), squeeze=False)
     for ax, key in zip(axes[:, 0], keys):
-        chosen = sorted((r for r in singles if (r["optimizer"], r["dtype"], r["threads"]) == key),
-                        key=lambda r: r["elements"])
+        chosen = sorted(
+            (r for r in singles if (r["optimizer"], r["dtype"], r["threads"]) == key),
+            key=lambda r: r["elements"],
+        )
         for label in chosen[0]["results"]:
             ys = [r["results"].get(label, {}).get("ns_per_element", math.nan) for r in chosen]
             ax.loglog([r["elements"] for r in chosen], ys, marker="o", label=label)

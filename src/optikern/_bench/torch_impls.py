@@ -24,8 +24,9 @@ def make(
     tensors = [torch.from_numpy(p) for p in params]  # shares memory with params
     for t in tensors:
         t.requires_grad_(True)
-    flag = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
-            "fused": {"fused": True}}[variant]
+    flag = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[
+        variant
+    ]
     try:
         opt = getattr(torch.optim, optimizer)(tensors, **kwargs, **flag)
     except (RuntimeError, TypeError, ValueError):
@@ -50,9 +51,12 @@ def make_deepspeed(
     except Exception:  # noqa: BLE001 - any failure to import or JIT-build means "not available"
         return None
     tensors = [torch.from_numpy(p).requires_grad_(True) for p in params]
-    opt = DeepSpeedCPUAdam(tensors, lr=kwargs.get("lr", 1e-3),
-                           weight_decay=kwargs.get("weight_decay", 0.0),
-                           adamw_mode=optimizer == "AdamW")
+    opt = DeepSpeedCPUAdam(
+        tensors,
+        lr=kwargs.get("lr", 1e-3),
+        weight_decay=kwargs.get("weight_decay", 0.0),
+        adamw_mode=optimizer == "AdamW",
+    )
 
     def step(grads: list[np.ndarray]) -> None:
         for t, g in zip(tensors, grads):
