@@ -144,3 +144,13 @@ def test_show_config_and_public_names() -> None:
     for name in optikern.__all__:
         assert getattr(optikern, name) is not None
     assert "Adam" in repr(optikern.Adam([np.ones(1)]))
+
+
+def test_torch_dropin_without_torch_says_how_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['torch'] = None; import optikern.torch"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "optikern.torch needs PyTorch: pip install torch" in out.stderr

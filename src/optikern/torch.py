@@ -1,0 +1,438 @@
+"""A drop-in for ``torch.optim`` on CPU: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``, ``AdamW``
+as ``torch.optim.Optimizer`` subclasses whose step runs optikern's kernels on zero-copy NumPy
+views of the tensors.
+
+Param groups, ``state_dict``/``load_state_dict`` (torch's own), ``torch.optim.lr_scheduler``
+and closures work as with ``torch.optim``; the state has torch's names and layout, so a state
+saved by one loads into the other. CPU float32/float64 tensors only: other devices, dtypes,
+sparse or non-contiguous tensors raise ``TypeError``/``ValueError`` before anything changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+try:
+    import torch
+except ImportError as error:  # pragma: no cover - exercised with torch hidden
+    raise ImportError("optikern.torch needs PyTorch: pip install torch") from error
+
+import numpy as np
+
+from . import functional
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
+
+_DTYPES = (torch.float32, torch.float64)
+# torch.optim's implementation switches: accepted at their defaults (they choose among torch's
+# own implementations, which optikern replaces), refused otherwise.
+_SWITCHES = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
+
+
+def _switches(**given: Any) -> dict[str, Any]:
+    for name, value in given.items():
+        if value not in (None, False):
+            raise ValueError(f"{name}={value!r}: optikern.torch has its own fused CPU kernels")
+    return {name: _SWITCHES[name] for name in given}
+
+
+def _array(t: torch.Tensor) -> np.ndarray:
+    """The tensor's memory as a NumPy array (no copy)."""
+    return t.detach().numpy()
+
+
+def _check(p: torch.Tensor, where: str) -> None:
+    """Refuse what the kernels could only reach through a copy."""
+    grad = p.grad
+    if p.device.type != "cpu":
+        raise ValueError(f"{where}: optikern.torch runs on CPU tensors, got device {p.device}")
+    if p.dtype not in _DTYPES:
+        raise TypeError(f"{where}: expected a float32 or float64 tensor, got {p.dtype}")
+    if grad.is_sparse:
+        raise ValueError(f"{where}: sparse gradients are not supported")
+    if grad.device.type != "cpu" or grad.dtype != p.dtype:
+        raise TypeError(
+            f"{where}: expected a {p.dtype} CPU gradient, got {grad.dtype} on {grad.device}"
+        )
+    if not p.is_contiguous() or not grad.is_contiguous():
+        raise ValueError(f"{where}: expected contiguous tensors (param and gradient)")
+
+
+class _Optimizer(torch.optim.Optimizer):
+    """Shared step: check every param with a gradient, then one kernel call per group (per
+    distinct step count, usually one)."""
+
+    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _run(
+        self,
+        group: dict[str, Any],
+        params: list[torch.Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+        first: bool,
+    ) -> None:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for i, group in enumerate(self.param_groups):
+            for j, p in enumerate(group["params"]):
+                if p.grad is not None:
+                    _check(p, f"param_groups[{i}]['params'][{j}]")
+        for group in self.param_groups:
+            batches: dict[tuple, tuple[list, list]] = {}
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                first = not self.state[p]
+                state = self._state_for(p, group)
+                key = (int(state["step"]) + 1 if "step" in state else 0, first)
+                params, states = batches.setdefault(key, ([], []))
+                params.append(p)
+                states.append(state)
+            for (step, first), (params, states) in batches.items():
+                self._run(group, params, states, step, first)
+                for state in states:
+                    if "step" in state:
+                        state["step"] += 1
+        return loss
+
+
+class SGD(_Optimizer):
+    """``torch.optim.SGD`` on optikern's kernels (same signature and state)."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        if lr < 0.0 or lr != lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            **_switches(foreach=foreach, differentiable=differentiable, fused=fused),
+        )
+        super().__init__(params, defaults)
+
+    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        state = self.state[p]
+        if group["momentum"] != 0 and state.get("momentum_buffer") is None:
+            state["momentum_buffer"] = None  # torch's first-step rule: filled from the gradient
+        return state
+
+    def _run(
+        self,
+        group: dict[str, Any],
+        params: list[torch.Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+        first: bool,
+    ) -> None:
+        buffers = None
+        first_step = False
+        if group["momentum"] != 0:
+            first_step = any(s["momentum_buffer"] is None for s in states)
+            if first_step and not all(s["momentum_buffer"] is None for s in states):
+                for s, p in zip(states, params):  # mixed: run the two kinds separately
+                    self._run(group, [p], [s], step, first)
+                return
+            for s, p in zip(states, params):
+                if s["momentum_buffer"] is None:
+                    s["momentum_buffer"] = torch.empty_like(
+                        p, memory_format=torch.contiguous_format
+                    )
+            buffers = [_array(s["momentum_buffer"]) for s in states]
+        functional.sgd(
+            [_array(p) for p in params],
+            [_array(p.grad) for p in params],
+            buffers,
+            lr=float(group["lr"]),
+            momentum=group["momentum"],
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+            first_step=first_step,
+        )
+
+
+class Adagrad(_Optimizer):
+    """``torch.optim.Adagrad`` on optikern's kernels (same signature and state)."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        for value, what in (
+            (lr, "learning rate"),
+            (lr_decay, "lr_decay value"),
+            (weight_decay, "weight_decay value"),
+            (initial_accumulator_value, "initial_accumulator_value value"),
+            (eps, "epsilon value"),
+        ):
+            if not value >= 0.0:
+                raise ValueError(f"Invalid {what}: {value}")
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            maximize=maximize,
+            **_switches(foreach=foreach, differentiable=differentiable, fused=fused),
+        )
+        super().__init__(params, defaults)
+        for group in self.param_groups:  # torch creates Adagrad's state at construction
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = torch.tensor(0.0)
+                state["sum"] = torch.full_like(
+                    p, group["initial_accumulator_value"], memory_format=torch.contiguous_format
+                )
+
+    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return self.state[p]
+
+    def _run(
+        self,
+        group: dict[str, Any],
+        params: list[torch.Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+        first: bool,
+    ) -> None:
+        functional.adagrad(
+            [_array(p) for p in params],
+            [_array(p.grad) for p in params],
+            [_array(s["sum"]) for s in states],
+            step=step,
+            lr=float(group["lr"]),
+            lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+        )
+
+
+class RMSprop(_Optimizer):
+    """``torch.optim.RMSprop`` on optikern's kernels (same signature and state)."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        for value, what in (
+            (lr, "learning rate"),
+            (eps, "epsilon value"),
+            (momentum, "momentum value"),
+            (weight_decay, "weight_decay value"),
+            (alpha, "alpha value"),
+        ):
+            if not value >= 0.0:
+                raise ValueError(f"Invalid {what}: {value}")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            **_switches(capturable=capturable, foreach=foreach, differentiable=differentiable),
+        )
+        super().__init__(params, defaults)
+
+    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        state = self.state[p]
+        if not state:
+            zeros = lambda: torch.zeros_like(p, memory_format=torch.contiguous_format)
+            state["step"] = torch.tensor(0.0)
+            state["square_avg"] = zeros()
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = zeros()
+            if group["centered"]:
+                state["grad_avg"] = zeros()
+        return state
+
+    def _run(
+        self,
+        group: dict[str, Any],
+        params: list[torch.Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+        first: bool,
+    ) -> None:
+        functional.rmsprop(
+            [_array(p) for p in params],
+            [_array(p.grad) for p in params],
+            [_array(s["square_avg"]) for s in states],
+            [_array(s["grad_avg"]) for s in states] if group["centered"] else None,
+            [_array(s["momentum_buffer"]) for s in states] if group["momentum"] > 0 else None,
+            lr=float(group["lr"]),
+            alpha=group["alpha"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+            centered=group["centered"],
+            maximize=group["maximize"],
+        )
+
+
+class Adam(_Optimizer):
+    """``torch.optim.Adam`` on optikern's kernels (same signature and state)."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        if not lr >= 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not eps >= 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+        if not weight_decay >= 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+            **_switches(
+                foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
+            ),
+        )
+        super().__init__(params, defaults)
+
+    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        state = self.state[p]
+        if not state:
+            zeros = lambda: torch.zeros_like(p, memory_format=torch.contiguous_format)
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = zeros()
+            state["exp_avg_sq"] = zeros()
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = zeros()
+        return state
+
+    def _run(
+        self,
+        group: dict[str, Any],
+        params: list[torch.Tensor],
+        states: list[dict[str, Any]],
+        step: int,
+        first: bool,
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        functional.adam(
+            [_array(p) for p in params],
+            [_array(p.grad) for p in params],
+            [_array(s["exp_avg"]) for s in states],
+            [_array(s["exp_avg_sq"]) for s in states],
+            [_array(s["max_exp_avg_sq"]) for s in states] if group["amsgrad"] else None,
+            step=step,
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            amsgrad=group["amsgrad"],
+            maximize=group["maximize"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+        )
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW`` on optikern's kernels (same signature and state)."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )

@@ -1,0 +1,158 @@
+"""optikern.torch against torch.optim, step for step on a real model, and their state dicts
+loading into each other."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+import optikern.torch as okt
+
+CASES = [
+    ("SGD", {"lr": 0.05}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "maximize": True}),
+    (
+        "Adagrad",
+        {"lr": 0.05, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01},
+    ),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
+    ("RMSprop", {"lr": 0.01, "maximize": True}),
+    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
+    ("Adam", {"lr": 0.01, "betas": (0.3, 0.9), "maximize": True}),
+    ("AdamW", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
+]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CASES]
+
+
+def model(dtype: torch.dtype, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).to(
+        dtype
+    )
+
+
+def train(net: torch.nn.Module, opt: torch.optim.Optimizer, steps: int, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        x = torch.randn(32, 8, generator=gen, dtype=next(net.parameters()).dtype)
+        y = torch.randn(32, 3, generator=gen, dtype=x.dtype)
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_step_for_step_against_torch(name: str, kwargs: dict, dtype: torch.dtype) -> None:
+    ours_net, torch_net = model(dtype), model(dtype)
+    ours = getattr(okt, name)(ours_net.parameters(), **kwargs)
+    theirs = getattr(torch.optim, name)(torch_net.parameters(), foreach=False, **kwargs)
+    for step in range(20):
+        train(ours_net, ours, 1, seed=step)
+        train(torch_net, theirs, 1, seed=step)
+        for a, b in zip(ours_net.parameters(), torch_net.parameters()):
+            # float64: rounding noise; float32: torch's own vector paths fuse multiply-adds.
+            tol = 1e-11 if dtype == torch.float64 else 2e-5
+            torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+    for a, b in zip(ours_net.parameters(), torch_net.parameters()):
+        for key, value in theirs.state[b].items():
+            other = ours.state[a][key]
+            torch.testing.assert_close(other, value, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_state_dicts_load_into_each_other(name: str, kwargs: dict) -> None:
+    reference_net = model(torch.float64)
+    reference = getattr(torch.optim, name)(reference_net.parameters(), foreach=False, **kwargs)
+    train(reference_net, reference, 5, seed=1)
+    # torch -> optikern -> torch, each continuing where the other stopped
+    ours_net = copy.deepcopy(reference_net)
+    ours = getattr(okt, name)(ours_net.parameters(), **kwargs)
+    ours.load_state_dict(copy.deepcopy(reference.state_dict()))
+    train(ours_net, ours, 5, seed=2)
+    back_net = copy.deepcopy(ours_net)
+    back = getattr(torch.optim, name)(back_net.parameters(), foreach=False, **kwargs)
+    back.load_state_dict(copy.deepcopy(ours.state_dict()))
+    train(back_net, back, 5, seed=3)
+    train(reference_net, reference, 5, seed=2)
+    train(reference_net, reference, 5, seed=3)
+    for a, b in zip(back_net.parameters(), reference_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-11)
+
+
+def test_zero_copy_and_lr_scheduler() -> None:
+    net = model(torch.float32)
+    opt = okt.Adam(net.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    weights = next(net.parameters())
+    storage = weights.data_ptr()
+    for _ in range(4):
+        train(net, opt, 1, seed=0)
+        sched.step()
+    assert weights.data_ptr() == storage
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.025)
+    state = opt.state[weights]
+    assert np.shares_memory(state["exp_avg"].numpy(), state["exp_avg"].numpy())
+
+
+def test_closure_returns_loss() -> None:
+    net = model(torch.float32)
+    opt = okt.SGD(net.parameters(), lr=0.1)
+    x, y = torch.randn(4, 8), torch.randn(4, 3)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(x), y)
+        loss.backward()
+        return loss
+
+    assert isinstance(opt.step(closure), torch.Tensor)
+
+
+BAD = [
+    (
+        "float16",
+        lambda: torch.nn.Parameter(torch.ones(3, dtype=torch.float16)),
+        TypeError,
+        "float32 or float64",
+    ),
+    (
+        "complex",
+        lambda: torch.nn.Parameter(torch.ones(3, dtype=torch.complex64)),
+        TypeError,
+        "float32 or float64",
+    ),
+    ("non-contiguous", lambda: torch.nn.Parameter(torch.ones(4, 3).t()), ValueError, "contiguous"),
+    ("meta", lambda: torch.nn.Parameter(torch.ones(3, device="meta")), ValueError, "CPU"),
+]
+
+
+@pytest.mark.parametrize(("label", "make", "error", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_tensors_refused_before_anything_changes(label, make, error, message) -> None:
+    good = torch.nn.Parameter(torch.ones(3))
+    bad = make()
+    opt = okt.Adam([good, bad], lr=0.1)
+    good.grad = torch.ones(3)
+    bad.grad = torch.ones_like(bad)
+    with pytest.raises(error, match=message):
+        opt.step()
+    assert torch.equal(good.detach(), torch.ones(3)) and not opt.state[good]
+
+
+def test_sparse_gradient_refused() -> None:
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = torch.ones(3).to_sparse()
+    with pytest.raises(ValueError, match="sparse"):
+        okt.SGD([p], lr=0.1).step()
+
+
+def test_implementation_switches() -> None:
+    p = torch.nn.Parameter(torch.ones(3))
+    okt.Adam([p], foreach=False, fused=None)
+    with pytest.raises(ValueError, match="fused"):
+        okt.Adam([p], fused=True)
