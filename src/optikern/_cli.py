@@ -63,7 +63,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     rows = runner.run(
         sizes=[int(float(s)) for s in args.sizes.split(",")],
-        optimizers=args.optimizers.split(",") if args.optimizers else None,
+        optimizers=None if args.optimizers == "all" else args.optimizers.split(","),
         dtypes=args.dtypes.split(","),
         threads=[int(t) for t in args.threads.split(",")],
         shapes=args.workloads.split(",") if args.workloads else None,
@@ -83,8 +83,12 @@ def _bench(args: argparse.Namespace) -> int:
 def _add_bench(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("bench", help="time every optimizer against NumPy and torch")
     p.add_argument("--sizes", default="1e3,1e5,1e7", help="single-tensor sizes")
-    p.add_argument("--optimizers", help="subset of SGD,SGD+momentum,Adagrad,RMSprop,Adam,AdamW")
-    p.add_argument("--dtypes", default="float32,float64")
+    p.add_argument(
+        "--optimizers",
+        default="SGD+momentum,RMSprop,Adam",
+        help="of SGD,SGD+momentum,Adagrad,RMSprop,Adam,AdamW, or 'all'",
+    )
+    p.add_argument("--dtypes", default="float32", help="float32,float64")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--workloads", help="subset of workload names, e.g. '1000 x 1e3,ResNet-50'")
     p.add_argument("--budget", type=float, default=0.3, help="seconds per measurement")

@@ -22,6 +22,7 @@ from . import numpy_careful, numpy_naive, torch_impls
 from .workloads import CONFIGS, Config, workloads
 
 Step = Callable[[list], None]
+Maker = Callable[[], "Step | None"]
 
 
 def median_time(step: Step, grads: list, budget: float) -> float:
@@ -42,42 +43,47 @@ def median_time(step: Step, grads: list, budget: float) -> float:
     return statistics.median(times)
 
 
-def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dict[str, Step]:
-    """label -> step function over ``params`` (each implementation gets its own copies)."""
+def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dict[str, Maker]:
+    """label -> a function making a step over its own copy of ``params`` (made one at a time,
+    so a 1e8-element run holds one implementation's arrays at once) or None if unavailable."""
 
     def copies() -> list[np.ndarray]:
         return [p.copy() for p in params]
 
-    out: dict[str, Step] = {}
-    opt = getattr(optikern, config.optimizer)(copies(), **config.kwargs)
-    out["optikern"] = opt.step
-    if flat:
-        arena = optikern.flatten(copies()).arena
-        flat_opt = getattr(optikern, config.optimizer)([arena], **config.kwargs)
-        grad_arena = np.empty_like(arena)
-        out["optikern flat"] = lambda grads: flat_opt.step([grad_arena])
-    out["numpy careful"] = numpy_careful.make(config.optimizer, config.kwargs, copies())
-    out["numpy naive"] = numpy_naive.make(config.optimizer, config.kwargs, copies())
-    if torch_impls.available():
-        for variant in ("for-loop", "foreach", "fused"):
-            step = torch_impls.make(variant, config.optimizer, config.kwargs, copies())
-            if step is not None:
-                out[f"torch {variant}"] = step
-    deepspeed = torch_impls.make_deepspeed(config.optimizer, config.kwargs, copies())
-    if deepspeed is not None:
-        out["deepspeed"] = deepspeed
-    if sum(p.size for p in params) <= 10_000 and len(params) == 1:
-        out["reference"] = reference_step(config, copies())
-    state = [
-        [
-            np.random.default_rng(1).standard_normal(p.shape).astype(p.dtype)
+    def classes() -> Step:
+        return getattr(optikern, config.optimizer)(copies(), **config.kwargs).step
+
+    def arena() -> Step:
+        opt = getattr(optikern, config.optimizer)(
+            [optikern.flatten(copies()).arena], **config.kwargs
+        )
+        grad_arena = [np.empty(sum(p.size for p in params), dtype=params[0].dtype)]
+        return lambda grads: opt.step(grad_arena)
+
+    def ceiling() -> Step:
+        rng = np.random.default_rng(1)
+        inplace = [
+            [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
             for _ in range(config.inplace)
         ]
-        for p in params
-    ]
-    inplace = [list(column) for column in zip(*state)]
-    out["ceiling"] = lambda grads: _core.stream_step(inplace, grads)
-    return out
+        return lambda grads: _core.stream_step(inplace, grads)
+
+    makers: dict[str, Maker] = {"ceiling": ceiling, "optikern": classes}
+    if flat:
+        makers["optikern flat"] = arena
+    makers["numpy careful"] = lambda: numpy_careful.make(config.optimizer, config.kwargs, copies())
+    makers["numpy naive"] = lambda: numpy_naive.make(config.optimizer, config.kwargs, copies())
+    if torch_impls.available():
+        for variant in ("for-loop", "foreach", "fused"):
+            makers[f"torch {variant}"] = lambda variant=variant: torch_impls.make(
+                variant, config.optimizer, config.kwargs, copies()
+            )
+    makers["deepspeed"] = lambda: torch_impls.make_deepspeed(
+        config.optimizer, config.kwargs, copies()
+    )
+    if sum(p.size for p in params) <= 10_000 and len(params) == 1:
+        makers["reference"] = lambda: reference_step(config, copies())
+    return makers
 
 
 def reference_step(config: Config, params: list[np.ndarray]) -> Step:
@@ -127,7 +133,7 @@ def progress(done: int, total: int, label: str) -> None:
 def run(
     sizes: Sequence[int] = (1_000, 100_000, 10_000_000),
     optimizers: Sequence[str] | None = None,
-    dtypes: Sequence[str] = ("float32", "float64"),
+    dtypes: Sequence[str] = ("float32",),
     threads: Sequence[int] = (1, 2),
     shapes: Sequence[str] | None = None,
     budget: float = 0.3,
@@ -150,10 +156,12 @@ def run(
         params = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
         grads = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
         elements = sum(p.size for p in params)
-        times = {
-            label: median_time(step, grads, budget)
-            for label, step in implementations(config, params, len(params) > 1).items()
-        }
+        times = {}
+        for label, make in implementations(config, params, len(params) > 1).items():
+            step = make()
+            if step is not None:
+                times[label] = median_time(step, grads, budget)
+            del step  # free this implementation's arrays before making the next one
         rows.append(summarise(name, config, dtype, n_threads, elements, times))
     optikern.set_num_threads(0)
     progress(len(jobs), len(jobs), "done")
