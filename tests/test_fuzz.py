@@ -16,8 +16,8 @@ from optikern import _core, functional
 from optikern import reference as R
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 settings.register_profile(
     "fuzz",
@@ -76,11 +76,11 @@ def snapshot(objs: list) -> list:
 
 
 def unchanged(objs: list, snaps: list) -> bool:
-    for o, s in zip(objs, snaps):
-        if isinstance(o, np.ndarray) and o.dtype != object:
-            if o.tobytes() != s.tobytes():
-                return False
-    return True
+    return all(
+        o.tobytes() == s.tobytes()
+        for o, s in zip(objs, snaps)
+        if isinstance(o, np.ndarray) and o.dtype != object
+    )
 
 
 HYPER = st.one_of(

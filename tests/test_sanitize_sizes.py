@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from cases import CASES, Case
 
 SIZES = [*range(66), 1023, 1025]

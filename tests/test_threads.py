@@ -27,7 +27,8 @@ def test_concurrent_optimizers_match_sequential() -> None:
     for repeat in range(3):
         results: dict[int, list[np.ndarray]] = {}
         threads = [
-            threading.Thread(target=lambda s=s: results.__setitem__(s, train(s))) for s in range(4)
+            threading.Thread(target=lambda s=s, out=results: out.__setitem__(s, train(s)))
+            for s in range(4)
         ]
         optikern.set_num_threads(1 + repeat % 2)
         try:

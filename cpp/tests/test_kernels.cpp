@@ -46,8 +46,8 @@ std::vector<std::vector<T>> run_adam(const std::vector<std::int64_t>& sizes) {
         std::vector<optikern::adam_buffers<T>> buffers;
         for (std::size_t t = 0; t < sizes.size(); ++t) {
             g[t] = random_vector<T>(g[t].size(), static_cast<unsigned>(100 * step + t));
-            buffers.push_back({p[t].data(), g[t].data(), m[t].data(), v[t].data(), vmax[t].data(),
-                               sizes[t]});
+            buffers.push_back(
+                {p[t].data(), g[t].data(), m[t].data(), v[t].data(), vmax[t].data(), sizes[t]});
         }
         optikern::adam_step(buffers.data(), buffers.size(), o, step);
     }

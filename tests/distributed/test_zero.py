@@ -13,7 +13,7 @@ import pytest
 import optikern
 
 MPI = pytest.importorskip("mpi4py.MPI")
-from optikern.distributed import ShardedOptimizer, shard_bounds  # noqa: E402
+from optikern.distributed import ShardedOptimizer, shard_bounds
 
 COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
