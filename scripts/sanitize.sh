@@ -11,7 +11,8 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
-"$venv/bin/python" -m pip install --quiet -Ccmake.define.OPTIKERN_SANITIZE=ON ".[test]"
+build_dir="$(mktemp -d)/build"
+"$venv/bin/python" -m pip install --quiet -Ccmake.define.OPTIKERN_SANITIZE=ON -Cbuild-dir="$build_dir" ".[test]"
 
 # Preloading libstdc++ too keeps C++ exceptions (every refused input) working under ASan.
 export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libstdc++.so)"
