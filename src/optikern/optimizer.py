@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import Any, Callable, Union
 
 import numpy as np
-from typing_extensions import Self
 
 from . import _validation, functional
 from .errors import NonFiniteError
@@ -91,7 +90,7 @@ class _StateEntries(dict):
         self._changed()
         super().__delitem__(key)
 
-    def __ior__(self, other: Any) -> Self:
+    def __ior__(self, other: Any) -> _StateEntries:  # noqa: PYI034
         self._changed()
         return super().__ior__(other)
 
