@@ -116,16 +116,16 @@ def test_closure_returns_loss() -> None:
 
 BAD = [
     (
-        "float16",
-        lambda: torch.nn.Parameter(torch.ones(3, dtype=torch.float16)),
+        "int",
+        lambda: torch.ones(3, dtype=torch.int32),
         TypeError,
-        "float32 or float64",
+        "float32, float64, float16 or bfloat16",
     ),
     (
         "complex",
         lambda: torch.nn.Parameter(torch.ones(3, dtype=torch.complex64)),
         TypeError,
-        "float32 or float64",
+        "float32, float64, float16 or bfloat16",
     ),
     ("non-contiguous", lambda: torch.nn.Parameter(torch.ones(4, 3).t()), ValueError, "contiguous"),
     ("meta", lambda: torch.nn.Parameter(torch.ones(3, device="meta")), ValueError, "CPU"),
@@ -156,3 +156,35 @@ def test_implementation_switches() -> None:
     okt.Adam([p], foreach=False, fused=None)
     with pytest.raises(ValueError, match="fused"):
         okt.Adam([p], fused=True)
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+def test_16bit_params_train_on_float32_masters(
+    name: str, dtype: torch.dtype, rounding: str
+) -> None:
+    pytest.importorskip("ml_dtypes")
+    low = model(torch.float32).to(dtype)
+    full = copy.deepcopy(low).to(torch.float32)  # the masters start from the 16-bit values
+    kwargs = {"lr": 0.01} if name != "SGD" else {"lr": 0.05, "momentum": 0.9}
+    ours = getattr(okt, name)(low.parameters(), **kwargs)
+    ours.rounding = rounding
+    theirs = getattr(torch.optim, name)(full.parameters(), foreach=False, **kwargs)
+    for step in range(5):
+        train(low, ours, 1, seed=step)
+        # the float32 reference sees the same (16-bit) gradients
+        for a, b in zip(low.parameters(), full.parameters()):
+            b.grad = a.grad.to(torch.float32)
+        theirs.step()
+        for a, b in zip(low.parameters(), full.parameters()):
+            master = ours.state[a]["master_param"]
+            assert master.dtype == torch.float32
+            torch.testing.assert_close(master, b.detach(), rtol=2e-5, atol=2e-6)
+            spacing = 2.0**-7 if dtype == torch.bfloat16 else 2.0**-10
+            assert torch.all((a.detach().float() - master).abs() <= spacing * master.abs() + 1e-6)
+    saved = copy.deepcopy(ours.state_dict())
+    again = getattr(okt, name)(copy.deepcopy(low).parameters(), **kwargs)
+    again.load_state_dict(saved)
+    first = next(iter(again.state.values()))
+    assert first["master_param"].dtype == torch.float32

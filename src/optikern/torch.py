@@ -4,7 +4,9 @@ views of the tensors.
 
 Param groups, ``state_dict``/``load_state_dict`` (torch's own), ``torch.optim.lr_scheduler``
 and closures work as with ``torch.optim``; the state has torch's names and layout, so a state
-saved by one loads into the other. CPU float32/float64 tensors only: other devices, dtypes,
+saved by one loads into the other. CPU float32/float64 tensors, and float16/bfloat16 ones trained with
+float32 master weights and state (set ``opt.rounding = "stochastic"`` and ``opt.seed`` for
+stochastic rounding); other devices, dtypes,
 sparse or non-contiguous tensors raise ``TypeError``/``ValueError`` before anything changes.
 """
 
@@ -24,6 +26,8 @@ from . import functional
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
 
 _DTYPES = (torch.float32, torch.float64)
+# 16-bit params train with float32 master weights and state (mixed precision).
+_LOWP = (torch.float16, torch.bfloat16)
 # torch.optim's implementation switches: accepted at their defaults (they choose among torch's
 # own implementations, which optikern replaces), refused otherwise.
 _SWITCHES = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
@@ -37,8 +41,13 @@ def _switches(**given: Any) -> dict[str, Any]:
 
 
 def _array(t: torch.Tensor) -> np.ndarray:
-    """The tensor's memory as a NumPy array (no copy)."""
-    return t.detach().numpy()
+    """The tensor's memory as a NumPy array (no copy); bfloat16 as ``ml_dtypes.bfloat16``."""
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        import ml_dtypes
+
+        return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return t.numpy()
 
 
 def _check(p: torch.Tensor, where: str) -> None:
@@ -46,11 +55,14 @@ def _check(p: torch.Tensor, where: str) -> None:
     grad = p.grad
     if p.device.type != "cpu":
         raise ValueError(f"{where}: optikern.torch runs on CPU tensors, got device {p.device}")
-    if p.dtype not in _DTYPES:
-        raise TypeError(f"{where}: expected a float32 or float64 tensor, got {p.dtype}")
+    if p.dtype not in _DTYPES + _LOWP:
+        raise TypeError(
+            f"{where}: expected a float32, float64, float16 or bfloat16 tensor, got {p.dtype}"
+        )
     if grad.is_sparse:
         raise ValueError(f"{where}: sparse gradients are not supported")
-    if grad.device.type != "cpu" or grad.dtype != p.dtype:
+    allowed = (p.dtype, torch.float32) if p.dtype in _LOWP else (p.dtype,)
+    if grad.device.type != "cpu" or grad.dtype not in allowed:
         raise TypeError(
             f"{where}: expected a {p.dtype} CPU gradient, got {grad.dtype} on {grad.device}"
         )
@@ -58,9 +70,51 @@ def _check(p: torch.Tensor, where: str) -> None:
         raise ValueError(f"{where}: expected contiguous tensors (param and gradient)")
 
 
+def _zeros(p: torch.Tensor) -> torch.Tensor:
+    """A state tensor for p: float32 for 16-bit params."""
+    dtype = torch.float32 if p.dtype in _LOWP else p.dtype
+    return torch.zeros(p.shape, dtype=dtype)
+
+
 class _Optimizer(torch.optim.Optimizer):
     """Shared step: check every param with a gradient, then one kernel call per group (per
-    distinct step count, usually one)."""
+    distinct step count and param dtype, usually one). 16-bit params keep a float32
+    ``master_param`` in their state and are rewritten from it by ``rounding``."""
+
+    rounding = "nearest"
+    seed = 0
+
+    def _kernel_params(
+        self, params: list[torch.Tensor], states: list[dict[str, Any]]
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
+        """The arrays the kernel updates, and the functional's mixed-precision keywords."""
+        if params[0].dtype not in _LOWP:
+            return [_array(p) for p in params], {}
+        for p, state in zip(params, states):
+            if "master_param" not in state:
+                state["master_param"] = p.detach().to(torch.float32).clone()
+        step = int(states[0]["step"]) + 1 if "step" in states[0] else 0
+        return [_array(s["master_param"]) for s in states], {
+            "lowp_params": [_array(p) for p in params],
+            "rounding": self.rounding,
+            "seed": self.seed,
+            "stream": step,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's, keeping the float32 state of 16-bit params float32 (torch would cast it
+        to the param's dtype)."""
+        params = [p for g in self.param_groups for p in g["params"]]
+        keep = {
+            (index, key): value.detach().clone()
+            for index, entries in state_dict["state"].items()
+            if isinstance(index, int) and index < len(params) and params[index].dtype in _LOWP
+            for key, value in entries.items()
+            if isinstance(value, torch.Tensor) and key != "step"
+        }
+        super().load_state_dict(state_dict)
+        for (index, key), value in keep.items():
+            self.state[params[index]][key] = value.to(torch.float32)
 
     def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -90,13 +144,15 @@ class _Optimizer(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                first = not self.state[p]
+                first = not self.state[p] or (
+                    p.dtype in _LOWP and set(self.state[p]) == {"master_param"}
+                )
                 state = self._state_for(p, group)
-                key = (int(state["step"]) + 1 if "step" in state else 0, first)
+                key = (int(state["step"]) + 1 if "step" in state else 0, first, p.dtype)
                 params, states = batches.setdefault(key, ([], []))
                 params.append(p)
                 states.append(state)
-            for (step, first), (params, states) in batches.items():
+            for (step, first, _), (params, states) in batches.items():
                 self._run(group, params, states, step, first)
                 for state in states:
                     if "step" in state:
@@ -164,12 +220,11 @@ class SGD(_Optimizer):
                 return
             for s, p in zip(states, params):
                 if s["momentum_buffer"] is None:
-                    s["momentum_buffer"] = torch.empty_like(
-                        p, memory_format=torch.contiguous_format
-                    )
+                    s["momentum_buffer"] = _zeros(p)
             buffers = [_array(s["momentum_buffer"]) for s in states]
+        kernel_params, mixed = self._kernel_params(params, states)
         functional.sgd(
-            [_array(p) for p in params],
+            kernel_params,
             [_array(p.grad) for p in params],
             buffers,
             lr=float(group["lr"]),
@@ -179,6 +234,7 @@ class SGD(_Optimizer):
             nesterov=group["nesterov"],
             maximize=group["maximize"],
             first_step=first_step,
+            **mixed,
         )
 
 
@@ -222,9 +278,7 @@ class Adagrad(_Optimizer):
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = torch.tensor(0.0)
-                state["sum"] = torch.full_like(
-                    p, group["initial_accumulator_value"], memory_format=torch.contiguous_format
-                )
+                state["sum"] = _zeros(p) + group["initial_accumulator_value"]
 
     def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return self.state[p]
@@ -237,8 +291,9 @@ class Adagrad(_Optimizer):
         step: int,
         first: bool,
     ) -> None:
+        kernel_params, mixed = self._kernel_params(params, states)
         functional.adagrad(
-            [_array(p) for p in params],
+            kernel_params,
             [_array(p.grad) for p in params],
             [_array(s["sum"]) for s in states],
             step=step,
@@ -247,6 +302,7 @@ class Adagrad(_Optimizer):
             weight_decay=group["weight_decay"],
             eps=group["eps"],
             maximize=group["maximize"],
+            **mixed,
         )
 
 
@@ -291,13 +347,12 @@ class RMSprop(_Optimizer):
     def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
         if not state:
-            zeros = lambda: torch.zeros_like(p, memory_format=torch.contiguous_format)
             state["step"] = torch.tensor(0.0)
-            state["square_avg"] = zeros()
+            state["square_avg"] = _zeros(p)
             if group["momentum"] > 0:
-                state["momentum_buffer"] = zeros()
+                state["momentum_buffer"] = _zeros(p)
             if group["centered"]:
-                state["grad_avg"] = zeros()
+                state["grad_avg"] = _zeros(p)
         return state
 
     def _run(
@@ -308,8 +363,9 @@ class RMSprop(_Optimizer):
         step: int,
         first: bool,
     ) -> None:
+        kernel_params, mixed = self._kernel_params(params, states)
         functional.rmsprop(
-            [_array(p) for p in params],
+            kernel_params,
             [_array(p.grad) for p in params],
             [_array(s["square_avg"]) for s in states],
             [_array(s["grad_avg"]) for s in states] if group["centered"] else None,
@@ -321,6 +377,7 @@ class RMSprop(_Optimizer):
             momentum=group["momentum"],
             centered=group["centered"],
             maximize=group["maximize"],
+            **mixed,
         )
 
 
@@ -369,12 +426,11 @@ class Adam(_Optimizer):
     def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
         if not state:
-            zeros = lambda: torch.zeros_like(p, memory_format=torch.contiguous_format)
             state["step"] = torch.tensor(0.0)
-            state["exp_avg"] = zeros()
-            state["exp_avg_sq"] = zeros()
+            state["exp_avg"] = _zeros(p)
+            state["exp_avg_sq"] = _zeros(p)
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = zeros()
+                state["max_exp_avg_sq"] = _zeros(p)
         return state
 
     def _run(
@@ -386,8 +442,9 @@ class Adam(_Optimizer):
         first: bool,
     ) -> None:
         beta1, beta2 = group["betas"]
+        kernel_params, mixed = self._kernel_params(params, states)
         functional.adam(
-            [_array(p) for p in params],
+            kernel_params,
             [_array(p.grad) for p in params],
             [_array(s["exp_avg"]) for s in states],
             [_array(s["exp_avg_sq"]) for s in states],
@@ -401,6 +458,7 @@ class Adam(_Optimizer):
             amsgrad=group["amsgrad"],
             maximize=group["maximize"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
+            **mixed,
         )
 
 
