@@ -61,3 +61,19 @@ def test_bfloat16_stochastic_rounding_reaches_float32_accuracy() -> None:
     assert stochastic["accuracy"] >= float32["accuracy"] - 0.01
     assert nearest["accuracy"] < float32["accuracy"] - 0.05
     assert stochastic["loss"] < nearest["loss"]
+
+
+def test_numpy_comparison_same_result() -> None:
+    rows = demo.numpy_comparison(epochs=1, optimizers=["SGD+momentum", "Adam"])
+    assert [r["optimizer"] for r in rows] == ["SGD+momentum", "Adam"]
+    for r in rows:
+        assert r["max_param_difference"] < 1e-5  # float32, same formula, different rounding
+        assert r["speedup"] > 0
+
+
+def test_loss_curves_png(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    rows = demo.run_demo(epochs=2, optimizers=["Adam", "SGD"])
+    path = tmp_path / "losses.png"
+    assert demo.plot_losses(rows, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

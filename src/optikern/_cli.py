@@ -14,6 +14,16 @@ def _demo(args: argparse.Namespace) -> int:
     if args.rounding_study:
         print(demo.format_table(demo.rounding_study(epochs=args.epochs, seed=args.seed)))
         return 0
+    if args.compare_numpy:
+        print(
+            f"{'optimizer':<14} {'max |param diff|':>17} {'acc':>6} {'NumPy acc':>9} {'speedup':>8}"
+        )
+        for r in demo.numpy_comparison(epochs=args.epochs, seed=args.seed):
+            print(
+                f"{r['optimizer']:<14} {r['max_param_difference']:>17.2e} "
+                f"{r['accuracy']:>6.3f} {r['numpy_accuracy']:>9.3f} {r['speedup']:>7.1f}x"
+            )
+        return 0
     rows = demo.run_demo(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -25,6 +35,9 @@ def _demo(args: argparse.Namespace) -> int:
         master_weights=not args.no_master_weights,
     )
     print(demo.format_table(rows))
+    if args.plot:
+        saved = demo.plot_losses(rows, args.plot)
+        print(f"loss curves: {args.plot}" if saved else "loss curves: needs matplotlib")
     return 0
 
 
@@ -46,6 +59,12 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         "--no-master-weights",
         action="store_true",
         help="16-bit params without float32 master copies (pure 16-bit training)",
+    )
+    p.add_argument("--plot", metavar="PNG", help="write the loss curves to this PNG file")
+    p.add_argument(
+        "--compare-numpy",
+        action="store_true",
+        help="train each optimizer with optikern and with careful NumPy: difference, speedup",
     )
     p.add_argument(
         "--rounding-study",

@@ -33,14 +33,19 @@ import numpy as np
 
 import optikern
 
+#: label -> (optikern class name, options): the demo's optimizers and learning rates.
+SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "SGD": ("SGD", {"lr": 0.1}),
+    "SGD+momentum": ("SGD", {"lr": 0.02, "momentum": 0.9}),
+    "SGD+Nesterov": ("SGD", {"lr": 0.02, "momentum": 0.9, "nesterov": True}),
+    "Adagrad": ("Adagrad", {"lr": 0.05}),
+    "RMSprop": ("RMSprop", {"lr": 0.002}),
+    "Adam": ("Adam", {"lr": 0.003}),
+    "AdamW": ("AdamW", {"lr": 0.003, "weight_decay": 1e-2}),
+}
 OPTIMIZERS: dict[str, Callable[[list[np.ndarray], dict[str, Any]], optikern.Optimizer]] = {
-    "SGD": lambda p, kw: optikern.SGD(p, lr=0.1, **kw),
-    "SGD+momentum": lambda p, kw: optikern.SGD(p, lr=0.02, momentum=0.9, **kw),
-    "SGD+Nesterov": lambda p, kw: optikern.SGD(p, lr=0.02, momentum=0.9, nesterov=True, **kw),
-    "Adagrad": lambda p, kw: optikern.Adagrad(p, lr=0.05, **kw),
-    "RMSprop": lambda p, kw: optikern.RMSprop(p, lr=0.002, **kw),
-    "Adam": lambda p, kw: optikern.Adam(p, lr=0.003, **kw),
-    "AdamW": lambda p, kw: optikern.AdamW(p, lr=0.003, weight_decay=1e-2, **kw),
+    label: (lambda p, kw, name=name, options=options: getattr(optikern, name)(p, **options, **kw))
+    for label, (name, options) in SETTINGS.items()
 }
 
 
@@ -120,7 +125,7 @@ class MLP:
 
 def train(
     label: str,
-    make_optimizer: Callable[[list[np.ndarray]], optikern.Optimizer],
+    make_optimizer: Callable[[list[np.ndarray]], Any],
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     epochs: int,
     batch_size: int,
@@ -157,6 +162,7 @@ def train(
         "accuracy": model.accuracy(x_test, y_test),
         "step_time": step_time,
         "steps": steps,
+        "params": [p.astype(np.float64) for p in model.params],
     }
 
 
@@ -199,6 +205,73 @@ def run_demo(
         )
         for name in names
     ]
+
+
+def numpy_comparison(
+    epochs: int = 5, batch_size: int = 64, seed: int = 0, optimizers: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Each optimizer trained twice from the same start on the same batches: with optikern and
+    with a careful NumPy implementation of the same update (in place, ``out=``). Rows give the
+    largest parameter difference at the end and the optimizer-step time ratio."""
+    from ._bench import numpy_careful
+
+    data = load_digits_split(seed)
+    rows = []
+    for label in optimizers or SETTINGS:
+        name, options = SETTINGS[label]
+        if options.get("nesterov"):
+            continue  # the NumPy baseline has no Nesterov variant
+        runs = {}
+        for impl in ("optikern", "numpy"):
+            if impl == "optikern":
+                make = lambda p, name=name, options=options: getattr(optikern, name)(p, **options)
+            else:
+                make = lambda p, name=name, options=options: _StepOnly(
+                    numpy_careful.make(name, options, p)
+                )
+            runs[impl] = train(label, make, data, epochs, batch_size, np.dtype(np.float32), seed)
+        difference = max(
+            float(np.max(np.abs(a - b)))
+            for a, b in zip(runs["optikern"]["params"], runs["numpy"]["params"])
+        )
+        rows.append(
+            {
+                "optimizer": label,
+                "max_param_difference": difference,
+                "accuracy": runs["optikern"]["accuracy"],
+                "numpy_accuracy": runs["numpy"]["accuracy"],
+                "speedup": runs["numpy"]["step_time"] / runs["optikern"]["step_time"],
+            }
+        )
+    return rows
+
+
+class _StepOnly:
+    """Wraps a step function as an object with ``step(grads)``."""
+
+    def __init__(self, step: Callable[[list], None]) -> None:
+        self.step = step
+
+
+def plot_losses(rows: Sequence[dict[str, Any]], path: str) -> bool:
+    """Training-loss curves of every optimizer as a PNG (False without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in rows:
+        ax.plot(range(1, len(r["losses"]) + 1), r["losses"], label=r["optimizer"])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
 
 
 def rounding_study(epochs: int = 20, seed: int = 0, lr: float = 3e-4) -> list[dict[str, Any]]:
