@@ -4,6 +4,7 @@ flat (no leak per step, per tensor or per call)."""
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 import numpy as np
@@ -28,7 +29,10 @@ def test_memory_and_objects_stay_flat() -> None:
     for _ in range(100_000):
         opt.step(grads)
     gc.collect()
-    assert resident_kib() - rss < 2048  # KiB
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):
+        # AddressSanitizer keeps freed memory in quarantine, so RSS grows under it by design;
+        # the allocation and object counts below still catch a leak there.
+        assert resident_kib() - rss < 2048  # KiB
     assert sys.getallocatedblocks() - blocks < 500
     assert len(gc.get_objects()) - objects < 100
     assert opt.state[params[0]]["step"] == 102_000
