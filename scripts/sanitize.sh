@@ -20,7 +20,7 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
-  --ignore=tests/test_cmake_package.py --ignore=tests/test_cpp_kernels.py
+  --ignore=tests/test_cmake_package.py --ignore=tests/test_cpp_kernels.py --ignore=tests/test_large.py
 levels=$("$venv/bin/python" -c "import optikern; print(' '.join(optikern.available_simd_levels()))")
 for level in $levels; do
   echo "== OPTIKERN_SIMD=$level"
