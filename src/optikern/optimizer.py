@@ -205,6 +205,22 @@ class _Plan:
 class Optimizer:
     """Base class of the optimizers. Subclasses define the state they keep and one kernel call.
 
+    Options every optimizer takes (keyword-only):
+
+    nonfinite : {"propagate", "skip", "raise"}, default "propagate"
+        A step whose gradients hold NaN or infinity: apply it as torch does, or change
+        nothing and count it in ``skipped_steps``, or change nothing and raise
+        :class:`~optikern.NonFiniteError`.
+    rounding : {"nearest", "stochastic"}, default "nearest"
+        How float16/bfloat16 params are rewritten from their float32 master copy each step
+        (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
+    seed : int, default 0
+        Seed of stochastic rounding.
+    master_weights : bool, default True
+        Keep a float32 master copy of float16/bfloat16 params (``state[p]["master_param"]``).
+        Without it the 16-bit params are updated directly (2 bytes less per param): then use
+        ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
+
     Subclass hooks:
 
     * ``_state_fill(group)``: the state arrays the group's options need, with their initial

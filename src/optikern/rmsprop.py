@@ -51,19 +51,8 @@ class RMSprop(Optimizer):
     eps_inside_sqrt : bool, default False
         :math:`a_t = \sqrt{v_t - \bar g_t^2 + \epsilon}` (Keras and optax) instead of adding
         :math:`\epsilon` after the root.
-    nonfinite : {"propagate", "skip", "raise"}, default "propagate"
-        A step whose gradients hold NaN or infinity: apply it as torch does, or change
-        nothing and count it in ``skipped_steps``, or change nothing and raise
-        :class:`~optikern.NonFiniteError`.
-    rounding : {"nearest", "stochastic"}, default "nearest"
-        How float16/bfloat16 params are rewritten from their float32 master copy each step
-        (stochastic rounding is seeded by ``seed`` and the step count, so reproducible).
-    seed : int, default 0
-        Seed of stochastic rounding.
-    master_weights : bool, default True
-        Keep a float32 master copy of float16/bfloat16 params (``state[p]["master_param"]``).
-        Without it the 16-bit params are updated directly (2 bytes less per param): then use
-        ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
+    nonfinite, rounding, seed, master_weights
+        The options every optimizer has: see :class:`~optikern.Optimizer`.
 
     Notes
     -----
