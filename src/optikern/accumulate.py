@@ -43,6 +43,7 @@ class GradientAccumulator:
             for p in params
         ]
         self.count = 0
+        self._scaled = False  # grads already divided by count
 
     @property
     def ready(self) -> bool:
@@ -52,7 +53,7 @@ class GradientAccumulator:
     @property
     def grads(self) -> list[np.ndarray]:
         """The accumulated gradients (scaled to the mean in place when ``average``)."""
-        if self.average and self.count > 1 and not getattr(self, "_scaled", False):
+        if self.average and self.count > 1 and not self._scaled:
             for b in self.buffers:
                 np.multiply(b, 1.0 / self.count, out=b)
             self._scaled = True
