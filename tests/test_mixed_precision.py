@@ -63,6 +63,8 @@ def run_and_check(name: str, kwargs: dict, fmt: str, grad_format: str, rounding:
     plain = getattr(optikern, name)(masters, **kwargs)
     scale = 1024.0
     for step in range(1, 6):
+        if step == 4:
+            edit_outside_the_optimizer(params, masters, fmt, rounding == "stochastic")
         grads32 = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
         if grad_format == "same":
             grads = [(g * np.float32(scale)).astype(dtype) for g in grads32]
@@ -82,6 +84,39 @@ def run_and_check(name: str, kwargs: dict, fmt: str, grad_format: str, rounding:
                     assert state[key].tobytes() == value.tobytes(), key
             expected = model_round(m, fmt, rounding, 5, step, t)
             assert np.array_equal(p.view(np.uint16), expected)
+
+
+def edit_outside_the_optimizer(params: list, masters: list, fmt: str, stochastic: bool) -> None:
+    """Change some 16-bit params in place, as ``p.clamp_()`` or loading weights would, and give
+    the float32 twin the masters the rule implies: an element keeps its master only while the
+    param still holds a rounding of it, else the master restarts from the param."""
+    for p, m in zip(params, masters):
+        p[::3] = 0
+        p[1::5] = np.clip(p[1::5].astype(np.float32) * 3, -1.5, 1.5).astype(p.dtype)
+        bits = p.view(np.uint16).ravel()
+        flat = m.ravel()
+        for i in range(flat.size):
+            if not R.is_rounding_of(int(bits[i]), float(flat[i]), fmt, stochastic):
+                flat[i] = R.to_float(int(bits[i]), fmt)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_rounding_test_matches_the_rounding_model(fmt: str) -> None:
+    """What each rounding mode writes passes is_rounding_of for that mode; under nearest
+    rounding nothing else does, under stochastic rounding nothing beyond the two neighbours."""
+    rng = np.random.default_rng(3)
+    xs = np.concatenate(
+        [rng.standard_normal(300), rng.standard_normal(100) * 1e-6, [0.0, -0.0, 1.0, 65519.0]]
+    ).astype(np.float32)
+    for k, x in enumerate(map(float, xs)):
+        nearest = R.round_nearest(x, fmt)
+        assert R.is_rounding_of(nearest, x, fmt, stochastic=False)
+        assert not R.is_rounding_of(nearest + 1, x, fmt, stochastic=False)
+        assert not R.is_rounding_of(nearest - 1, x, fmt, stochastic=False)
+        for j in range(k, k + 64):
+            written = R.round_stochastic(x, fmt, R.random_bits(0, 0, 0, j))
+            assert R.is_rounding_of(written, x, fmt, stochastic=True)
+        assert not R.is_rounding_of(R.toward_zero(x, fmt) + 2, x, fmt, stochastic=True)
 
 
 def test_stochastic_rounding_is_unbiased_and_reproducible() -> None:

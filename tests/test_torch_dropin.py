@@ -62,7 +62,10 @@ def test_step_for_step_against_torch(name: str, kwargs: dict, dtype: torch.dtype
     for a, b in zip(ours_net.parameters(), torch_net.parameters()):
         for key, value in theirs.state[b].items():
             other = ours.state[a][key]
-            torch.testing.assert_close(other, value, rtol=1e-4, atol=1e-6)
+            # A momentum buffer sums gradients that nearly cancel: its float32 rounding noise
+            # after 20 steps scales with the buffer's largest entries, not with each entry.
+            scale = float(value.abs().max()) if value.is_floating_point() else 1.0
+            torch.testing.assert_close(other, value, rtol=1e-4, atol=max(1e-6, 1e-3 * scale))
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
@@ -188,3 +191,80 @@ def test_16bit_params_train_on_float32_masters(
     again.load_state_dict(saved)
     first = next(iter(again.state.values()))
     assert first["master_param"].dtype == torch.float32
+
+
+LOWP = pytest.mark.parametrize(
+    "dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"]
+)
+ALL = pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+
+
+def _kwargs(name: str) -> dict:
+    return {"lr": 0.01} if name != "SGD" else {"lr": 0.05, "momentum": 0.9}
+
+
+@pytest.mark.parametrize("edit", ["copy_", "zero_", "clamp_"])
+@LOWP
+@ALL
+def test_16bit_param_edited_between_steps_wins_over_its_master(
+    name: str, dtype: torch.dtype, edit: str
+) -> None:
+    """An in-place edit of a 16-bit param (loading weights, p.zero_(), p.clamp_()) is what the
+    next step starts from; the master copy restarts from the edited values."""
+    pytest.importorskip("ml_dtypes")
+    net = model(torch.float32).to(dtype)
+    opt = getattr(okt, name)(net.parameters(), **_kwargs(name))
+    train(net, opt, 3, seed=0)
+    gen = torch.Generator().manual_seed(1)
+    trained = [p.detach().clone() for p in net.parameters()]
+    with torch.no_grad():
+        for p in net.parameters():
+            if edit == "copy_":
+                p.copy_(torch.randn(p.shape, generator=gen).to(dtype))
+            elif edit == "zero_":
+                p.zero_()
+            else:
+                p.clamp_(-0.05, 0.05)
+    edited = [p.detach().clone() for p in net.parameters()]
+    for group in opt.param_groups:
+        group["lr"] = 0.0  # a step that changes nothing: the params must stay as edited
+    train(net, opt, 1, seed=5)
+    for p, e, t in zip(net.parameters(), edited, trained):
+        assert torch.equal(p.detach(), e)
+        changed = e != t  # elsewhere the master keeps its extra precision
+        assert changed.any()
+        assert torch.equal(opt.state[p]["master_param"][changed], e.float()[changed])
+
+
+@LOWP
+@ALL
+def test_16bit_checkpoint_through_torch_optim_keeps_torchs_training(
+    name: str, dtype: torch.dtype
+) -> None:
+    """optikern -> torch.optim (20 steps) -> optikern: the stale float32 master riding in the
+    state dict must not put the params back to where they were 20 steps earlier."""
+    pytest.importorskip("ml_dtypes")
+    net = model(torch.float32).to(dtype)
+    ours = getattr(okt, name)(net.parameters(), **_kwargs(name))
+    train(net, ours, 3, seed=0)
+    before = [p.detach().clone() for p in net.parameters()]
+    theirs = getattr(torch.optim, name)(net.parameters(), foreach=False, **_kwargs(name))
+    theirs.load_state_dict(ours.state_dict())
+    train(net, theirs, 20, seed=1)
+    after_torch = [p.detach().clone() for p in net.parameters()]
+    # what torch.optim's next step gives, from the same params and state
+    twin = copy.deepcopy(net)
+    twin_opt = getattr(torch.optim, name)(twin.parameters(), foreach=False, **_kwargs(name))
+    twin_opt.load_state_dict(theirs.state_dict())
+    train(twin, twin_opt, 1, seed=2)
+    again = getattr(okt, name)(net.parameters(), **_kwargs(name))
+    again.load_state_dict(theirs.state_dict())
+    train(net, again, 1, seed=2)
+    for p, b, t, q in zip(net.parameters(), before, after_torch, twin.parameters()):
+        reverted = (t.float() - b.float()).abs().max()
+        off = (p.detach().float() - q.detach().float()).abs().max()
+        assert off < 0.1 * reverted, "the step went back to the stale master"
+        # wherever torch changed the param, the master restarted from torch's value
+        master = again.state[p]["master_param"]
+        changed = t != b
+        assert (master - q.detach().float()).abs()[changed].max() < 0.1 * reverted

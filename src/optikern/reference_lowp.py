@@ -93,3 +93,16 @@ def round_stochastic(x: float, fmt: str, random: int) -> int:
     fraction = (x - low_value) / (high_value - low_value)
     uniform = (random >> 8) * 2.0**-24
     return high if uniform < fraction else low
+
+
+def is_rounding_of(bits: int, x: float, fmt: str, stochastic: bool) -> bool:
+    """Whether the 16-bit value ``bits`` is what the rounding mode could have written for x:
+    the nearest value, or under stochastic rounding either neighbour. The optimizer keeps a
+    master copy x only while its 16-bit param passes this test; otherwise the master restarts
+    from the param's value."""
+    if bits == round_nearest(x, fmt):
+        return True
+    if not stochastic or not math.isfinite(x) or abs(x) > 3.4028234663852886e38:
+        return False
+    low = toward_zero(x, fmt)
+    return bits == low or (bits == low + 1 and to_float(low, fmt) != x)

@@ -6,7 +6,8 @@ Param groups, ``state_dict``/``load_state_dict`` (torch's own), ``torch.optim.lr
 and closures work as with ``torch.optim``; the state has torch's names and layout, so a state
 saved by one loads into the other. CPU float32/float64 tensors, and float16/bfloat16 ones trained with
 float32 master weights and state (set ``opt.rounding = "stochastic"`` and ``opt.seed`` for
-stochastic rounding); other devices, dtypes,
+stochastic rounding; a param changed between steps, by ``p.copy_()`` or another optimizer,
+restarts its master, see the mixed-precision docs); other devices, dtypes,
 sparse or non-contiguous tensors raise ``TypeError``/``ValueError`` before anything changes.
 """
 

@@ -140,6 +140,19 @@ OPTIKERN_INLINE P round_stochastic(float x, std::uint32_t random) {
     return uniform < fraction ? high : low;
 }
 
+// Whether `value` is what the rounding mode could have written for x: round-to-nearest-even,
+// or under stochastic rounding either neighbour of x. A master copy x is trusted only while its
+// 16-bit param passes this test; anything else means the param was changed since (edited in
+// place, loaded, or trained by another optimizer), and the master restarts from it.
+template <class P>
+OPTIKERN_INLINE bool is_rounding_of(P value, float x, bool stochastic) {
+    if (value.bits == round_nearest<P>(x).bits) return true;
+    if (!stochastic || !(std::fabs(x) <= 3.4028234663852886e38f)) return false;
+    const P low = toward_zero<P>(x);
+    if (value.bits == low.bits) return true;
+    return value.bits == static_cast<std::uint16_t>(low.bits + 1u) && to_float(low) != x;
+}
+
 // 32 random bits for (seed, step, tensor, element): SplitMix64's finaliser over a linear mix of
 // the four, so a stream is reproducible and independent of how the work is split.
 OPTIKERN_INLINE std::uint32_t random_bits(std::uint64_t seed,

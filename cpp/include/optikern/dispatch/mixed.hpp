@@ -3,7 +3,9 @@
 // Each thread walks its elements in blocks that stay in L1: the block's gradients are
 // converted to float (and divided by the loss scale), the ordinary float kernel updates the
 // master weights and state, and the block's low-precision params are rewritten from the
-// masters by round-to-nearest-even or stochastic rounding. One pass over memory, the same
+// masters by round-to-nearest-even or stochastic rounding. Where a 16-bit param no longer
+// holds a rounding of its master (it was changed outside the optimizer), the master first
+// restarts from the param, so the param the user sees always wins. One pass over memory, the same
 // kernels, and results that do not depend on the SIMD level or the thread count.
 #pragma once
 
@@ -36,6 +38,7 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
     const range_fn<Kernel, float> fn = select<Kernel, float>(active_simd_level());
     const float inv_scale = static_cast<float>(1.0 / m.grad_scale);
     const bool unscale = m.grad_scale != 1.0;
+    const bool stochastic = m.mode == rounding::stochastic;
     for_each_range(masters, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         float grad[mixed_block];
         float own_master[mixed_block];
@@ -51,10 +54,14 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
             if (masters[t].param == nullptr) {  // no master copy: update the 16-bit values
                 for (std::int64_t i = 0; i < n; ++i) own_master[i] = lowp::to_float(out[i]);
                 block.param = own_master;
+            } else {  // the param the user sees wins over a master it no longer rounds from
+                for (std::int64_t i = 0; i < n; ++i)
+                    if (!lowp::is_rounding_of(out[i], block.param[i], stochastic))
+                        block.param[i] = lowp::to_float(out[i]);
             }
             fn(block, s, 0, n);
             const float* master = block.param;
-            if (m.mode == rounding::stochastic) {
+            if (stochastic) {
                 for (std::int64_t i = 0; i < n; ++i)
                     out[i] = lowp::round_stochastic<P>(
                         master[i],
