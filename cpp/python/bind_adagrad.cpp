@@ -34,8 +34,8 @@ std::int64_t adagrad_step_py(py::handle params,
          {"state_sums", state_sums, true, state_type(lowp)},
          {"lowp_params", lowp && own_masters ? lowp->params : py::none(), true,
           py::detail::npy_api::NPY_USHORT_}});
-    const adagrad_options options{
-        lr, lr_decay, weight_decay, eps, maximize, decoupled_weight_decay, eps_inside_sqrt};
+    const adagrad_options options{lr,  lr_decay, weight_decay,           0.0,
+                                  eps, maximize, decoupled_weight_decay, eps_inside_sqrt};
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
         return arrays.collect<T>([&](std::size_t t) {
@@ -57,16 +57,16 @@ std::int64_t adagrad_step_py(py::handle params,
         with_lowp_types(*lowp, [&](auto p, auto g) {
             const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 3 : 0, 1);
             py::gil_scoped_release release;
-            adagrad_step_mixed(masters.data(), low.data(), masters.size(), options, step,
-                               lowp->options);
+            update_mixed<kernels::adagrad>(masters.data(), low.data(), masters.size(), options,
+                                           {step}, lowp->options);
         });
         return -1;
     }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
-    if (!f32.empty()) adagrad_step(f32.data(), f32.size(), options, step);
-    if (!f64.empty()) adagrad_step(f64.data(), f64.size(), options, step);
+    if (!f32.empty()) update<kernels::adagrad, float>(f32.data(), f32.size(), options, {step});
+    if (!f64.empty()) update<kernels::adagrad, double>(f64.data(), f64.size(), options, {step});
     return -1;
 }
 

@@ -63,16 +63,16 @@ std::int64_t adam_step_py(py::handle params,
         with_lowp_types(*lowp, [&](auto p, auto g) {
             const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 5 : 0, 1);
             py::gil_scoped_release release;
-            adam_step_mixed(masters.data(), low.data(), masters.size(), options, step,
-                            lowp->options);
+            update_mixed<kernels::adam>(masters.data(), low.data(), masters.size(), options, {step},
+                                        lowp->options);
         });
         return -1;
     }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
-    if (!f32.empty()) adam_step(f32.data(), f32.size(), options, step);
-    if (!f64.empty()) adam_step(f64.data(), f64.size(), options, step);
+    if (!f32.empty()) update<kernels::adam, float>(f32.data(), f32.size(), options, {step});
+    if (!f64.empty()) update<kernels::adam, double>(f64.data(), f64.size(), options, {step});
     return -1;
 }
 

@@ -73,15 +73,16 @@ std::int64_t rmsprop_step_py(py::handle params,
         with_lowp_types(*lowp, [&](auto p, auto g) {
             const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 5 : 0, 1);
             py::gil_scoped_release release;
-            rmsprop_step_mixed(masters.data(), low.data(), masters.size(), options, lowp->options);
+            update_mixed<kernels::rmsprop>(masters.data(), low.data(), masters.size(), options, {},
+                                           lowp->options);
         });
         return -1;
     }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
-    if (!f32.empty()) rmsprop_step(f32.data(), f32.size(), options);
-    if (!f64.empty()) rmsprop_step(f64.data(), f64.size(), options);
+    if (!f32.empty()) update<kernels::rmsprop, float>(f32.data(), f32.size(), options, {});
+    if (!f64.empty()) update<kernels::rmsprop, double>(f64.data(), f64.size(), options, {});
     return -1;
 }
 

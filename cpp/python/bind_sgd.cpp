@@ -65,16 +65,17 @@ std::int64_t sgd_step_py(py::handle params,
         with_lowp_types(*lowp, [&](auto p, auto g) {
             const auto low = lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? 3 : 0, 1);
             py::gil_scoped_release release;
-            sgd_step_mixed(masters.data(), low.data(), masters.size(), options, first_step,
-                           lowp->options);
+            update_mixed<kernels::sgd>(masters.data(), low.data(), masters.size(), options,
+                                       {1, first_step}, lowp->options);
         });
         return -1;
     }
     const auto f32 = buffers(0.0f);
     const auto f64 = buffers(0.0);
     py::gil_scoped_release release;
-    if (!f32.empty()) sgd_step(f32.data(), f32.size(), options, first_step);
-    if (!f64.empty()) sgd_step(f64.data(), f64.size(), options, first_step);
+    if (!f32.empty()) update<kernels::sgd, float>(f32.data(), f32.size(), options, {1, first_step});
+    if (!f64.empty())
+        update<kernels::sgd, double>(f64.data(), f64.size(), options, {1, first_step});
     return -1;
 }
 

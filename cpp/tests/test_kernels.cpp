@@ -1,11 +1,14 @@
-// C++-only checks of the kernels, no Python: every SIMD level and thread count gives the bits
-// of the baseline level on one thread (vector bodies, tails, the parallel split), for every
-// optimizer, float and double, and for the mixed-precision path. Exit code 0 on success.
+// C++-only checks of the kernels and optimizer objects, no Python: every SIMD level and thread
+// count gives the bits of the baseline level on one thread (vector bodies, tails, the parallel
+// split), for every optimizer, float and double, and the mixed-precision path; registration
+// and step checks refuse bad input before writing. Exit code 0 on success.
 #include <optikern/optikern.hpp>
 
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 namespace {
@@ -26,89 +29,159 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-// Runs `steps` Adam/AdamW/amsgrad steps over tensors of `sizes` and returns params and state.
-template <class T>
-std::vector<std::vector<T>> run_adam(const std::vector<std::int64_t>& sizes) {
-    std::vector<std::vector<T>> p, g, m, v, vmax;
+// Registers tensors of `sizes` with an optimizer object of Kernel, runs 3 steps, and returns
+// every param and state array.
+template <class Kernel, class T>
+std::vector<std::vector<T>> run_optimizer(const typename Kernel::options& options,
+                                          const std::vector<std::int64_t>& sizes) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    std::vector<std::vector<T>> p, g;
+    std::vector<std::array<std::vector<T>, n_state>> state(sizes.size());
+    optikern::optimizer<Kernel, T> opt(options);
     for (std::size_t t = 0; t < sizes.size(); ++t) {
         const auto n = static_cast<std::size_t>(sizes[t]);
         p.push_back(random_vector<T>(n, static_cast<unsigned>(t)));
-        m.emplace_back(n, T(0));
-        v.emplace_back(n, T(0));
-        vmax.emplace_back(n, T(0));
         g.emplace_back(n);
     }
-    optikern::adam_options o;
-    o.amsgrad = true;
-    o.weight_decay = 0.01;
-    o.maximize = true;
-    for (std::int64_t step = 1; step <= 3; ++step) {
-        std::vector<optikern::adam_buffers<T>> buffers;
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+        typename optikern::optimizer<Kernel, T>::state_arrays arrays{};
+        for (std::size_t k = 0; k < n_state; ++k)
+            if (Kernel::uses_state(options, k)) {
+                state[t][k].assign(p[t].size(), static_cast<T>(Kernel::initial_state(options, k)));
+                arrays[k] = state[t][k].data();
+            }
+        opt.add(p[t].data(), sizes[t], arrays);
+    }
+    for (int step = 1; step <= 3; ++step) {
+        std::vector<const T*> grads;
         for (std::size_t t = 0; t < sizes.size(); ++t) {
             g[t] = random_vector<T>(g[t].size(), static_cast<unsigned>(100 * step + t));
-            buffers.push_back(
-                {p[t].data(), g[t].data(), m[t].data(), v[t].data(), vmax[t].data(), sizes[t]});
+            grads.push_back(g[t].data());
         }
-        optikern::adam_step(buffers.data(), buffers.size(), o, step);
+        opt.step(grads.data(), grads.size());
     }
-    p.insert(p.end(), m.begin(), m.end());
-    p.insert(p.end(), v.begin(), v.end());
-    p.insert(p.end(), vmax.begin(), vmax.end());
+    for (auto& arrays : state)
+        for (auto& a : arrays) p.push_back(a);
     return p;
 }
 
-template <class T>
-std::vector<std::vector<T>> run_rmsprop(const std::vector<std::int64_t>& sizes) {
-    std::vector<std::vector<T>> p, g, sq, avg, buf;
-    for (std::size_t t = 0; t < sizes.size(); ++t) {
-        const auto n = static_cast<std::size_t>(sizes[t]);
-        p.push_back(random_vector<T>(n, static_cast<unsigned>(t)));
-        g.push_back(random_vector<T>(n, static_cast<unsigned>(50 + t)));
-        sq.emplace_back(n, T(0));
-        avg.emplace_back(n, T(0));
-        buf.emplace_back(n, T(0));
-    }
-    optikern::rmsprop_options o;
-    o.centered = true;
-    o.momentum = 0.9;
-    std::vector<optikern::rmsprop_buffers<T>> buffers;
-    for (std::size_t t = 0; t < sizes.size(); ++t)
-        buffers.push_back(
-            {p[t].data(), g[t].data(), sq[t].data(), avg[t].data(), buf[t].data(), sizes[t]});
-    for (int step = 0; step < 3; ++step) optikern::rmsprop_step(buffers.data(), buffers.size(), o);
-    p.insert(p.end(), sq.begin(), sq.end());
-    return p;
-}
-
-std::vector<std::uint16_t> run_mixed(const std::vector<std::int64_t>& sizes) {
-    std::vector<std::vector<float>> master, m, v, g;
-    std::vector<std::vector<optikern::bfloat16>> low;
+// The same through the mixed-precision path: bfloat16 params, float32 masters and state.
+template <class Kernel, class P>
+std::vector<std::uint16_t> run_mixed(const typename Kernel::options& options,
+                                     const std::vector<std::int64_t>& sizes) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    std::vector<std::vector<float>> master, g;
+    std::vector<std::array<std::vector<float>, n_state>> state(sizes.size());
+    std::vector<std::vector<P>> low;
+    optikern::optimizer<Kernel, float, P> opt(options);
     for (std::size_t t = 0; t < sizes.size(); ++t) {
         const auto n = static_cast<std::size_t>(sizes[t]);
         master.push_back(random_vector<float>(n, static_cast<unsigned>(t)));
         g.push_back(random_vector<float>(n, static_cast<unsigned>(7 + t)));
-        m.emplace_back(n, 0.0f);
-        v.emplace_back(n, 0.0f);
         low.emplace_back(n);
+        for (std::size_t i = 0; i < n; ++i)
+            low[t][i] = optikern::lowp::round_nearest<P>(master[t][i]);
     }
-    std::vector<optikern::adam_buffers<float>> masters;
-    std::vector<optikern::lowp_tensor<optikern::bfloat16, float>> lowp;
     for (std::size_t t = 0; t < sizes.size(); ++t) {
-        masters.push_back({master[t].data(), nullptr, m[t].data(), v[t].data(), nullptr, sizes[t]});
-        lowp.push_back({low[t].data(), g[t].data()});
+        typename optikern::optimizer<Kernel, float, P>::state_arrays arrays{};
+        for (std::size_t k = 0; k < n_state; ++k)
+            if (Kernel::uses_state(options, k)) {
+                state[t][k].assign(master[t].size(),
+                                   static_cast<float>(Kernel::initial_state(options, k)));
+                arrays[k] = state[t][k].data();
+            }
+        opt.add(low[t].data(), sizes[t], arrays, master[t].data());
     }
     optikern::mixed_options mixed;
     mixed.mode = optikern::rounding::stochastic;
     mixed.grad_scale = 8.0;
-    for (std::int64_t step = 1; step <= 2; ++step) {
-        mixed.stream = static_cast<std::uint64_t>(step);
-        optikern::adam_step_mixed(masters.data(), lowp.data(), masters.size(),
-                                  optikern::adam_options{}, step, mixed);
-    }
+    std::vector<const float*> grads;
+    for (const auto& x : g) grads.push_back(x.data());
+    for (int step = 1; step <= 2; ++step) opt.step(grads.data(), grads.size(), mixed);
     std::vector<std::uint16_t> bits;
     for (const auto& tensor : low)
         for (auto h : tensor) bits.push_back(h.bits);
     return bits;
+}
+
+optikern::sgd_options sgd_nesterov() {
+    optikern::sgd_options o;
+    o.lr = 0.05;
+    o.momentum = 0.9;
+    o.nesterov = true;
+    o.weight_decay = 0.01;
+    return o;
+}
+
+optikern::adagrad_options adagrad_decaying() {
+    optikern::adagrad_options o;
+    o.lr_decay = 0.01;
+    o.weight_decay = 0.01;
+    o.initial_accumulator_value = 0.1;
+    return o;
+}
+
+optikern::rmsprop_options rmsprop_centered() {
+    optikern::rmsprop_options o;
+    o.centered = true;
+    o.momentum = 0.9;
+    return o;
+}
+
+optikern::adam_options adam_amsgrad() {
+    optikern::adam_options o;
+    o.amsgrad = true;
+    o.weight_decay = 0.01;
+    o.maximize = true;
+    return o;
+}
+
+template <class Error, class F>
+void expect_throw(const char* what, F&& f) {
+    try {
+        f();
+    } catch (const Error&) {
+        return;
+    }
+    std::printf("FAIL %s: no exception\n", what);
+    ++failures;
+}
+
+// Registration and gradients are checked before anything is written.
+void check_validation() {
+    using adam = optikern::optimizer<optikern::kernels::adam, float>;
+    std::vector<float> a(8), b(8), c(8), d(8);
+    adam opt;
+    opt.add(a.data(), 8, {b.data(), c.data(), nullptr});
+    expect_throw<optikern::overlap_error>("state overlapping a registered param", [&] {
+        opt.add(d.data(), 4, {a.data() + 4, d.data() + 4, nullptr});
+    });
+    expect_throw<std::invalid_argument>("missing state",
+                                        [&] { opt.add(d.data(), 8, {nullptr, nullptr, nullptr}); });
+    if (opt.size() != 1) {
+        std::printf("FAIL a refused tensor was registered\n");
+        ++failures;
+    }
+    const float* overlapping[] = {c.data() + 3};
+    expect_throw<optikern::overlap_error>("gradient overlapping state",
+                                          [&] { opt.step(overlapping, 1); });
+    const float* two[] = {d.data(), d.data()};
+    expect_throw<std::invalid_argument>("gradient count", [&] { opt.step(two, 2); });
+    if (opt.steps() != 0 || a != std::vector<float>(8)) {
+        std::printf("FAIL a refused step wrote\n");
+        ++failures;
+    }
+    optikern::adam_options bad;
+    bad.lr = -1.0;
+    expect_throw<optikern::option_error>("negative lr", [&] { opt.set_options(bad); });
+    bad = {};
+    bad.amsgrad = true;  // needs max_exp_avg_sq, which was not registered
+    expect_throw<std::invalid_argument>("options needing state", [&] { opt.set_options(bad); });
+    expect_throw<optikern::option_error>("nesterov without momentum", [] {
+        optikern::sgd_options o;
+        o.nesterov = true;
+        optikern::optimizer<optikern::kernels::sgd, double> sgd(o);
+    });
 }
 
 template <class Run>
@@ -136,11 +209,34 @@ void check_everywhere(const char* name, Run&& run) {
 int main() {
     const std::vector<std::int64_t> sizes = {0,  1,  7,    15,   16,   17,    31,
                                              33, 63, 1023, 1025, 4099, 100003};
-    check_everywhere("adam<float>", [&] { return run_adam<float>(sizes); });
-    check_everywhere("adam<double>", [&] { return run_adam<double>(sizes); });
-    check_everywhere("rmsprop<float>", [&] { return run_rmsprop<float>(sizes); });
-    check_everywhere("rmsprop<double>", [&] { return run_rmsprop<double>(sizes); });
-    check_everywhere("adam mixed bfloat16", [&] { return run_mixed(sizes); });
+    using namespace optikern::kernels;
+    check_everywhere("sgd<float>",
+                     [&] { return run_optimizer<sgd, float>(sgd_nesterov(), sizes); });
+    check_everywhere("sgd<double>",
+                     [&] { return run_optimizer<sgd, double>(sgd_nesterov(), sizes); });
+    check_everywhere("adagrad<float>",
+                     [&] { return run_optimizer<adagrad, float>(adagrad_decaying(), sizes); });
+    check_everywhere("adagrad<double>",
+                     [&] { return run_optimizer<adagrad, double>(adagrad_decaying(), sizes); });
+    check_everywhere("rmsprop<float>",
+                     [&] { return run_optimizer<rmsprop, float>(rmsprop_centered(), sizes); });
+    check_everywhere("rmsprop<double>",
+                     [&] { return run_optimizer<rmsprop, double>(rmsprop_centered(), sizes); });
+    check_everywhere("adam<float>",
+                     [&] { return run_optimizer<adam, float>(adam_amsgrad(), sizes); });
+    check_everywhere("adam<double>",
+                     [&] { return run_optimizer<adam, double>(adam_amsgrad(), sizes); });
+    check_everywhere("sgd mixed bfloat16",
+                     [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
+    check_everywhere("adagrad mixed float16", [&] {
+        return run_mixed<adagrad, optikern::float16>(adagrad_decaying(), sizes);
+    });
+    check_everywhere("rmsprop mixed bfloat16", [&] {
+        return run_mixed<rmsprop, optikern::bfloat16>(rmsprop_centered(), sizes);
+    });
+    check_everywhere("adam mixed float16",
+                     [&] { return run_mixed<adam, optikern::float16>(adam_amsgrad(), sizes); });
+    check_validation();
     std::printf("%s: %d failures\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }

@@ -1,4 +1,5 @@
-// Fits y = 3 x0 - 2 x1 + 0.5 with a linear model trained by optikern's Adam, no Python.
+// Fits y = 3 x0 - 2 x1 + 0.5 with a linear model trained by an optikern Adam optimizer object,
+// no Python.
 // Prints the SIMD level, the learned weights and the final loss; exits non-zero if it failed
 // to learn.
 #include <optikern/optikern.hpp>
@@ -26,14 +27,17 @@ int main() {
     std::vector<float> grad(param.size());
     std::vector<float> exp_avg(param.size(), 0.0f);
     std::vector<float> exp_avg_sq(param.size(), 0.0f);
-    const optikern::adam_buffers<float> tensor{
-        param.data(),      grad.data(), exp_avg.data(),
-        exp_avg_sq.data(), nullptr,     static_cast<std::int64_t>(param.size())};
     optikern::adam_options options;
     options.lr = 0.05;
+    // The optimizer keeps views of the param and its state (in kernels::adam::state_names
+    // order; no max_exp_avg_sq without amsgrad), checked once here.
+    optikern::optimizer<optikern::kernels::adam, float> adam(options);
+    adam.add(param.data(), static_cast<std::int64_t>(param.size()),
+             {exp_avg.data(), exp_avg_sq.data(), nullptr});
+    const float* grads[] = {grad.data()};
 
     double loss = 0.0;
-    for (std::int64_t step = 1; step <= 2000; ++step) {
+    for (int step = 1; step <= 2000; ++step) {
         std::fill(grad.begin(), grad.end(), 0.0f);
         loss = 0.0;
         for (int i = 0; i < samples; ++i) {
@@ -44,7 +48,7 @@ int main() {
             grad[1] += error * xi[1] / samples;
             grad[2] += error / samples;
         }
-        optikern::adam_step(&tensor, 1, options, step);
+        adam.step(grads, 1);  // checks the gradient, then one fused pass
     }
     std::printf("optikern %s, simd level %s\n", OPTIKERN_VERSION_STRING,
                 optikern::simd_level_name(optikern::active_simd_level()));

@@ -1,7 +1,49 @@
-// Hyperparameters of each optimizer, named and defaulted as in torch.optim.
+// Hyperparameters of each optimizer, named and defaulted as in torch.optim, and the one table
+// per optimizer that names and checks them (torch's keys and error messages), used by the C++
+// optimizer objects and, through the bindings, by every Python entry point.
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
 namespace optikern {
+
+// What the per-step scalars may depend on besides the options.
+struct step_context {
+    std::int64_t step = 1;     // 1-based number of this step
+    bool fresh_state = false;  // the state was just created (SGD: the buffer starts as the grad)
+};
+
+// What a value must satisfy; the checks fail on NaN as torch's `not value >= 0` does.
+enum class option_rule { any, non_negative, unit_interval, flag };
+
+// One hyperparameter as torch's param groups hold it: `key` (with `index` into a pair such as
+// `betas`, else -1), the noun of torch's "Invalid <what>: <value>" message, and its field.
+template <class Options>
+struct option_field {
+    const char* key;
+    int index;
+    const char* what;
+    option_rule rule;
+    double Options::* real;  // null for flags
+    bool Options::* flag;    // null for reals
+};
+
+// The first option violating its rule, or null.
+template <class Options, std::size_t N>
+const option_field<Options>* invalid_option(const std::array<option_field<Options>, N>& fields,
+                                            const Options& o) {
+    for (const auto& f : fields) {
+        if (f.real == nullptr) continue;
+        const double v = o.*f.real;
+        const bool ok = f.rule == option_rule::non_negative    ? v >= 0.0
+                        : f.rule == option_rule::unit_interval ? (v >= 0.0 && v < 1.0)
+                                                               : true;
+        if (!ok) return &f;
+    }
+    return nullptr;
+}
 
 // Options beyond torch's reach other frameworks' conventions (Keras, optax):
 //   decoupled_weight_decay: p = p (1 - lr wd) before the update instead of g = g + wd p;
@@ -23,6 +65,7 @@ struct adagrad_options {
     double lr = 1e-2;
     double lr_decay = 0.0;
     double weight_decay = 0.0;
+    double initial_accumulator_value = 0.0;
     double eps = 1e-10;
     bool maximize = false;
     bool decoupled_weight_decay = false;

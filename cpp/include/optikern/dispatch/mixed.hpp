@@ -29,6 +29,21 @@ namespace dispatch {
 
 inline constexpr std::int64_t mixed_block = 1024;
 
+// The same tensor's buffers from element `offset` on, reading the gradient from `grad`.
+template <class Kernel, class T>
+buffers_t<Kernel, T> block_of(const buffers_t<Kernel, T>& b,
+                              std::int64_t offset,
+                              const T* grad,
+                              std::int64_t n) {
+    buffers_t<Kernel, T> out = b;
+    if (out.param != nullptr) out.param += offset;
+    for (auto member : Kernel::template state<T>)
+        if (out.*member != nullptr) out.*member += offset;
+    out.grad = grad;
+    out.size = n;
+    return out;
+}
+
 template <class Kernel, class P, class G>
 void run_mixed(const buffers_t<Kernel, float>* masters,
                const lowp_tensor<P, G>* lowp,
@@ -50,7 +65,7 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
                 grad[i] = unscale ? g * inv_scale : g;
             }
             P* out = lowp[t].param + at;
-            auto block = block_of(masters[t], at, grad, n);
+            auto block = block_of<Kernel>(masters[t], at, grad, n);
             if (masters[t].param == nullptr) {  // no master copy: update the 16-bit values
                 for (std::int64_t i = 0; i < n; ++i) own_master[i] = lowp::to_float(out[i]);
                 block.param = own_master;
@@ -75,53 +90,20 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
 
 }  // namespace dispatch
 
-// One step of each optimizer for low-precision params: `masters` are the float32 master
-// weights (their grad field is unused) with float32 state; `lowp` the params rewritten in the
-// same pass and the raw gradients. A null master param means no master copy: the update starts
-// from the 16-bit params themselves (pure 16-bit training, where stochastic rounding keeps
-// updates smaller than the 16-bit spacing from being lost).
-
-template <class P, class G>
-void sgd_step_mixed(const sgd_buffers<float>* masters,
-                    const lowp_tensor<P, G>* lowp,
-                    std::size_t count,
-                    const sgd_options& options,
-                    bool first_step,
-                    const mixed_options& mixed) {
-    dispatch::run_mixed<kernels::sgd>(masters, lowp, count,
-                                      sgd_scalars<float>::make(options, first_step), mixed);
-}
-
-template <class P, class G>
-void adagrad_step_mixed(const adagrad_buffers<float>* masters,
-                        const lowp_tensor<P, G>* lowp,
-                        std::size_t count,
-                        const adagrad_options& options,
-                        std::int64_t step,
-                        const mixed_options& mixed) {
-    dispatch::run_mixed<kernels::adagrad>(masters, lowp, count,
-                                          adagrad_scalars<float>::make(options, step), mixed);
-}
-
-template <class P, class G>
-void rmsprop_step_mixed(const rmsprop_buffers<float>* masters,
-                        const lowp_tensor<P, G>* lowp,
-                        std::size_t count,
-                        const rmsprop_options& options,
-                        const mixed_options& mixed) {
-    dispatch::run_mixed<kernels::rmsprop>(masters, lowp, count,
-                                          rmsprop_scalars<float>::make(options), mixed);
-}
-
-template <class P, class G>
-void adam_step_mixed(const adam_buffers<float>* masters,
-                     const lowp_tensor<P, G>* lowp,
-                     std::size_t count,
-                     const adam_options& options,
-                     std::int64_t step,
-                     const mixed_options& mixed) {
-    dispatch::run_mixed<kernels::adam>(masters, lowp, count,
-                                       adam_scalars<float>::make(options, step), mixed);
+// One step for low-precision params: `masters` are the float32 master weights (their grad
+// field is unused) with float32 state; `lowp` the params rewritten in the same pass and the
+// raw gradients. A null master param means no master copy: the update starts from the 16-bit
+// params themselves (pure 16-bit training, where stochastic rounding keeps updates smaller
+// than the 16-bit spacing from being lost).
+template <class Kernel, class P, class G>
+void update_mixed(const dispatch::buffers_t<Kernel, float>* masters,
+                  const lowp_tensor<P, G>* lowp,
+                  std::size_t count,
+                  const typename Kernel::options& options,
+                  const step_context& context,
+                  const mixed_options& mixed) {
+    dispatch::run_mixed<Kernel>(masters, lowp, count,
+                                dispatch::scalars_t<Kernel, float>::make(options, context), mixed);
 }
 
 }  // namespace optikern

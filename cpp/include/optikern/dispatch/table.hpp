@@ -69,38 +69,16 @@ auto select_block_has_nonfinite(simd_level level) {
 
 }  // namespace dispatch
 
-// One optimizer step over `count` tensors. Buffers must not overlap (gradients may share
-// memory with each other); `step` is the 1-based number of this step.
-
-template <class T>
-void sgd_step(const sgd_buffers<T>* tensors,
-              std::size_t count,
-              const sgd_options& options,
-              bool first_step) {
-    dispatch::run<kernels::sgd, T>(tensors, count, sgd_scalars<T>::make(options, first_step));
-}
-
-template <class T>
-void adagrad_step(const adagrad_buffers<T>* tensors,
-                  std::size_t count,
-                  const adagrad_options& options,
-                  std::int64_t step) {
-    dispatch::run<kernels::adagrad, T>(tensors, count, adagrad_scalars<T>::make(options, step));
-}
-
-template <class T>
-void rmsprop_step(const rmsprop_buffers<T>* tensors,
-                  std::size_t count,
-                  const rmsprop_options& options) {
-    dispatch::run<kernels::rmsprop, T>(tensors, count, rmsprop_scalars<T>::make(options));
-}
-
-template <class T>
-void adam_step(const adam_buffers<T>* tensors,
-               std::size_t count,
-               const adam_options& options,
-               std::int64_t step) {
-    dispatch::run<kernels::adam, T>(tensors, count, adam_scalars<T>::make(options, step));
+// One optimizer step over `count` tensors, e.g. update<kernels::adam>(tensors, n, options, {t}):
+// the stateless entry point under the optimizer objects (optimizer.hpp). Buffers must not
+// overlap (gradients may share memory with each other); the options are not checked here.
+template <class Kernel, class T>
+void update(const dispatch::buffers_t<Kernel, T>* tensors,
+            std::size_t count,
+            const typename Kernel::options& options,
+            const step_context& context) {
+    dispatch::run<Kernel, T>(tensors, count,
+                             dispatch::scalars_t<Kernel, T>::make(options, context));
 }
 
 // The bandwidth ceiling of a step (benchmarks): every in-place array += the read array.

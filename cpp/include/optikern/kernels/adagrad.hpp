@@ -4,11 +4,13 @@
 //   clr = lr / (1 + (t - 1) lr_decay)
 //   sum = sum + g g
 //   p = p + ((-clr) g) / (sqrt(sum) + eps)
-// The accumulator starts at initial_accumulator_value (the caller fills it).
+// The accumulator starts at initial_accumulator_value.
 // eps_inside_sqrt (Keras, optax): sqrt(sum + eps). decoupled_weight_decay (Keras):
 // p = p (1 - lr wd) first, no L2 term.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "optikern/buffers.hpp"
@@ -28,8 +30,8 @@ struct adagrad_scalars {
     bool eps_inside_sqrt;
     bool maximize;
 
-    static adagrad_scalars make(const adagrad_options& o, std::int64_t step) {
-        const double clr = o.lr / (1.0 + static_cast<double>(step - 1) * o.lr_decay);
+    static adagrad_scalars make(const adagrad_options& o, const step_context& c) {
+        const double clr = o.lr / (1.0 + static_cast<double>(c.step - 1) * o.lr_decay);
         const bool decay = o.weight_decay != 0.0;
         return {static_cast<T>(-clr),
                 static_cast<T>(o.eps),
@@ -45,10 +47,37 @@ struct adagrad_scalars {
 namespace kernels {
 
 struct adagrad {
+    using options = adagrad_options;
     template <class T>
     using buffers = adagrad_buffers<T>;
     template <class T>
     using scalars = adagrad_scalars<T>;
+
+    static constexpr std::array<option_field<adagrad_options>, 8> fields{{
+        {"lr", -1, "learning rate", option_rule::non_negative, &adagrad_options::lr, nullptr},
+        {"lr_decay", -1, "lr_decay value", option_rule::non_negative, &adagrad_options::lr_decay,
+         nullptr},
+        {"weight_decay", -1, "weight_decay value", option_rule::non_negative,
+         &adagrad_options::weight_decay, nullptr},
+        {"initial_accumulator_value", -1, "initial_accumulator_value value",
+         option_rule::non_negative, &adagrad_options::initial_accumulator_value, nullptr},
+        {"eps", -1, "epsilon value", option_rule::non_negative, &adagrad_options::eps, nullptr},
+        {"maximize", -1, "maximize", option_rule::flag, nullptr, &adagrad_options::maximize},
+        {"decoupled_weight_decay", -1, "decoupled_weight_decay", option_rule::flag, nullptr,
+         &adagrad_options::decoupled_weight_decay},
+        {"eps_inside_sqrt", -1, "eps_inside_sqrt", option_rule::flag, nullptr,
+         &adagrad_options::eps_inside_sqrt},
+    }};
+    static constexpr const char* invalid_combination(const adagrad_options&) { return nullptr; }
+
+    static constexpr std::array<const char*, 1> state_names{"sum"};
+    template <class T>
+    static constexpr std::array<T * adagrad_buffers<T>::*, 1> state{&adagrad_buffers<T>::sum};
+    static constexpr bool uses_state(const adagrad_options&, std::size_t) { return true; }
+    static constexpr double initial_state(const adagrad_options& o, std::size_t) {
+        return o.initial_accumulator_value;
+    }
+    static constexpr bool counts_steps = true;
 
     template <class V>
     static OPTIKERN_INLINE void at(const adagrad_buffers<typename V::value_type>& b,

@@ -12,7 +12,9 @@
 // most one rounding of difference from torch.
 #pragma once
 
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "optikern/buffers.hpp"
@@ -39,8 +41,8 @@ struct adam_scalars {
     bool amsgrad;
     bool maximize;
 
-    static adam_scalars make(const adam_options& o, std::int64_t step) {
-        const double t = static_cast<double>(step);
+    static adam_scalars make(const adam_options& o, const step_context& c) {
+        const double t = static_cast<double>(c.step);
         const double bias_correction1 = 1.0 - std::pow(o.beta1, t);
         const double bias_correction2 = 1.0 - std::pow(o.beta2, t);
         const bool decay = o.weight_decay != 0.0;
@@ -62,10 +64,40 @@ struct adam_scalars {
 namespace kernels {
 
 struct adam {
+    using options = adam_options;
     template <class T>
     using buffers = adam_buffers<T>;
     template <class T>
     using scalars = adam_scalars<T>;
+
+    static constexpr std::array<option_field<adam_options>, 8> fields{{
+        {"lr", -1, "learning rate", option_rule::non_negative, &adam_options::lr, nullptr},
+        {"betas", 0, "beta parameter at index 0", option_rule::unit_interval, &adam_options::beta1,
+         nullptr},
+        {"betas", 1, "beta parameter at index 1", option_rule::unit_interval, &adam_options::beta2,
+         nullptr},
+        {"eps", -1, "epsilon value", option_rule::non_negative, &adam_options::eps, nullptr},
+        {"weight_decay", -1, "weight_decay value", option_rule::non_negative,
+         &adam_options::weight_decay, nullptr},
+        {"amsgrad", -1, "amsgrad", option_rule::flag, nullptr, &adam_options::amsgrad},
+        {"maximize", -1, "maximize", option_rule::flag, nullptr, &adam_options::maximize},
+        {"decoupled_weight_decay", -1, "decoupled_weight_decay", option_rule::flag, nullptr,
+         &adam_options::decoupled_weight_decay},
+    }};
+    static constexpr const char* invalid_combination(const adam_options&) { return nullptr; }
+
+    // State arrays with torch's names, the buffers' members holding them, whether the options
+    // use each, and its initial value.
+    static constexpr std::array<const char*, 3> state_names{"exp_avg", "exp_avg_sq",
+                                                            "max_exp_avg_sq"};
+    template <class T>
+    static constexpr std::array<T * adam_buffers<T>::*, 3> state{
+        &adam_buffers<T>::exp_avg, &adam_buffers<T>::exp_avg_sq, &adam_buffers<T>::max_exp_avg_sq};
+    static constexpr bool uses_state(const adam_options& o, std::size_t k) {
+        return k < 2 || o.amsgrad;
+    }
+    static constexpr double initial_state(const adam_options&, std::size_t) { return 0.0; }
+    static constexpr bool counts_steps = true;
 
     // Updates the V::width elements starting at i.
     template <class V>

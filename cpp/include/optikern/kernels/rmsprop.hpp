@@ -11,6 +11,8 @@
 // (p = p (1 - lr wd) first, no L2 term).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "optikern/buffers.hpp"
@@ -39,7 +41,7 @@ struct rmsprop_scalars {
     bool eps_inside_sqrt;
     bool maximize;
 
-    static rmsprop_scalars make(const rmsprop_options& o) {
+    static rmsprop_scalars make(const rmsprop_options& o, const step_context&) {
         const bool decay = o.weight_decay != 0.0;
         return {static_cast<T>(o.alpha),
                 static_cast<T>(1.0 - o.alpha),
@@ -63,10 +65,43 @@ struct rmsprop_scalars {
 namespace kernels {
 
 struct rmsprop {
+    using options = rmsprop_options;
     template <class T>
     using buffers = rmsprop_buffers<T>;
     template <class T>
     using scalars = rmsprop_scalars<T>;
+
+    static constexpr std::array<option_field<rmsprop_options>, 10> fields{{
+        {"lr", -1, "learning rate", option_rule::non_negative, &rmsprop_options::lr, nullptr},
+        {"alpha", -1, "alpha value", option_rule::non_negative, &rmsprop_options::alpha, nullptr},
+        {"eps", -1, "epsilon value", option_rule::non_negative, &rmsprop_options::eps, nullptr},
+        {"weight_decay", -1, "weight_decay value", option_rule::non_negative,
+         &rmsprop_options::weight_decay, nullptr},
+        {"momentum", -1, "momentum value", option_rule::non_negative, &rmsprop_options::momentum,
+         nullptr},
+        {"centered", -1, "centered", option_rule::flag, nullptr, &rmsprop_options::centered},
+        {"maximize", -1, "maximize", option_rule::flag, nullptr, &rmsprop_options::maximize},
+        {"decoupled_weight_decay", -1, "decoupled_weight_decay", option_rule::flag, nullptr,
+         &rmsprop_options::decoupled_weight_decay},
+        {"lr_in_momentum", -1, "lr_in_momentum", option_rule::flag, nullptr,
+         &rmsprop_options::lr_in_momentum},
+        {"eps_inside_sqrt", -1, "eps_inside_sqrt", option_rule::flag, nullptr,
+         &rmsprop_options::eps_inside_sqrt},
+    }};
+    static constexpr const char* invalid_combination(const rmsprop_options&) { return nullptr; }
+
+    // torch's order: square_avg, momentum_buffer (momentum > 0), grad_avg (centered).
+    static constexpr std::array<const char*, 3> state_names{"square_avg", "momentum_buffer",
+                                                            "grad_avg"};
+    template <class T>
+    static constexpr std::array<T * rmsprop_buffers<T>::*, 3> state{
+        &rmsprop_buffers<T>::square_avg, &rmsprop_buffers<T>::momentum_buffer,
+        &rmsprop_buffers<T>::grad_avg};
+    static constexpr bool uses_state(const rmsprop_options& o, std::size_t k) {
+        return k == 0 || (k == 1 ? o.momentum > 0.0 : o.centered);
+    }
+    static constexpr double initial_state(const rmsprop_options&, std::size_t) { return 0.0; }
+    static constexpr bool counts_steps = true;
 
     template <class V>
     static OPTIKERN_INLINE void at(const rmsprop_buffers<typename V::value_type>& b,

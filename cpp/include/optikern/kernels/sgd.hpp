@@ -9,6 +9,8 @@
 // decoupled_weight_decay (Keras): p = p (1 - lr wd) first, no L2 term.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "optikern/buffers.hpp"
@@ -33,7 +35,7 @@ struct sgd_scalars {
     bool lr_in_momentum;
     bool maximize;
 
-    static sgd_scalars make(const sgd_options& o, bool first_step) {
+    static sgd_scalars make(const sgd_options& o, const step_context& c) {
         const bool decay = o.weight_decay != 0.0;
         return {static_cast<T>(o.lr_in_momentum ? -1.0 : -o.lr),
                 static_cast<T>(o.lr),
@@ -42,7 +44,7 @@ struct sgd_scalars {
                 static_cast<T>(o.weight_decay),
                 static_cast<T>(1.0 - o.lr * o.weight_decay),
                 o.momentum != 0.0,
-                first_step,
+                c.fresh_state,
                 o.nesterov,
                 decay && !o.decoupled_weight_decay,
                 decay && o.decoupled_weight_decay,
@@ -54,10 +56,42 @@ struct sgd_scalars {
 namespace kernels {
 
 struct sgd {
+    using options = sgd_options;
     template <class T>
     using buffers = sgd_buffers<T>;
     template <class T>
     using scalars = sgd_scalars<T>;
+
+    static constexpr std::array<option_field<sgd_options>, 8> fields{{
+        {"lr", -1, "learning rate", option_rule::non_negative, &sgd_options::lr, nullptr},
+        {"momentum", -1, "momentum value", option_rule::non_negative, &sgd_options::momentum,
+         nullptr},
+        {"dampening", -1, "dampening", option_rule::any, &sgd_options::dampening, nullptr},
+        {"weight_decay", -1, "weight_decay value", option_rule::non_negative,
+         &sgd_options::weight_decay, nullptr},
+        {"nesterov", -1, "nesterov", option_rule::flag, nullptr, &sgd_options::nesterov},
+        {"maximize", -1, "maximize", option_rule::flag, nullptr, &sgd_options::maximize},
+        {"decoupled_weight_decay", -1, "decoupled_weight_decay", option_rule::flag, nullptr,
+         &sgd_options::decoupled_weight_decay},
+        {"lr_in_momentum", -1, "lr_in_momentum", option_rule::flag, nullptr,
+         &sgd_options::lr_in_momentum},
+    }};
+    static constexpr const char* invalid_combination(const sgd_options& o) {
+        return o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0)
+                   ? "Nesterov momentum requires a momentum and zero dampening"
+                   : nullptr;
+    }
+
+    // Plain SGD keeps no state; the momentum buffer starts as a copy of the first gradient
+    // (step_context::fresh_state), so its initial value is never read.
+    static constexpr std::array<const char*, 1> state_names{"momentum_buffer"};
+    template <class T>
+    static constexpr std::array<T * sgd_buffers<T>::*, 1> state{&sgd_buffers<T>::momentum_buffer};
+    static constexpr bool uses_state(const sgd_options& o, std::size_t) {
+        return o.momentum != 0.0;
+    }
+    static constexpr double initial_state(const sgd_options&, std::size_t) { return 0.0; }
+    static constexpr bool counts_steps = false;
 
     template <class V>
     static OPTIKERN_INLINE void at(const sgd_buffers<typename V::value_type>& b,

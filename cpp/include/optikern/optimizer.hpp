@@ -1,0 +1,265 @@
+// Optimizer objects: the C++ embedding API. An optimizer keeps views of its tensors' params and
+// state (the memory stays the caller's), checked once when registered, its options and its step
+// count; a step checks only the gradients, then runs one fused pass over every tensor.
+//
+//   optikern::optimizer<optikern::kernels::adam, float> adam({/*lr*/ 1e-3});
+//   adam.add(param, n, {exp_avg, exp_avg_sq, nullptr});    // state in Kernel::state_names order
+//   adam.step(grads, 1);                                     // grads[t]: tensor t's gradient
+//
+// With a 16-bit Storage type (float16, bfloat16) the params the user sees are 16-bit, the
+// arithmetic and the state float32, and `master` the float32 master copy of each param.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "optikern/dispatch/mixed.hpp"
+#include "optikern/dispatch/table.hpp"
+#include "optikern/lowp.hpp"
+#include "optikern/options.hpp"
+
+namespace optikern {
+
+// Which array of a tensor: its param, its float32 master, its gradient, or state array k >= 0.
+enum : int { role_param = -1, role_master = -2, role_grad = -3 };
+
+// Two registered arrays share memory; names them by (tensor, role).
+struct overlap_error : std::invalid_argument {
+    std::size_t tensor_a, tensor_b;
+    int role_a, role_b;
+    overlap_error(std::size_t ta, int ra, std::size_t tb, int rb)
+        : std::invalid_argument("tensor " + std::to_string(ta) + " and tensor " +
+                                std::to_string(tb) + ": arrays share memory"),
+          tensor_a(ta),
+          tensor_b(tb),
+          role_a(ra),
+          role_b(rb) {}
+};
+
+// An option outside its range (torch's message: "Invalid learning rate: -1").
+struct option_error : std::invalid_argument {
+    using std::invalid_argument::invalid_argument;
+};
+
+// The shortest decimal that reads back as v ("0.1", "-1", "nan"), as messages show values.
+inline std::string format_number(double v) {
+    char text[32];
+    for (int digits = 1; digits <= 17; ++digits) {
+        std::snprintf(text, sizeof text, "%.*g", digits, v);
+        if (std::strtod(text, nullptr) == v) break;
+    }
+    return text;
+}
+
+template <class Options, std::size_t N>
+void check_options(const std::array<option_field<Options>, N>& fields,
+                   const char* (*invalid_combination)(const Options&),
+                   const Options& options) {
+    if (const auto* bad = invalid_option(fields, options))
+        throw option_error(std::string("Invalid ") + bad->what + ": " +
+                           format_number(options.*(bad->real)));
+    if (const char* message = invalid_combination(options)) throw option_error(message);
+}
+
+template <class Kernel, class T, class Storage = T>
+class optimizer {
+public:
+    static constexpr bool mixed = !std::is_same_v<Storage, T>;
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+    static_assert(!mixed || (std::is_same_v<T, float> && (std::is_same_v<Storage, float16> ||
+                                                          std::is_same_v<Storage, bfloat16>)),
+                  "16-bit params train with float32 arithmetic and state");
+    using options_type = typename Kernel::options;
+    using buffers_type = dispatch::buffers_t<Kernel, T>;
+    static constexpr std::size_t state_count = Kernel::state_names.size();
+    using state_arrays = std::array<T*, state_count>;
+
+    explicit optimizer(const options_type& options = {}) { set_options(options); }
+
+    // Registers one tensor of `size` elements, updated in place. `state` holds its state arrays
+    // in Kernel::state_names order (nullptr where the options use none); `master` (16-bit
+    // Storage only) its float32 master copy, or nullptr to update the 16-bit values directly.
+    // `fresh`: the state was just created (SGD's momentum buffer then starts as the gradient).
+    // Throws std::invalid_argument and registers nothing if an array the options use is
+    // missing or any array shares memory with another registered one.
+    void add(Storage* param,
+             std::int64_t size,
+             const state_arrays& state,
+             T* master = nullptr,
+             bool fresh = true) {
+        if (size < 0) throw std::invalid_argument("size: expected >= 0");
+        if (!mixed && master != nullptr)
+            throw std::invalid_argument("master: only 16-bit params keep a master copy");
+        const std::size_t t = tensors_.size();
+        std::vector<span> added;
+        const auto claim = [&](const void* data, std::size_t item, int role) {
+            if (size == 0) return;
+            if (data == nullptr)
+                throw std::invalid_argument("tensor " + std::to_string(t) + ": missing array");
+            const auto begin = reinterpret_cast<std::uintptr_t>(data);
+            added.push_back({begin, begin + static_cast<std::uintptr_t>(size) * item, t, role});
+        };
+        claim(param, sizeof(Storage), role_param);
+        if (master != nullptr) claim(master, sizeof(T), role_master);
+        for (std::size_t k = 0; k < state_count; ++k)
+            if (Kernel::uses_state(options_, k) || state[k] != nullptr)
+                claim(state[k], sizeof(T), static_cast<int>(k));
+        std::vector<span> merged = written_;
+        merged.insert(merged.end(), added.begin(), added.end());
+        std::sort(merged.begin(), merged.end());
+        for (std::size_t i = 1; i < merged.size(); ++i)
+            if (merged[i].begin < merged[i - 1].end)
+                throw overlap_error(merged[i - 1].tensor, merged[i - 1].role, merged[i].tensor,
+                                    merged[i].role);
+        buffers_type b{};
+        if constexpr (mixed) {
+            b.param = master;
+            lowp_params_.push_back(param);
+        } else {
+            b.param = param;
+        }
+        for (std::size_t k = 0; k < state_count; ++k) b.*(Kernel::template state<T>[k]) = state[k];
+        b.size = size;
+        tensors_.push_back(b);
+        fresh_.push_back(fresh);
+        written_ = std::move(merged);
+    }
+
+    std::size_t size() const { return tensors_.size(); }
+    const buffers_type& tensor(std::size_t t) const { return tensors_[t]; }
+    Storage* param(std::size_t t) const {
+        if constexpr (mixed)
+            return lowp_params_[t];
+        else
+            return tensors_[t].param;
+    }
+
+    const options_type& options() const { return options_; }
+    // Checked with torch's messages (option_error); state the new options need must exist.
+    void set_options(const options_type& options) {
+        check_options(Kernel::fields, &Kernel::invalid_combination, options);
+        for (const auto& b : tensors_)
+            for (std::size_t k = 0; k < state_count; ++k)
+                if (b.size > 0 && Kernel::uses_state(options, k) &&
+                    b.*(Kernel::template state<T>[k]) == nullptr)
+                    throw std::invalid_argument(std::string("options: need state '") +
+                                                Kernel::state_names[k] +
+                                                "', which was not registered");
+        options_ = options;
+    }
+
+    // Completed steps; set it when resuming from saved state.
+    std::int64_t steps() const { return steps_; }
+    void set_steps(std::int64_t steps) {
+        if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
+        steps_ = steps;
+    }
+
+    // Checks one step's gradients (one per tensor, in registration order): throws
+    // std::invalid_argument for a wrong count or a missing array, overlap_error for a gradient
+    // sharing memory with anything the step writes. G is T, or for 16-bit Storage also Storage.
+    template <class G>
+    void check_grads(const G* const* grads, std::size_t count) const {
+        static_assert(std::is_same_v<G, T> || (mixed && std::is_same_v<G, Storage>));
+        if (count != tensors_.size())
+            throw std::invalid_argument("grads: expected " + std::to_string(tensors_.size()) +
+                                        " arrays (one per tensor), got " + std::to_string(count));
+        for (std::size_t t = 0; t < count; ++t) {
+            const std::int64_t n = tensors_[t].size;
+            if (n == 0) continue;
+            if (grads[t] == nullptr)
+                throw std::invalid_argument("grads: tensor " + std::to_string(t) +
+                                            " has no gradient");
+            const auto begin = reinterpret_cast<std::uintptr_t>(grads[t]);
+            const auto end = begin + static_cast<std::uintptr_t>(n) * sizeof(G);
+            // The first written span ending after `begin` is the only one that can overlap.
+            const auto it =
+                std::upper_bound(written_.begin(), written_.end(), begin,
+                                 [](std::uintptr_t at, const span& s) { return at < s.end; });
+            if (it != written_.end() && it->begin < end)
+                throw overlap_error(t, role_grad, it->tensor, it->role);
+        }
+    }
+
+    // Index of the first tensor whose gradient holds NaN or infinity, or -1 (read only).
+    template <class G>
+    std::int64_t first_nonfinite(const G* const* grads) const {
+        std::vector<std::int64_t> sizes;
+        for (const auto& b : tensors_) sizes.push_back(b.size);
+        if constexpr (std::is_same_v<G, T>) {
+            std::vector<array_buffer<const T>> arrays;
+            for (std::size_t t = 0; t < tensors_.size(); ++t)
+                arrays.push_back({grads[t], sizes[t]});
+            return optikern::first_nonfinite(arrays.data(), arrays.size());
+        } else {
+            std::vector<lowp_tensor<Storage, G>> lowp;
+            for (std::size_t t = 0; t < tensors_.size(); ++t)
+                lowp.push_back({lowp_params_[t], grads[t]});
+            return optikern::first_nonfinite(lowp.data(), sizes.data(), lowp.size());
+        }
+    }
+
+    // One step: checks the gradients (see check_grads), then updates every tensor. `mixed`
+    // (16-bit Storage) holds the loss scale and the rounding; its stream is the step number.
+    template <class G>
+    void step(const G* const* grads, std::size_t count, const mixed_options& mixed_step = {}) {
+        check_grads(grads, count);
+        if (!mixed && mixed_step.grad_scale != 1.0)
+            throw std::invalid_argument("grad_scale: applies to 16-bit params only");
+        const step_context context{steps_ + 1, false};
+        const std::size_t fresh =
+            static_cast<std::size_t>(std::count(fresh_.begin(), fresh_.end(), true));
+        if (fresh == 0 || fresh == count) {
+            run(grads, 0, count, {context.step, fresh > 0}, mixed_step);
+        } else {  // some state just created: those tensors take the first-step rule
+            for (std::size_t t = 0; t < count; ++t)
+                run(grads, t, t + 1, {context.step, fresh_[t]}, mixed_step);
+        }
+        std::fill(fresh_.begin(), fresh_.end(), false);
+        ++steps_;
+    }
+
+private:
+    struct span {
+        std::uintptr_t begin, end;
+        std::size_t tensor;
+        int role;
+        bool operator<(const span& o) const { return begin < o.begin; }
+    };
+
+    template <class G>
+    void run(const G* const* grads,
+             std::size_t first,
+             std::size_t last,
+             const step_context& context,
+             mixed_options m) {
+        if constexpr (mixed) {
+            std::vector<lowp_tensor<Storage, G>> lowp;
+            lowp.reserve(last - first);
+            for (std::size_t t = first; t < last; ++t) lowp.push_back({lowp_params_[t], grads[t]});
+            m.stream = static_cast<std::uint64_t>(context.step);
+            update_mixed<Kernel>(tensors_.data() + first, lowp.data(), last - first, options_,
+                                 context, m);
+        } else {
+            for (std::size_t t = first; t < last; ++t) tensors_[t].grad = grads[t];
+            update<Kernel, T>(tensors_.data() + first, last - first, options_, context);
+        }
+    }
+
+    std::vector<buffers_type> tensors_;
+    std::vector<Storage*> lowp_params_;  // 16-bit Storage: the params the user sees
+    std::vector<span> written_;          // every written array, sorted
+    std::vector<bool> fresh_;
+    options_type options_;
+    std::int64_t steps_ = 0;
+};
+
+}  // namespace optikern
