@@ -147,6 +147,17 @@ def test_classes(data: st.DataObject) -> None:
         np.testing.assert_allclose(p.astype(np.float64).ravel(), values, rtol=tol, atol=tol)
 
 
+ADAM_OPTIONS = {
+    "lr": 0.1,
+    "betas": (0.9, 0.999),
+    "eps": 1e-8,
+    "weight_decay": 0.0,
+    "amsgrad": False,
+    "maximize": False,
+    "decoupled_weight_decay": False,
+}
+
+
 @settings(settings.get_profile("fuzz"))
 @given(data=st.data())
 def test_functional_and_core(data: st.DataObject) -> None:
@@ -168,9 +179,7 @@ def test_functional_and_core(data: st.DataObject) -> None:
         lambda: functional.sgd([p], [g], [m], lr=0.1, momentum=data.draw(HYPER)),
         lambda: functional.adagrad([p], [g], [m], step=step, lr=0.1, eps=data.draw(HYPER)),
         lambda: functional.rmsprop([p], [g], [m], [v], None, lr=0.1, centered=True),
-        lambda: _core.adam_step(
-            [p], [g], [m], [v], None, step, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, False
-        ),
+        lambda: _core.adam_step([p], [g], [[m], [v], None], ADAM_OPTIONS, step),
         lambda: functional.grad_norm([g, p], data.draw(HYPER)),
         lambda: functional.clamp_([p], -1.0, 1.0),
         lambda: functional.scale_([p, m], 0.5),

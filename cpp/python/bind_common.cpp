@@ -98,8 +98,8 @@ struct byte_range {
 
 }  // namespace
 
-step_arrays::step_arrays(std::initializer_list<role> roles) {
-    const role* all = roles.begin();
+step_arrays::step_arrays(const std::vector<role>& roles) {
+    const role* all = roles.data();
     const std::size_t n_roles = roles.size();
     std::vector<PyObject**> items(n_roles, nullptr);
     std::size_t n = 0;
@@ -211,35 +211,35 @@ std::int64_t step_arrays::first_nonfinite(std::size_t r) const {
     return std::min(in_f32, in_f64);
 }
 
-int lowp_spec::grad_type_num() const {
-    return grad_format == 1 ? py::detail::npy_api::NPY_FLOAT_ : py::detail::npy_api::NPY_USHORT_;
-}
-
-std::optional<lowp_spec> parse_lowp(py::handle lowp) {
-    if (lowp.is_none()) return std::nullopt;
-    const auto spec = py::reinterpret_borrow<py::tuple>(lowp);
-    if (spec.size() != 8) throw py::value_error("lowp: expected a tuple of 8 entries");
-    lowp_spec out;
-    out.params = spec[0];
-    const auto format = spec[1].cast<std::string>();
-    const auto grad_format = spec[2].cast<std::string>();
-    if (format != "bfloat16" && format != "float16")
-        throw py::value_error("lowp: format must be 'bfloat16' or 'float16', got '" + format + "'");
-    if (grad_format != "same" && grad_format != "float32")
-        throw py::value_error("lowp: grad format must be 'same' or 'float32', got '" + grad_format +
-                              "'");
-    out.bfloat16_params = format == "bfloat16";
-    out.grad_format = grad_format == "float32" ? 1 : 0;
-    out.options.grad_scale = spec[3].cast<double>();
-    if (!(out.options.grad_scale > 0.0) || std::isinf(out.options.grad_scale))
-        throw py::value_error(py::str("grad_scale: expected a finite number > 0, got {}")
-                                  .format(out.options.grad_scale)
-                                  .cast<std::string>());
-    out.options.mode = spec[4].cast<bool>() ? rounding::stochastic : rounding::nearest_even;
-    out.options.seed = spec[5].cast<std::uint64_t>();
-    out.options.stream = spec[6].cast<std::uint64_t>();
-    out.master_weights = spec[7].cast<bool>();
-    return out;
+void register_mixed_config(py::module_& m) {
+    py::class_<mixed_config>(m, "MixedPrecision",
+                             "How a step treats float16/bfloat16 params: their uint16 views, "
+                             "their format, the gradients' format, the loss scale and rounding.")
+        .def(py::init([](py::object lowp_params, const std::string& format,
+                         const std::string& grad_format, double grad_scale, bool stochastic,
+                         std::uint64_t seed, std::uint64_t stream, bool master_weights) {
+                 if (format != "bfloat16" && format != "float16")
+                     throw py::value_error("format: expected 'bfloat16' or 'float16', got '" +
+                                           format + "'");
+                 if (grad_format != "same" && grad_format != "float32")
+                     throw py::value_error("grad_format: expected 'same' or 'float32', got '" +
+                                           grad_format + "'");
+                 if (!(grad_scale > 0.0) || std::isinf(grad_scale))
+                     throw py::value_error(
+                         py::str("grad_scale: expected a finite number > 0, got {}")
+                             .format(grad_scale)
+                             .cast<std::string>());
+                 mixed_options options;
+                 options.grad_scale = grad_scale;
+                 options.mode = stochastic ? rounding::stochastic : rounding::nearest_even;
+                 options.seed = seed;
+                 options.stream = stream;
+                 return mixed_config{std::move(lowp_params), format == "bfloat16",
+                                     grad_format == "float32", master_weights, options};
+             }),
+             py::arg("lowp_params"), py::arg("format"), py::arg("grad_format"),
+             py::arg("grad_scale"), py::arg("stochastic"), py::arg("seed"), py::arg("stream"),
+             py::arg("master_weights"));
 }
 
 void require_float32_masters(const step_arrays& arrays) {
@@ -250,7 +250,7 @@ void require_float32_masters(const step_arrays& arrays) {
 }
 
 std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
-                                  const lowp_spec& spec,
+                                  const mixed_config& spec,
                                   std::size_t low_role,
                                   std::size_t grad_role) {
     std::vector<std::int64_t> sizes;
@@ -264,16 +264,6 @@ std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
         found = optikern::first_nonfinite(tensors.data(), sizes.data(), tensors.size());
     });
     return found;
-}
-
-void require_at_least(double value, double low, const char* what) {
-    if (!(value >= low))
-        throw py::value_error(py::str("Invalid {}: {}").format(what, value).cast<std::string>());
-}
-
-void require_in_unit_interval(double value, const char* what) {
-    if (!(value >= 0.0 && value < 1.0))
-        throw py::value_error(py::str("Invalid {}: {}").format(what, value).cast<std::string>());
 }
 
 void require_positive_step(std::int64_t step) {

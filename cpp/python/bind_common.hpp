@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,7 @@ struct role {
 // reference to every array so they stay alive while the GIL is released.
 class step_arrays {
 public:
-    step_arrays(std::initializer_list<role> roles);
+    explicit step_arrays(const std::vector<role>& roles);
 
     std::size_t count() const { return count_; }
     bool is_double(std::size_t t) const { return is_double_[t]; }
@@ -64,43 +63,29 @@ private:
     std::vector<std::int64_t> sizes_;
 };
 
-// The `lowp` argument of the step functions: float16/bfloat16 params (as uint16 views, the
-// Python layer checks their real dtype) updated from float32 masters in the same pass.
-struct lowp_spec {
-    py::handle params;     // list of uint16 views of the low-precision params
-    bool bfloat16_params;  // else float16
-    int grad_format;       // 0: same as the params, 1: float32
-    bool master_weights;   // false: the step\'s params are the 16-bit params, no masters
+// The `mixed` argument of the optimizer steps: float16/bfloat16 params (uint16 views; the
+// Python layer checks their real dtype) rewritten from float32 masters in the same pass.
+struct mixed_config {
+    py::object lowp_params;  // list of uint16 views of the 16-bit params
+    bool bfloat16;           // else float16
+    bool float32_grads;      // else the gradients have the params' 16-bit format
+    bool master_weights;     // false: the step's params are the 16-bit params, no masters
     mixed_options options;
-
-    // NumPy type number the gradients must have.
-    int grad_type_num() const;
 };
-
-// None -> no mixed precision; else a tuple (params, format, grad_format, grad_scale,
-// stochastic, seed, stream, master_weights) with format "bfloat16"/"float16" and grad_format
-// "same"/"float32"; stream changes every step (it keys the stochastic rounding). Without
-// master weights the step's `params` are the 16-bit params (uint16 views) themselves.
-std::optional<lowp_spec> parse_lowp(py::handle lowp);
-
-// NumPy type of the state arrays: float32 in mixed precision, else the param's dtype (-1).
-inline int state_type(const std::optional<lowp_spec>& lowp) {
-    return lowp ? py::detail::npy_api::NPY_FLOAT_ : -1;
-}
 
 // Mixed steps need float32 masters.
 void require_float32_masters(const step_arrays& arrays);
 
 // Calls run(P{}, G{}) with the storage types the spec names.
 template <class Run>
-void with_lowp_types(const lowp_spec& spec, Run&& run) {
-    if (spec.bfloat16_params) {
-        if (spec.grad_format == 1)
+void with_lowp_types(const mixed_config& spec, Run&& run) {
+    if (spec.bfloat16) {
+        if (spec.float32_grads)
             run(bfloat16{}, float{});
         else
             run(bfloat16{}, bfloat16{});
     } else {
-        if (spec.grad_format == 1)
+        if (spec.float32_grads)
             run(float16{}, float{});
         else
             run(float16{}, float16{});
@@ -121,13 +106,10 @@ std::vector<lowp_tensor<P, G>> lowp_tensors(const step_arrays& arrays,
 
 // Index of the first raw gradient (role grad_role) holding NaN or infinity, or -1.
 std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
-                                  const lowp_spec& spec,
+                                  const mixed_config& spec,
                                   std::size_t low_role,
                                   std::size_t grad_role);
 
-// Hyperparameter checks shared by the bindings; messages follow torch.optim's.
-void require_at_least(double value, double low, const char* what);
-void require_in_unit_interval(double value, const char* what);  // 0 <= value < 1
 void require_positive_step(std::int64_t step);
 
 }  // namespace optikern::python

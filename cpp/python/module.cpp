@@ -4,10 +4,7 @@
 namespace py = pybind11;
 
 namespace optikern::python {
-void register_sgd(py::module_&);
-void register_adagrad(py::module_&);
-void register_rmsprop(py::module_&);
-void register_adam(py::module_&);
+void register_optimizers(py::module_&);
 void register_runtime(py::module_&);
 void register_clip(py::module_&);
 void register_stream(py::module_&);
@@ -15,10 +12,7 @@ void register_stream(py::module_&);
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     m.doc() = "optikern's compiled kernels; use optikern.functional or the optimizer classes.";
-    optikern::python::register_sgd(m);
-    optikern::python::register_adagrad(m);
-    optikern::python::register_rmsprop(m);
-    optikern::python::register_adam(m);
+    optikern::python::register_optimizers(m);
     optikern::python::register_runtime(m);
     optikern::python::register_clip(m);
     optikern::python::register_stream(m);

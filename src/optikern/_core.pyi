@@ -3,88 +3,57 @@
 # the step functions return -1, or the index of the first non-finite gradient when
 # skip_nonfinite found one (nothing is written then).
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 _Arrays = Sequence[np.ndarray]
-_Lowp = tuple[_Arrays, str, str, float, bool, int, int] | None
+_States = Sequence[_Arrays | None]  # one list per state name, in <kernel>_state_names order
+_Options = dict[str, Any]  # torch's keys: a param group
+
+class MixedPrecision:
+    def __init__(
+        self,
+        lowp_params: _Arrays,
+        format: str,
+        grad_format: str,
+        grad_scale: float,
+        stochastic: bool,
+        seed: int,
+        stream: int,
+        master_weights: bool,
+    ) -> None: ...
 
 compiler: str
 openmp: bool
 min_elements_per_thread: int
 
+# One pair of functions and one tuple per kernel (sgd, adagrad, rmsprop, adam), all made by the
+# binding template in cpp/python/bind_optimizer.hpp.
 def sgd_step(
     params: _Arrays,
     grads: _Arrays,
-    momentum_buffers: _Arrays | None,
-    lr: float,
-    momentum: float,
-    dampening: float,
-    weight_decay: float,
-    nesterov: bool,
-    maximize: bool,
-    first_step: bool,
-    decoupled_weight_decay: bool = False,
-    lr_in_momentum: bool = False,
-    check_only: bool = False,
-    skip_nonfinite: bool = False,
-    lowp: _Lowp = None,
-) -> int: ...
-def adagrad_step(
-    params: _Arrays,
-    grads: _Arrays,
-    state_sums: _Arrays,
+    states: _States,
+    options: _Options,
     step: int,
-    lr: float,
-    lr_decay: float,
-    weight_decay: float,
-    eps: float,
-    maximize: bool,
-    decoupled_weight_decay: bool = False,
-    eps_inside_sqrt: bool = False,
+    fresh: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
-    lowp: _Lowp = None,
+    mixed: MixedPrecision | None = None,
 ) -> int: ...
-def rmsprop_step(
-    params: _Arrays,
-    grads: _Arrays,
-    square_avgs: _Arrays,
-    grad_avgs: _Arrays | None,
-    momentum_buffers: _Arrays | None,
-    lr: float,
-    alpha: float,
-    eps: float,
-    weight_decay: float,
-    momentum: float,
-    centered: bool,
-    maximize: bool,
-    decoupled_weight_decay: bool = False,
-    lr_in_momentum: bool = False,
-    eps_inside_sqrt: bool = False,
-    check_only: bool = False,
-    skip_nonfinite: bool = False,
-    lowp: _Lowp = None,
-) -> int: ...
-def adam_step(
-    params: _Arrays,
-    grads: _Arrays,
-    exp_avgs: _Arrays,
-    exp_avg_sqs: _Arrays,
-    max_exp_avg_sqs: _Arrays | None,
-    step: int,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    amsgrad: bool,
-    maximize: bool,
-    decoupled_weight_decay: bool,
-    check_only: bool = False,
-    skip_nonfinite: bool = False,
-    lowp: _Lowp = None,
-) -> int: ...
+def sgd_check_options(options: _Options) -> None: ...
+
+sgd_state_names: tuple[str, ...]
+adagrad_step = sgd_step
+adagrad_check_options = sgd_check_options
+adagrad_state_names: tuple[str, ...]
+rmsprop_step = sgd_step
+rmsprop_check_options = sgd_check_options
+rmsprop_state_names: tuple[str, ...]
+adam_step = sgd_step
+adam_check_options = sgd_check_options
+adam_state_names: tuple[str, ...]
+
 def grad_norm(grads: _Arrays, norm_type: float) -> float: ...
 def scale_(grads: _Arrays, factor: float) -> None: ...
 def clamp_(grads: _Arrays, low: float, high: float) -> None: ...

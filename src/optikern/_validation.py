@@ -1,7 +1,7 @@
-"""Hyperparameter and parameter checks shared by the optimizer classes.
+"""Checks of the arrays and options the Python layer owns (params, flags, loss scales).
 
-Messages follow ``torch.optim`` so that errors read the same to users porting code. The kernels
-check the hyperparameters again on every step (a user may edit ``param_groups`` in between).
+The optimizers' hyperparameters are checked by the kernels' own option tables in C++
+(``functional.CHECK_OPTIONS``), on construction and on every step, with torch's messages.
 """
 
 from __future__ import annotations
@@ -37,35 +37,6 @@ def at_least(value: Any, low: float, name: str, what: str) -> None:
     """Raise ``ValueError(f"Invalid {what}: {value}")`` unless ``value >= low`` (NaN fails)."""
     if not real(value, name) >= low:
         raise ValueError(f"Invalid {what}: {value}")
-
-
-def in_unit_interval(value: Any, name: str, what: str) -> None:
-    """Raise ``ValueError`` unless ``0 <= value < 1``."""
-    if not 0.0 <= real(value, name) < 1.0:
-        raise ValueError(f"Invalid {what}: {value}")
-
-
-def learning_rate(lr: Any) -> None:
-    at_least(lr, 0.0, "lr", "learning rate")
-
-
-def epsilon(eps: Any) -> None:
-    at_least(eps, 0.0, "eps", "epsilon value")
-
-
-def weight_decay(value: Any) -> None:
-    at_least(value, 0.0, "weight_decay", "weight_decay value")
-
-
-def momentum(value: Any) -> None:
-    at_least(value, 0.0, "momentum", "momentum value")
-
-
-def betas(value: Any) -> None:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"betas: expected a pair (beta1, beta2), got {value!r}")
-    in_unit_interval(value[0], "betas[0]", "beta parameter at index 0")
-    in_unit_interval(value[1], "betas[1]", "beta parameter at index 1")
 
 
 def flag(value: Any, name: str) -> None:

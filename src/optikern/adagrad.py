@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from . import _validation, functional
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -50,7 +46,7 @@ class Adagrad(Optimizer):
     State per param: ``step`` and ``sum``.
     """
 
-    _state_names = frozenset({"step", "sum"})
+    _kernel = "adagrad"
 
     def __init__(
         self,
@@ -81,53 +77,5 @@ class Adagrad(Optimizer):
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        _validation.learning_rate(group["lr"])
-        _validation.at_least(group["lr_decay"], 0.0, "lr_decay", "lr_decay value")
-        _validation.weight_decay(group["weight_decay"])
-        _validation.at_least(
-            group["initial_accumulator_value"],
-            0.0,
-            "initial_accumulator_value",
-            "initial_accumulator_value value",
-        )
-        _validation.epsilon(group["eps"])
-        _validation.flag(group["maximize"], "maximize")
-        _validation.flag(group["decoupled_weight_decay"], "decoupled_weight_decay")
-        _validation.flag(group["eps_inside_sqrt"], "eps_inside_sqrt")
-
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         return {"sum": group["initial_accumulator_value"]}
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        params: list[np.ndarray],
-        grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]],
-        step: int | None,
-        fresh: bool,
-        check_only: bool,
-        skip_nonfinite: bool,
-    ) -> int:
-        kernel_params, lowp_params = self._mixed(params, roles)
-        return functional._adagrad(
-            kernel_params,
-            grads,
-            roles["sum"],
-            step,
-            group["lr"],
-            group["lr_decay"],
-            group["weight_decay"],
-            group["eps"],
-            group["maximize"],
-            group["decoupled_weight_decay"],
-            group["eps_inside_sqrt"],
-            check_only,
-            skip_nonfinite,
-            lowp_params,
-            self._grad_scale,
-            self.rounding,
-            self.seed,
-            step,
-        )

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from . import _validation, functional
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -51,7 +47,7 @@ class Adam(Optimizer):
     State per param: ``step``, ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq`` (amsgrad).
     """
 
-    _state_names = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
+    _kernel = "adam"
 
     def __init__(
         self,
@@ -80,57 +76,11 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        _validation.learning_rate(group["lr"])
-        _validation.epsilon(group["eps"])
-        _validation.betas(group["betas"])
-        _validation.weight_decay(group["weight_decay"])
-        _validation.flag(group["amsgrad"], "amsgrad")
-        _validation.flag(group["maximize"], "maximize")
-        _validation.flag(group["decoupled_weight_decay"], "decoupled_weight_decay")
-
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         fill = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
         if group["amsgrad"]:
             fill["max_exp_avg_sq"] = 0.0
         return fill
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        params: list[np.ndarray],
-        grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]],
-        step: int | None,
-        fresh: bool,
-        check_only: bool,
-        skip_nonfinite: bool,
-    ) -> int:
-        kernel_params, lowp_params = self._mixed(params, roles)
-        beta1, beta2 = group["betas"]
-        return functional._adam(
-            kernel_params,
-            grads,
-            roles["exp_avg"],
-            roles["exp_avg_sq"],
-            roles.get("max_exp_avg_sq"),
-            step,
-            group["lr"],
-            beta1,
-            beta2,
-            group["eps"],
-            group["weight_decay"],
-            group["amsgrad"],
-            group["maximize"],
-            group["decoupled_weight_decay"],
-            check_only,
-            skip_nonfinite,
-            lowp_params,
-            self._grad_scale,
-            self.rounding,
-            self.seed,
-            step,
-        )
 
 
 class AdamW(Adam):

@@ -51,7 +51,7 @@ def _lowp(
     rounding: str,
     seed: int,
     stream: int,
-) -> tuple[Arrays, Arrays, tuple | None]:
+) -> tuple[Arrays | None, Arrays, _core.MixedPrecision | None]:
     """The params, gradients and ``lowp`` argument of a _core step (16-bit arrays as uint16
     views); ``params=None`` means no float32 masters: the 16-bit params are updated directly."""
     if lowp_params is None:
@@ -90,7 +90,7 @@ def _lowp(
     if len(grad_formats) > 1:
         raise TypeError(f"grads: expected all {fmt} or all float32 in one call")
     grad_format = grad_formats.pop() if grad_formats else "same"
-    spec = (
+    spec = _core.MixedPrecision(
         views,
         fmt,
         grad_format,
@@ -101,6 +101,51 @@ def _lowp(
         params is not None,
     )
     return (views if params is None else params), grad_views, spec
+
+
+def _run(
+    kernel: str,
+    params: Arrays | None,
+    grads: Arrays,
+    states: list,
+    options: dict,
+    step: int,
+    fresh: bool,
+    check_only: bool,
+    skip_nonfinite: bool,
+    lowp_params: Arrays | None,
+    grad_scale: float,
+    rounding: str,
+    seed: int,
+    stream: int,
+) -> int:
+    """One ``_core.<kernel>_step`` call: ``states`` holds one list of arrays per state name of
+    the kernel (``_core.<kernel>_state_names``), ``options`` torch's keys (a param group)."""
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _STEPS[kernel](
+        params, grads, states, options, step, fresh, check_only, skip_nonfinite, mixed
+    )
+
+
+_STEPS = {
+    "sgd": _core.sgd_step,
+    "adagrad": _core.adagrad_step,
+    "rmsprop": _core.rmsprop_step,
+    "adam": _core.adam_step,
+}
+
+#: Each kernel's state names (torch's), in the order its step takes them.
+STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _STEPS}
+
+#: Raise TypeError/ValueError with torch's messages unless a param group's options are valid.
+CHECK_OPTIONS = {
+    "sgd": _core.sgd_check_options,
+    "adagrad": _core.adagrad_check_options,
+    "rmsprop": _core.rmsprop_check_options,
+    "adam": _core.adam_check_options,
+}
 
 
 __all__ = [
@@ -151,19 +196,24 @@ def sgd(
     form); ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of
     adding :math:`\lambda p` to the gradient (Keras' ``weight_decay``).
     """
-    return _sgd(
+    options = {
+        "lr": lr,
+        "momentum": momentum,
+        "dampening": dampening,
+        "weight_decay": weight_decay,
+        "nesterov": nesterov,
+        "maximize": maximize,
+        "decoupled_weight_decay": decoupled_weight_decay,
+        "lr_in_momentum": lr_in_momentum,
+    }
+    return _run(
+        "sgd",
         params,
         grads,
-        momentum_buffers,
-        lr,
-        momentum,
-        dampening,
-        weight_decay,
-        nesterov,
-        maximize,
+        [momentum_buffers],
+        options,
+        0,
         first_step,
-        decoupled_weight_decay,
-        lr_in_momentum,
         check_only,
         skip_nonfinite,
         lowp_params,
@@ -205,18 +255,24 @@ def adagrad(
     ``eps_inside_sqrt`` uses :math:`\sqrt{s + \epsilon}` (Keras, optax);
     ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of the L2 term.
     """
-    return _adagrad(
+    options = {
+        "lr": lr,
+        "lr_decay": lr_decay,
+        "weight_decay": weight_decay,
+        "initial_accumulator_value": 0.0,  # the caller fills state_sums
+        "eps": eps,
+        "maximize": maximize,
+        "decoupled_weight_decay": decoupled_weight_decay,
+        "eps_inside_sqrt": eps_inside_sqrt,
+    }
+    return _run(
+        "adagrad",
         params,
         grads,
-        state_sums,
+        [state_sums],
+        options,
         step,
-        lr,
-        lr_decay,
-        weight_decay,
-        eps,
-        maximize,
-        decoupled_weight_decay,
-        eps_inside_sqrt,
+        False,
         check_only,
         skip_nonfinite,
         lowp_params,
@@ -267,22 +323,26 @@ def rmsprop(
     (:math:`b \leftarrow \mu b + \gamma g / a`, :math:`p \leftarrow p - b`),
     ``decoupled_weight_decay`` (:math:`p \leftarrow p (1 - \gamma\lambda)` first).
     """
-    return _rmsprop(
+    options = {
+        "lr": lr,
+        "alpha": alpha,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "momentum": momentum,
+        "centered": centered,
+        "maximize": maximize,
+        "decoupled_weight_decay": decoupled_weight_decay,
+        "lr_in_momentum": lr_in_momentum,
+        "eps_inside_sqrt": eps_inside_sqrt,
+    }
+    return _run(
+        "rmsprop",
         params,
         grads,
-        square_avgs,
-        grad_avgs,
-        momentum_buffers,
-        lr,
-        alpha,
-        eps,
-        weight_decay,
-        momentum,
-        centered,
-        maximize,
-        decoupled_weight_decay,
-        lr_in_momentum,
-        eps_inside_sqrt,
+        [square_avgs, momentum_buffers, grad_avgs],
+        options,
+        1,
+        False,
         check_only,
         skip_nonfinite,
         lowp_params,
@@ -329,21 +389,23 @@ def adam(
     then), else :math:`\hat v = v`. ``weight_decay`` adds :math:`\lambda p` to the gradient, or
     with ``decoupled_weight_decay`` (AdamW) scales :math:`p` by :math:`1 - \gamma\lambda` first.
     """
-    return _adam(
+    options = {
+        "lr": lr,
+        "betas": (beta1, beta2),
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "amsgrad": amsgrad,
+        "maximize": maximize,
+        "decoupled_weight_decay": decoupled_weight_decay,
+    }
+    return _run(
+        "adam",
         params,
         grads,
-        exp_avgs,
-        exp_avg_sqs,
-        max_exp_avg_sqs,
+        [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
+        options,
         step,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        weight_decay,
-        amsgrad,
-        maximize,
-        decoupled_weight_decay,
+        False,
         check_only,
         skip_nonfinite,
         lowp_params,
@@ -428,187 +490,3 @@ def clamp_(arrays: Arrays, low: float, high: float) -> None:
 def first_nonfinite(arrays: Arrays) -> int:
     """Index of the first array holding NaN or infinity, or -1 (a read-only pass in C++)."""
     return int(_core.first_nonfinite(arrays))
-
-
-# Positional twins of the functions above, for the optimizer classes: in CPython a call with
-# about twenty keyword arguments costs ~1 us, more than updating a thousand elements.
-
-
-def _sgd(
-    params,
-    grads,
-    momentum_buffers,
-    lr,
-    momentum,
-    dampening,
-    weight_decay,
-    nesterov,
-    maximize,
-    first_step,
-    decoupled_weight_decay,
-    lr_in_momentum,
-    check_only,
-    skip_nonfinite,
-    lowp_params,
-    grad_scale,
-    rounding,
-    seed,
-    stream,
-):
-    lowp = None
-    if lowp_params is not None or grad_scale != 1.0:
-        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
-    return _core.sgd_step(
-        params,
-        grads,
-        momentum_buffers,
-        lr,
-        momentum,
-        dampening,
-        weight_decay,
-        nesterov,
-        maximize,
-        first_step,
-        decoupled_weight_decay,
-        lr_in_momentum,
-        check_only,
-        skip_nonfinite,
-        lowp,
-    )
-
-
-def _adagrad(
-    params,
-    grads,
-    state_sums,
-    step,
-    lr,
-    lr_decay,
-    weight_decay,
-    eps,
-    maximize,
-    decoupled_weight_decay,
-    eps_inside_sqrt,
-    check_only,
-    skip_nonfinite,
-    lowp_params,
-    grad_scale,
-    rounding,
-    seed,
-    stream,
-):
-    lowp = None
-    if lowp_params is not None or grad_scale != 1.0:
-        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
-    return _core.adagrad_step(
-        params,
-        grads,
-        state_sums,
-        step,
-        lr,
-        lr_decay,
-        weight_decay,
-        eps,
-        maximize,
-        decoupled_weight_decay,
-        eps_inside_sqrt,
-        check_only,
-        skip_nonfinite,
-        lowp,
-    )
-
-
-def _rmsprop(
-    params,
-    grads,
-    square_avgs,
-    grad_avgs,
-    momentum_buffers,
-    lr,
-    alpha,
-    eps,
-    weight_decay,
-    momentum,
-    centered,
-    maximize,
-    decoupled_weight_decay,
-    lr_in_momentum,
-    eps_inside_sqrt,
-    check_only,
-    skip_nonfinite,
-    lowp_params,
-    grad_scale,
-    rounding,
-    seed,
-    stream,
-):
-    lowp = None
-    if lowp_params is not None or grad_scale != 1.0:
-        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
-    return _core.rmsprop_step(
-        params,
-        grads,
-        square_avgs,
-        grad_avgs,
-        momentum_buffers,
-        lr,
-        alpha,
-        eps,
-        weight_decay,
-        momentum,
-        centered,
-        maximize,
-        decoupled_weight_decay,
-        lr_in_momentum,
-        eps_inside_sqrt,
-        check_only,
-        skip_nonfinite,
-        lowp,
-    )
-
-
-def _adam(
-    params,
-    grads,
-    exp_avgs,
-    exp_avg_sqs,
-    max_exp_avg_sqs,
-    step,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    weight_decay,
-    amsgrad,
-    maximize,
-    decoupled_weight_decay,
-    check_only,
-    skip_nonfinite,
-    lowp_params,
-    grad_scale,
-    rounding,
-    seed,
-    stream,
-):
-    lowp = None
-    if lowp_params is not None or grad_scale != 1.0:
-        params, grads, lowp = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
-    return _core.adam_step(
-        params,
-        grads,
-        exp_avgs,
-        exp_avg_sqs,
-        max_exp_avg_sqs,
-        step,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        weight_decay,
-        amsgrad,
-        maximize,
-        decoupled_weight_decay,
-        check_only,
-        skip_nonfinite,
-        lowp,
-    )

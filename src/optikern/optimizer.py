@@ -233,8 +233,13 @@ class Optimizer:
     """
 
     _counts_steps = True
-    #: Every state name the optimizer may keep (load_state_dict refuses others).
-    _state_names: frozenset[str] = frozenset()
+    #: The kernel (``functional.KERNELS``) whose options, state and update the class uses.
+    _kernel: str
+
+    @property
+    def _state_names(self) -> frozenset[str]:
+        """Every state name the optimizer may keep (load_state_dict refuses others)."""
+        return frozenset(functional.STATE_NAMES[self._kernel])
 
     def __init__(
         self,
@@ -359,7 +364,7 @@ class Optimizer:
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Raise ValueError/TypeError for invalid hyperparameters (torch's messages)."""
-        raise NotImplementedError
+        functional.CHECK_OPTIONS[self._kernel](group)
 
     # -- step -----------------------------------------------------------------------------
 
@@ -581,7 +586,23 @@ class Optimizer:
         check_only: bool,
         skip_nonfinite: bool,
     ) -> int:
-        raise NotImplementedError
+        kernel_params, lowp_params = self._mixed(params, roles)
+        return functional._run(
+            self._kernel,
+            kernel_params,
+            grads,
+            [roles.get(name) for name in functional.STATE_NAMES[self._kernel]],
+            group,
+            step or 0,
+            fresh,
+            check_only,
+            skip_nonfinite,
+            lowp_params,
+            self._grad_scale,
+            self.rounding,
+            self.seed,
+            step or 0,
+        )
 
     # -- state dict -----------------------------------------------------------------------
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from . import _validation, functional
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -60,7 +56,7 @@ class RMSprop(Optimizer):
     ``grad_avg`` (centered).
     """
 
-    _state_names = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
+    _kernel = "rmsprop"
 
     def __init__(
         self,
@@ -95,18 +91,6 @@ class RMSprop(Optimizer):
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        _validation.learning_rate(group["lr"])
-        _validation.epsilon(group["eps"])
-        _validation.momentum(group["momentum"])
-        _validation.weight_decay(group["weight_decay"])
-        _validation.at_least(group["alpha"], 0.0, "alpha", "alpha value")
-        _validation.flag(group["centered"], "centered")
-        _validation.flag(group["maximize"], "maximize")
-        _validation.flag(group["decoupled_weight_decay"], "decoupled_weight_decay")
-        _validation.flag(group["lr_in_momentum"], "lr_in_momentum")
-        _validation.flag(group["eps_inside_sqrt"], "eps_inside_sqrt")
-
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         fill = {"square_avg": 0.0}
         if group["momentum"] > 0:
@@ -114,40 +98,3 @@ class RMSprop(Optimizer):
         if group["centered"]:
             fill["grad_avg"] = 0.0
         return fill
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        params: list[np.ndarray],
-        grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]],
-        step: int | None,
-        fresh: bool,
-        check_only: bool,
-        skip_nonfinite: bool,
-    ) -> int:
-        kernel_params, lowp_params = self._mixed(params, roles)
-        return functional._rmsprop(
-            kernel_params,
-            grads,
-            roles["square_avg"],
-            roles.get("grad_avg"),
-            roles.get("momentum_buffer"),
-            group["lr"],
-            group["alpha"],
-            group["eps"],
-            group["weight_decay"],
-            group["momentum"],
-            group["centered"],
-            group["maximize"],
-            group["decoupled_weight_decay"],
-            group["lr_in_momentum"],
-            group["eps_inside_sqrt"],
-            check_only,
-            skip_nonfinite,
-            lowp_params,
-            self._grad_scale,
-            self.rounding,
-            self.seed,
-            step,
-        )

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from . import _validation, functional
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -51,7 +47,7 @@ class SGD(Optimizer):
     torch and optikern start the buffer at the first gradient rather than at zero.
     """
 
-    _state_names = frozenset({"momentum_buffer"})
+    _kernel = "sgd"
 
     _counts_steps = False
 
@@ -84,52 +80,6 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        _validation.learning_rate(group["lr"])
-        _validation.momentum(group["momentum"])
-        _validation.real(group["dampening"], "dampening")
-        _validation.weight_decay(group["weight_decay"])
-        _validation.flag(group["nesterov"], "nesterov")
-        _validation.flag(group["maximize"], "maximize")
-        _validation.flag(group["decoupled_weight_decay"], "decoupled_weight_decay")
-        _validation.flag(group["lr_in_momentum"], "lr_in_momentum")
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-
     def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
         # The first step copies the gradient into the buffer, so its initial value is unused.
         return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        params: list[np.ndarray],
-        grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]],
-        step: int | None,
-        fresh: bool,
-        check_only: bool,
-        skip_nonfinite: bool,
-    ) -> int:
-        kernel_params, lowp_params = self._mixed(params, roles)
-        return functional._sgd(
-            kernel_params,
-            grads,
-            roles.get("momentum_buffer"),
-            group["lr"],
-            group["momentum"],
-            group["dampening"],
-            group["weight_decay"],
-            group["nesterov"],
-            group["maximize"],
-            fresh,
-            group["decoupled_weight_decay"],
-            group["lr_in_momentum"],
-            check_only,
-            skip_nonfinite,
-            lowp_params,
-            self._grad_scale,
-            self.rounding,
-            self.seed,
-            step or 0,
-        )

@@ -84,6 +84,7 @@ class _Optimizer(torch.optim.Optimizer):
 
     rounding = "nearest"
     seed = 0
+    _kernel: str  # functional.CHECK_OPTIONS checks its options (torch's messages)
 
     def _kernel_params(
         self, params: list[torch.Tensor], states: list[dict[str, Any]]
@@ -164,6 +165,8 @@ class _Optimizer(torch.optim.Optimizer):
 class SGD(_Optimizer):
     """``torch.optim.SGD`` on optikern's kernels (same signature and state)."""
 
+    _kernel = "sgd"
+
     def __init__(
         self,
         params: Any,
@@ -178,14 +181,6 @@ class SGD(_Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if not lr >= 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -195,6 +190,7 @@ class SGD(_Optimizer):
             maximize=maximize,
             **_switches(foreach=foreach, differentiable=differentiable, fused=fused),
         )
+        functional.CHECK_OPTIONS[self._kernel](defaults)
         super().__init__(params, defaults)
 
     def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +238,8 @@ class SGD(_Optimizer):
 class Adagrad(_Optimizer):
     """``torch.optim.Adagrad`` on optikern's kernels (same signature and state)."""
 
+    _kernel = "adagrad"
+
     def __init__(
         self,
         params: Any,
@@ -256,15 +254,6 @@ class Adagrad(_Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        for value, what in (
-            (lr, "learning rate"),
-            (lr_decay, "lr_decay value"),
-            (weight_decay, "weight_decay value"),
-            (initial_accumulator_value, "initial_accumulator_value value"),
-            (eps, "epsilon value"),
-        ):
-            if not value >= 0.0:
-                raise ValueError(f"Invalid {what}: {value}")
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -274,6 +263,7 @@ class Adagrad(_Optimizer):
             maximize=maximize,
             **_switches(foreach=foreach, differentiable=differentiable, fused=fused),
         )
+        functional.CHECK_OPTIONS[self._kernel](defaults)
         super().__init__(params, defaults)
         for group in self.param_groups:  # torch creates Adagrad's state at construction
             for p in group["params"]:
@@ -310,6 +300,8 @@ class Adagrad(_Optimizer):
 class RMSprop(_Optimizer):
     """``torch.optim.RMSprop`` on optikern's kernels (same signature and state)."""
 
+    _kernel = "rmsprop"
+
     def __init__(
         self,
         params: Any,
@@ -324,15 +316,6 @@ class RMSprop(_Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        for value, what in (
-            (lr, "learning rate"),
-            (eps, "epsilon value"),
-            (momentum, "momentum value"),
-            (weight_decay, "weight_decay value"),
-            (alpha, "alpha value"),
-        ):
-            if not value >= 0.0:
-                raise ValueError(f"Invalid {what}: {value}")
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -343,6 +326,7 @@ class RMSprop(_Optimizer):
             maximize=maximize,
             **_switches(capturable=capturable, foreach=foreach, differentiable=differentiable),
         )
+        functional.CHECK_OPTIONS[self._kernel](defaults)
         super().__init__(params, defaults)
 
     def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
@@ -385,6 +369,8 @@ class RMSprop(_Optimizer):
 class Adam(_Optimizer):
     """``torch.optim.Adam`` on optikern's kernels (same signature and state)."""
 
+    _kernel = "adam"
+
     def __init__(
         self,
         params: Any,
@@ -401,15 +387,6 @@ class Adam(_Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        if not lr >= 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not eps >= 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        if not weight_decay >= 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -422,6 +399,7 @@ class Adam(_Optimizer):
                 foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
             ),
         )
+        functional.CHECK_OPTIONS[self._kernel](defaults)
         super().__init__(params, defaults)
 
     def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:

@@ -30,17 +30,18 @@ struct option_field {
     bool Options::* flag;    // null for reals
 };
 
+inline bool satisfies(option_rule rule, double v) {
+    return rule == option_rule::non_negative    ? v >= 0.0
+           : rule == option_rule::unit_interval ? (v >= 0.0 && v < 1.0)
+                                                : true;
+}
+
 // The first option violating its rule, or null.
 template <class Options, std::size_t N>
 const option_field<Options>* invalid_option(const std::array<option_field<Options>, N>& fields,
                                             const Options& o) {
     for (const auto& f : fields) {
-        if (f.real == nullptr) continue;
-        const double v = o.*f.real;
-        const bool ok = f.rule == option_rule::non_negative    ? v >= 0.0
-                        : f.rule == option_rule::unit_interval ? (v >= 0.0 && v < 1.0)
-                                                               : true;
-        if (!ok) return &f;
+        if (f.real != nullptr && !satisfies(f.rule, o.*f.real)) return &f;
     }
     return nullptr;
 }

@@ -1,0 +1,197 @@
+// The one binding template of the optimizers: register_optimizer<Kernel>(m, "adam", {...})
+// defines _core.adam_step and _core.adam_check_options from the kernel's own tables (options
+// with torch's keys and messages, state names, which state the options use). Nothing numeric
+// happens here: the arrays are checked, the options parsed and checked, the GIL released.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <optikern/optikern.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bind_common.hpp"
+
+namespace optikern::python {
+
+// One option read from a param-group dict: a real number or a flag, TypeError otherwise.
+inline double real_option(py::handle value, const std::string& name) {
+    if (PyBool_Check(value.ptr()) || PyUnicode_Check(value.ptr()) || PyBytes_Check(value.ptr()))
+        throw py::type_error(
+            name + ": expected a real number, got " +
+            py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>());
+    const double v = PyFloat_AsDouble(value.ptr());
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        throw py::type_error(
+            name + ": expected a real number, got " +
+            py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>());
+    }
+    return v;
+}
+
+inline bool flag_option(py::handle value, const std::string& name) {
+    // Python's bool or NumPy's (numpy.bool_), nothing that merely converts to one.
+    const bool is_flag =
+        PyBool_Check(value.ptr()) ||
+        py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>().rfind("bool", 0) ==
+            0;
+    if (!is_flag)
+        throw py::type_error(name + ": expected True or False, got " +
+                             py::repr(value).cast<std::string>());
+    return PyObject_IsTrue(value.ptr()) == 1;
+}
+
+// The kernel's options from a dict with torch's keys (a param group), checked with torch's
+// messages: TypeError for a wrong type, ValueError for a value out of range. A missing key
+// takes the option's default, as torch fills keys that older checkpoints lack.
+template <class Kernel>
+typename Kernel::options parse_options(py::handle group) {
+    if (!PyDict_Check(group.ptr()))
+        throw py::type_error("options: expected a dict (a param group)");
+    typename Kernel::options o{};
+    for (const auto& f : Kernel::fields) {
+        PyObject* found = PyDict_GetItemString(group.ptr(), f.key);  // borrowed
+        if (found == nullptr) continue;
+        py::handle value = found;
+        std::string name = f.key;
+        if (f.index >= 0) {
+            if (!(PyTuple_Check(found) || PyList_Check(found)) || PySequence_Size(found) != 2)
+                throw py::type_error(name + ": expected a pair, got " +
+                                     py::repr(value).cast<std::string>());
+            value = PySequence_Fast_ITEMS(found)[f.index];
+            name += "[" + std::to_string(f.index) + "]";
+        }
+        if (f.real != nullptr) {
+            o.*f.real = real_option(value, name);
+            if (!satisfies(f.rule, o.*f.real))
+                throw py::value_error(std::string("Invalid ") + f.what + ": " +
+                                      py::str(value).cast<std::string>());
+        } else {
+            o.*f.flag = flag_option(value, name);
+        }
+    }
+    if (const char* message = Kernel::invalid_combination(o)) throw py::value_error(message);
+    return o;
+}
+
+void register_mixed_config(py::module_& m);
+
+template <class Kernel>
+std::int64_t optimizer_step(const std::vector<std::string>& state_args,
+                            py::handle params,
+                            py::handle grads,
+                            py::handle states,
+                            py::handle group,
+                            std::int64_t step,
+                            bool fresh,
+                            bool check_only,
+                            bool skip_nonfinite,
+                            const mixed_config* mixed) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    const auto options = parse_options<Kernel>(group);
+    if (Kernel::counts_steps) require_positive_step(step);
+    if (!(PyList_Check(states.ptr()) || PyTuple_Check(states.ptr())) ||
+        PySequence_Size(states.ptr()) != static_cast<Py_ssize_t>(n_state))
+        throw py::type_error("states: expected a list of " + std::to_string(n_state) +
+                             " lists of arrays (None for state the options do not use)");
+    PyObject** state_lists = PySequence_Fast_ITEMS(states.ptr());
+    const bool own_masters = mixed == nullptr || mixed->master_weights;
+    const int state_type = mixed != nullptr ? py::detail::npy_api::NPY_FLOAT_ : -1;
+    std::vector<role> roles{
+        {"params", params, true, own_masters ? -1 : py::detail::npy_api::NPY_USHORT_},
+        {"grads", grads, false,
+         mixed == nullptr       ? -1
+         : mixed->float32_grads ? py::detail::npy_api::NPY_FLOAT_
+                                : py::detail::npy_api::NPY_USHORT_}};
+    for (std::size_t k = 0; k < n_state; ++k) {
+        py::handle list = Kernel::uses_state(options, k) ? state_lists[k] : Py_None;
+        if (Kernel::uses_state(options, k) && list.is_none())
+            throw py::value_error(state_args[k] + ": required by these options, got None");
+        roles.push_back({state_args[k].c_str(), list, true, state_type});
+    }
+    const std::size_t low_role = roles.size();
+    roles.push_back({"lowp_params",
+                     mixed != nullptr && own_masters ? mixed->lowp_params : py::none(), true,
+                     py::detail::npy_api::NPY_USHORT_});
+    const step_arrays arrays(roles);
+    const auto buffers = [&](auto zero) {
+        using T = decltype(zero);
+        return arrays.collect<T>([&](std::size_t t) {
+            dispatch::buffers_t<Kernel, T> b{};
+            b.param = arrays.data<T>(0, t);
+            b.grad = arrays.data<const T>(1, t);
+            for (std::size_t k = 0; k < n_state; ++k)
+                b.*(Kernel::template state<T>[k]) = arrays.data<T>(2 + k, t);
+            b.size = arrays.size(t);
+            return b;
+        });
+    };
+    const step_context context{step, fresh};
+    if (mixed != nullptr) {
+        require_float32_masters(arrays);
+        if (skip_nonfinite) {
+            const std::int64_t bad =
+                first_nonfinite_lowp(arrays, *mixed, own_masters ? low_role : 0, 1);
+            if (bad >= 0) return bad;
+        }
+        if (check_only) return -1;
+        auto masters = buffers(0.0f);
+        if (!own_masters)
+            for (auto& b : masters) b.param = nullptr;  // the kernel reads the 16-bit params
+        with_lowp_types(*mixed, [&](auto p, auto g) {
+            const auto low =
+                lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? low_role : 0, 1);
+            py::gil_scoped_release release;
+            update_mixed<Kernel>(masters.data(), low.data(), masters.size(), options, context,
+                                 mixed->options);
+        });
+        return -1;
+    }
+    if (skip_nonfinite) {
+        const std::int64_t bad = arrays.first_nonfinite(1);
+        if (bad >= 0) return bad;
+    }
+    if (check_only) return -1;
+    const auto f32 = buffers(0.0f);
+    const auto f64 = buffers(0.0);
+    py::gil_scoped_release release;
+    if (!f32.empty()) update<Kernel, float>(f32.data(), f32.size(), options, context);
+    if (!f64.empty()) update<Kernel, double>(f64.data(), f64.size(), options, context);
+    return -1;
+}
+
+// _core.<name>_step(params, grads, states, options, step, fresh=False, check_only=False,
+// skip_nonfinite=False, mixed=None) and _core.<name>_check_options(options).
+template <class Kernel>
+void register_optimizer(py::module_& m,
+                        const char* name,
+                        std::array<const char*, Kernel::state_names.size()> state_args) {
+    const std::vector<std::string> args(state_args.begin(), state_args.end());
+    m.def((std::string(name) + "_step").c_str(),
+          [args](py::handle params, py::handle grads, py::handle states, py::handle options,
+                 std::int64_t step, bool fresh, bool check_only, bool skip_nonfinite,
+                 const mixed_config* mixed) {
+              return optimizer_step<Kernel>(args, params, grads, states, options, step, fresh,
+                                            check_only, skip_nonfinite, mixed);
+          },
+          py::arg("params"), py::arg("grads"), py::arg("states"), py::arg("options"),
+          py::arg("step"), py::arg("fresh") = false, py::arg("check_only") = false,
+          py::arg("skip_nonfinite") = false, py::arg("mixed").none(true) = nullptr,
+          "One step over every tensor in place. states: one list of arrays per state name (None "
+          "where the options use none); options: a dict with torch's keys (a param group); step: "
+          "1-based; fresh: the state was just created. Returns -1, or with skip_nonfinite the "
+          "index of the first gradient holding NaN or infinity (nothing written).");
+    m.def((std::string(name) + "_check_options").c_str(),
+          [](py::handle options) { parse_options<Kernel>(options); }, py::arg("options"),
+          "Raise TypeError/ValueError (torch's messages) unless the options are valid.");
+    py::list names;
+    for (const char* s : Kernel::state_names) names.append(s);
+    m.attr((std::string(name) + "_state_names").c_str()) = py::tuple(names);
+}
+
+}  // namespace optikern::python
