@@ -8,8 +8,6 @@
 
 namespace optikern::python {
 
-namespace {
-
 std::string where(const char* name, std::size_t t) {
     return std::string(name) + "[" + std::to_string(t) + "]";
 }
@@ -25,19 +23,6 @@ std::string dtype_name(py::handle array) {
 std::string shape_of(py::handle array) {
     return py::str(array.attr("shape")).cast<std::string>();
 }
-
-// What the checks need of an array, read straight from its header: this runs for every array
-// of every step, and creating Python objects (dtype, shape tuples) here would cost more than
-// updating a thousand elements.
-struct header {
-    char* data;
-    int ndim;
-    const py::ssize_t* shape;
-    int flags;
-    int type_num;
-    bool native_order;
-    std::int64_t size;
-};
 
 header read_header(PyObject* obj) {
     const auto* a = py::detail::array_proxy(obj);
@@ -61,6 +46,37 @@ bool is_float_type(int type_num) {
            type_num == py::detail::npy_api::NPY_DOUBLE_;
 }
 
+namespace {
+
+// The checks of checked_array; `name()` is called only to word an error.
+template <class Name>
+header checked_with(PyObject* obj, Name&& name, bool writeable) {
+    if (!py::detail::npy_api::get().PyArray_Check_(obj))
+        throw py::type_error(name() + ": expected a numpy.ndarray, got " + type_name(obj));
+    const header h = read_header(obj);
+    if (!(h.flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
+        throw py::value_error(name() +
+                              ": expected a C-contiguous array (the kernels never work on a copy); "
+                              "make one with numpy.ascontiguousarray");
+    if (!(h.flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(name() + ": expected an aligned array");
+    if (writeable && !(h.flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
+        throw py::value_error(name() + ": expected a writeable array, got a read-only one");
+    return h;
+}
+
+}  // namespace
+
+header checked_array(PyObject* obj, const std::string& name, bool writeable) {
+    return checked_with(obj, [&] { return name; }, writeable);
+}
+
+header checked_array(PyObject* obj, const char* name, std::size_t index, bool writeable) {
+    return checked_with(obj, [&] { return where(name, index); }, writeable);
+}
+
+namespace {
+
 // The argument as list/tuple items we can read without calling back into user code.
 std::pair<PyObject**, std::size_t> items_of(const role& r) {
     if (!PyList_Check(r.list.ptr()) && !PyTuple_Check(r.list.ptr()))
@@ -72,20 +88,7 @@ std::pair<PyObject**, std::size_t> items_of(const role& r) {
 
 // Layout and flag checks common to every role; dtype and shape are checked against the param.
 header checked(PyObject* obj, const role& r, std::size_t t) {
-    if (!py::detail::npy_api::get().PyArray_Check_(obj))
-        throw py::type_error(where(r.name, t) + ": expected a numpy.ndarray, got " +
-                             type_name(obj));
-    const header h = read_header(obj);
-    if (!(h.flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
-        throw py::value_error(where(r.name, t) +
-                              ": expected a C-contiguous array (the kernels never work on a copy); "
-                              "make one with numpy.ascontiguousarray");
-    if (!(h.flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-        throw py::value_error(where(r.name, t) + ": expected an aligned array");
-    if (r.writeable && !(h.flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
-        throw py::value_error(where(r.name, t) +
-                              ": expected a writeable array, got a read-only one");
-    return h;
+    return checked_array(obj, r.name, t, r.writeable);
 }
 
 struct byte_range {

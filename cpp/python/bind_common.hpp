@@ -18,6 +18,30 @@ namespace optikern::python {
 
 namespace py = pybind11;
 
+// What the checks need of an array, read straight from its header: this runs for every array
+// of every step, and creating Python objects (dtype, shape tuples) here would cost more than
+// updating a thousand elements.
+struct header {
+    char* data;
+    int ndim;
+    const py::ssize_t* shape;
+    int flags;
+    int type_num;
+    bool native_order;
+    std::int64_t size;
+};
+
+header read_header(PyObject* obj);  // obj must be an ndarray
+// An ndarray that is C-contiguous, aligned and (if asked) writeable, else TypeError/ValueError
+// naming it `name`.
+header checked_array(PyObject* obj, const std::string& name, bool writeable);
+header checked_array(PyObject* obj, const char* name, std::size_t index, bool writeable);
+std::string where(const char* name, std::size_t t);  // "name[t]"
+std::string type_name(py::handle obj);
+std::string dtype_name(py::handle array);
+std::string shape_of(py::handle array);
+std::size_t item_size(int type_num);  // float64, float32, 16-bit
+
 // One list argument of a step: params, grads or one kind of state.
 struct role {
     const char* name;

@@ -46,6 +46,32 @@ inline bool flag_option(py::handle value, const std::string& name) {
     return PyObject_IsTrue(value.ptr()) == 1;
 }
 
+// A key as an interned str, made once: looking it up costs no allocation.
+inline PyObject* interned(const char* key) {
+    return PyUnicode_InternFromString(key);  // new reference, kept for the process
+}
+
+// The kernel's option keys and state names, interned once.
+template <class Kernel>
+const std::array<PyObject*, Kernel::fields.size()>& option_keys() {
+    static const auto keys = [] {
+        std::array<PyObject*, Kernel::fields.size()> out{};
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = interned(Kernel::fields[i].key);
+        return out;
+    }();
+    return keys;
+}
+
+template <class Kernel>
+const std::array<PyObject*, Kernel::state_names.size()>& state_keys() {
+    static const auto keys = [] {
+        std::array<PyObject*, Kernel::state_names.size()> out{};
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = interned(Kernel::state_names[i]);
+        return out;
+    }();
+    return keys;
+}
+
 // The kernel's options from a dict with torch's keys (a param group), checked with torch's
 // messages: TypeError for a wrong type, ValueError for a value out of range. A missing key
 // takes the option's default, as torch fills keys that older checkpoints lack.
@@ -54,8 +80,10 @@ typename Kernel::options parse_options(py::handle group) {
     if (!PyDict_Check(group.ptr()))
         throw py::type_error("options: expected a dict (a param group)");
     typename Kernel::options o{};
-    for (const auto& f : Kernel::fields) {
-        PyObject* found = PyDict_GetItemString(group.ptr(), f.key);  // borrowed
+    const auto& keys = option_keys<Kernel>();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto& f = Kernel::fields[i];
+        PyObject* found = PyDict_GetItem(group.ptr(), keys[i]);  // borrowed
         if (found == nullptr) continue;
         py::handle value = found;
         std::string name = f.key;
@@ -173,15 +201,18 @@ void register_optimizer(py::module_& m,
                         std::array<const char*, Kernel::state_names.size()> state_args) {
     const std::vector<std::string> args(state_args.begin(), state_args.end());
     m.def((std::string(name) + "_step").c_str(),
+          // `mixed` is taken as a handle: letting pybind11 turn None into a null pointer costs a
+          // failed attribute lookup (~1 us) on every call.
           [args](py::handle params, py::handle grads, py::handle states, py::handle options,
                  std::int64_t step, bool fresh, bool check_only, bool skip_nonfinite,
-                 const mixed_config* mixed) {
-              return optimizer_step<Kernel>(args, params, grads, states, options, step, fresh,
-                                            check_only, skip_nonfinite, mixed);
+                 py::handle mixed) {
+              return optimizer_step<Kernel>(
+                  args, params, grads, states, options, step, fresh, check_only, skip_nonfinite,
+                  mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>());
           },
           py::arg("params"), py::arg("grads"), py::arg("states"), py::arg("options"),
           py::arg("step"), py::arg("fresh") = false, py::arg("check_only") = false,
-          py::arg("skip_nonfinite") = false, py::arg("mixed").none(true) = nullptr,
+          py::arg("skip_nonfinite") = false, py::arg("mixed") = py::none(),
           "One step over every tensor in place. states: one list of arrays per state name (None "
           "where the options use none); options: a dict with torch's keys (a param group); step: "
           "1-based; fresh: the state was just created. Returns -1, or with skip_nonfinite the "
@@ -189,9 +220,20 @@ void register_optimizer(py::module_& m,
     m.def((std::string(name) + "_check_options").c_str(),
           [](py::handle options) { parse_options<Kernel>(options); }, py::arg("options"),
           "Raise TypeError/ValueError (torch's messages) unless the options are valid.");
+    m.def((std::string(name) + "_state_fill").c_str(),
+          [](py::handle options) {
+              const auto o = parse_options<Kernel>(options);
+              py::dict fill;
+              for (std::size_t k = 0; k < Kernel::state_names.size(); ++k)
+                  if (Kernel::uses_state(o, k))
+                      fill[Kernel::state_names[k]] = Kernel::initial_state(o, k);
+              return fill;
+          },
+          py::arg("options"), "The state arrays these options use, with their initial values.");
     py::list names;
     for (const char* s : Kernel::state_names) names.append(s);
     m.attr((std::string(name) + "_state_names").c_str()) = py::tuple(names);
+    m.attr((std::string(name) + "_counts_steps").c_str()) = Kernel::counts_steps;
 }
 
 }  // namespace optikern::python

@@ -1,5 +1,6 @@
-// Every optimizer's step, from the one binding template: a new optimizer is one line here.
+// Every optimizer, from the binding templates: a new optimizer is two lines here.
 #include "bind_optimizer.hpp"
+#include "group.hpp"
 
 namespace optikern::python {
 
@@ -11,6 +12,15 @@ void register_optimizers(py::module_& m) {
     register_optimizer<kernels::rmsprop>(m, "rmsprop",
                                          {"square_avgs", "momentum_buffers", "grad_avgs"});
     register_optimizer<kernels::adam>(m, "adam", {"exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"});
+    register_stale_group(m);
+    register_group<kernels::sgd>(m, "SGDGroup");
+    register_group<kernels::adagrad>(m, "AdagradGroup");
+    register_group<kernels::rmsprop>(m, "RMSpropGroup");
+    register_group<kernels::adam>(m, "AdamGroup");
+}
+
+void register_stale_group(py::module_& m) {
+    py::register_exception<stale_group>(m, "StaleGroup", PyExc_RuntimeError);
 }
 
 }  // namespace optikern::python

@@ -167,7 +167,7 @@ void check_validation() {
                                           [&] { opt.step(overlapping, 1); });
     const float* two[] = {d.data(), d.data()};
     expect_throw<std::invalid_argument>("gradient count", [&] { opt.step(two, 2); });
-    if (opt.steps() != 0 || a != std::vector<float>(8)) {
+    if (opt.steps(0) != 0 || a != std::vector<float>(8)) {
         std::printf("FAIL a refused step wrote\n");
         ++failures;
     }

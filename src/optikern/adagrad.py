@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -76,6 +74,3 @@ class Adagrad(Optimizer):
             eps_inside_sqrt=eps_inside_sqrt,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
-
-    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
-        return {"sum": group["initial_accumulator_value"]}

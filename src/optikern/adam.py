@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -75,12 +73,6 @@ class Adam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
-
-    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
-        fill = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
-        if group["amsgrad"]:
-            fill["max_exp_avg_sq"] = 0.0
-        return fill
 
 
 class AdamW(Adam):

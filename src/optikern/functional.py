@@ -103,41 +103,23 @@ def _lowp(
     return (views if params is None else params), grad_views, spec
 
 
-def _run(
-    kernel: str,
-    params: Arrays | None,
-    grads: Arrays,
-    states: list,
-    options: dict,
-    step: int,
-    fresh: bool,
-    check_only: bool,
-    skip_nonfinite: bool,
-    lowp_params: Arrays | None,
-    grad_scale: float,
-    rounding: str,
-    seed: int,
-    stream: int,
-) -> int:
-    """One ``_core.<kernel>_step`` call: ``states`` holds one list of arrays per state name of
-    the kernel (``_core.<kernel>_state_names``), ``options`` torch's keys (a param group)."""
-    mixed = None
-    if lowp_params is not None or grad_scale != 1.0:
-        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
-    return _STEPS[kernel](
-        params, grads, states, options, step, fresh, check_only, skip_nonfinite, mixed
-    )
-
-
-_STEPS = {
-    "sgd": _core.sgd_step,
-    "adagrad": _core.adagrad_step,
-    "rmsprop": _core.rmsprop_step,
-    "adam": _core.adam_step,
-}
+_KERNELS = ("sgd", "adagrad", "rmsprop", "adam")
 
 #: Each kernel's state names (torch's), in the order its step takes them.
-STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _STEPS}
+STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _KERNELS}
+#: Whether each kernel's state keeps torch's per-param "step".
+COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _KERNELS}
+#: The state arrays a param group's options use, with their initial values.
+STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _KERNELS}
+#: The C++ group object serving one param group of an optimizer class.
+GROUPS = {
+    "sgd": _core.SGDGroup,
+    "adagrad": _core.AdagradGroup,
+    "rmsprop": _core.RMSpropGroup,
+    "adam": _core.AdamGroup,
+}
+#: Raised by a group step when the group's params or state arrays changed since it was built.
+StaleGroup = _core.StaleGroup
 
 #: Raise TypeError/ValueError with torch's messages unless a param group's options are valid.
 CHECK_OPTIONS = {
@@ -206,21 +188,11 @@ def sgd(
         "decoupled_weight_decay": decoupled_weight_decay,
         "lr_in_momentum": lr_in_momentum,
     }
-    return _run(
-        "sgd",
-        params,
-        grads,
-        [momentum_buffers],
-        options,
-        0,
-        first_step,
-        check_only,
-        skip_nonfinite,
-        lowp_params,
-        grad_scale,
-        rounding,
-        seed,
-        stream,
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.sgd_step(
+        params, grads, [momentum_buffers], options, 0, first_step, check_only, skip_nonfinite, mixed
     )
 
 
@@ -265,21 +237,11 @@ def adagrad(
         "decoupled_weight_decay": decoupled_weight_decay,
         "eps_inside_sqrt": eps_inside_sqrt,
     }
-    return _run(
-        "adagrad",
-        params,
-        grads,
-        [state_sums],
-        options,
-        step,
-        False,
-        check_only,
-        skip_nonfinite,
-        lowp_params,
-        grad_scale,
-        rounding,
-        seed,
-        stream,
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.adagrad_step(
+        params, grads, [state_sums], options, step, False, check_only, skip_nonfinite, mixed
     )
 
 
@@ -335,8 +297,10 @@ def rmsprop(
         "lr_in_momentum": lr_in_momentum,
         "eps_inside_sqrt": eps_inside_sqrt,
     }
-    return _run(
-        "rmsprop",
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.rmsprop_step(
         params,
         grads,
         [square_avgs, momentum_buffers, grad_avgs],
@@ -345,11 +309,7 @@ def rmsprop(
         False,
         check_only,
         skip_nonfinite,
-        lowp_params,
-        grad_scale,
-        rounding,
-        seed,
-        stream,
+        mixed,
     )
 
 
@@ -398,8 +358,10 @@ def adam(
         "maximize": maximize,
         "decoupled_weight_decay": decoupled_weight_decay,
     }
-    return _run(
-        "adam",
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+    return _core.adam_step(
         params,
         grads,
         [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
@@ -408,11 +370,7 @@ def adam(
         False,
         check_only,
         skip_nonfinite,
-        lowp_params,
-        grad_scale,
-        rounding,
-        seed,
-        stream,
+        mixed,
     )
 
 

@@ -4,14 +4,18 @@ Semantics follow ``torch.optim.Optimizer`` where NumPy allows: ``param_groups`` 
 of group dicts (edit ``lr`` between steps), ``state[param]`` the state of one param, and
 ``state_dict()`` uses torch's layout (params replaced by their index in group order).
 Gradients are not attributes of the arrays, so ``step(grads)`` takes them as a list aligned with
-the params. The update itself is one call per param group into :mod:`optikern.functional`.
+the params.
+
+Each param group is served by a C++ group object (``functional.GROUPS``) holding checked views
+of its params and of the arrays in their state dicts; a step hands it the live group dict and
+the gradients. When the params or state arrays it was built from change (a param added, an
+array in ``state[p]`` replaced, state loaded), the object notices and is rebuilt from the
+current state, checking the new arrays.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
-import re
 import threading
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import Any, Callable, Union
@@ -30,16 +34,16 @@ NONFINITE_POLICIES = ("propagate", "skip", "raise")
 
 
 class ParamState(MutableMapping):
-    """State dicts keyed by the param arrays themselves.
+    """Per-param state dicts keyed by the param arrays themselves.
 
     NumPy arrays are unhashable, so keys are compared by identity, as torch does with tensors.
-    Every change made through this mapping or through a param's state dict counts in
-    ``generation``, which tells the optimizer when its cached step plans are stale.
+    Each value is a plain dict with torch's state names; replacing or removing a param's dict
+    here calls ``on_change`` (the optimizer then rebuilds its groups).
     """
 
-    def __init__(self) -> None:
-        self._by_id: dict[int, tuple[np.ndarray, _StateEntries]] = {}
-        self.generation = 0
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        self._by_id: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+        self._on_change = on_change
 
     def __getitem__(self, param: np.ndarray) -> dict[str, Any]:
         try:
@@ -50,12 +54,12 @@ class ParamState(MutableMapping):
             ) from None
 
     def __setitem__(self, param: np.ndarray, state: dict[str, Any]) -> None:
-        self.generation += 1
-        self._by_id[id(param)] = (param, _StateEntries(self, state))
+        self._by_id[id(param)] = (param, dict(state))
+        self._on_change()
 
     def __delitem__(self, param: np.ndarray) -> None:
-        self.generation += 1
         del self._by_id[id(param)]
+        self._on_change()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return (param for param, _ in self._by_id.values())
@@ -70,140 +74,8 @@ class ParamState(MutableMapping):
         return f"ParamState({len(self)} params)"
 
 
-class _StateEntries(dict):
-    """One param's state (a plain dict to read); writes to it count as a state change."""
-
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner: ParamState, entries: dict[str, Any]) -> None:
-        super().__init__(entries)
-        self._owner = owner
-
-    def _changed(self) -> None:
-        self._owner.generation += 1
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._changed()
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: str) -> None:
-        self._changed()
-        super().__delitem__(key)
-
-    def __ior__(self, other: Any) -> _StateEntries:  # noqa: PYI034
-        self._changed()
-        return super().__ior__(other)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        self._changed()
-        super().update(*args, **kwargs)
-
-    def pop(self, *args: Any) -> Any:
-        self._changed()
-        return super().pop(*args)
-
-    def popitem(self) -> tuple[str, Any]:
-        self._changed()
-        return super().popitem()
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        self._changed()
-        return super().setdefault(key, default)
-
-    def clear(self) -> None:
-        self._changed()
-        super().clear()
-
-    def __reduce__(self) -> Any:
-        return (dict, (dict(self),))
-
-
-class _Call:
-    """One kernel call of a step, and the state to keep once every call succeeded."""
-
-    __slots__ = ("args", "new_state", "step", "update")
-
-    def __init__(
-        self,
-        update: Callable[..., int],
-        group: dict[str, Any],
-        params: list[np.ndarray],
-        grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]],
-        step: int | None,
-        fresh: bool,
-        new_state: list,
-    ) -> None:
-        self.update = update
-        self.args = (group, params, grads, roles, step, fresh)
-        self.step = step
-        self.new_state = new_state  # [(param, state dict or None, {name: fresh array})]
-
-    def run(self, check_only: bool = False, skip_nonfinite: bool = False) -> int:
-        return self.update(*self.args, check_only, skip_nonfinite)
-
-
-class _Plan:
-    """A group's arrays as the kernel takes them, kept between steps.
-
-    Rebuilding the lists costs ~1 us per param in Python; a plan is reused while nothing it
-    was built from changed: the same group with the same params, and no change to any state
-    (``ParamState.generation``). The kernel call re-checks every array anyway.
-    """
-
-    __slots__ = (
-        "fill_names",
-        "generation",
-        "group",
-        "param_ids",
-        "params",
-        "roles",
-        "state_map",
-        "states",
-        "step",
-    )
-
-    def __init__(
-        self,
-        group: dict[str, Any],
-        state_map: ParamState,
-        states: list[_StateEntries],
-        roles: dict[str, list[np.ndarray]],
-        step: int | None,
-        fill_names: Iterable[str],
-    ) -> None:
-        self.fill_names = set(fill_names)
-        self.group = group
-        self.params = list(group["params"])
-        self.param_ids = [id(p) for p in self.params]
-        self.state_map = state_map
-        self.generation = state_map.generation
-        self.states = states
-        self.roles = roles
-        self.step = step
-
-    def next_step(self) -> int | None:
-        return None if self.step is None else self.step + 1
-
-    def advance(self) -> None:
-        """Record a successful step in the plan and in every param's state."""
-        if self.step is not None:
-            self.step += 1
-            for state in self.states:
-                dict.__setitem__(state, "step", self.step)  # no generation change: the plan knows
-
-    def matches(self, group: dict[str, Any], state_map: ParamState, fill: dict[str, float]) -> bool:
-        return (
-            group is self.group
-            and state_map is self.state_map
-            and state_map.generation == self.generation
-            and fill.keys() == self.fill_names
-            and list(map(id, group["params"])) == self.param_ids
-        )
-
-
 class Optimizer:
-    """Base class of the optimizers. Subclasses define the state they keep and one kernel call.
+    """Base class of the optimizers; a subclass names its kernel and its constructor.
 
     Options every optimizer takes (keyword-only):
 
@@ -221,25 +93,23 @@ class Optimizer:
         Without it the 16-bit params are updated directly (2 bytes less per param): then use
         ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
 
-    Subclass hooks:
-
-    * ``_state_fill(group)``: the state arrays the group's options need, with their initial
-      value (e.g. ``{"exp_avg": 0.0, "exp_avg_sq": 0.0}``);
-    * ``_counts_steps``: whether the state keeps torch's per-param ``"step"``;
-    * ``_update(group, params, grads, roles, step, fresh, check_only, skip_nonfinite)``: one
-      functional call updating params that share one step number, returning its result;
-      ``roles`` maps each state name to the arrays of those params (``fresh``: they were just
-      created, which SGD's momentum needs to know).
+    State is created at a param's first step, as torch does. Arrays in ``state[p]`` may be
+    replaced between steps (``opt.state[p]["exp_avg"] = a``): the next step uses the new array,
+    after checking it like any other (dtype, shape, layout, no shared memory), or raises
+    naming ``state[i][name]``.
     """
 
-    _counts_steps = True
-    #: The kernel (``functional.KERNELS``) whose options, state and update the class uses.
+    #: The kernel (a key of ``functional.GROUPS``) whose options, state and update it uses.
     _kernel: str
 
     @property
     def _state_names(self) -> frozenset[str]:
         """Every state name the optimizer may keep (load_state_dict refuses others)."""
         return frozenset(functional.STATE_NAMES[self._kernel])
+
+    @property
+    def _counts_steps(self) -> bool:
+        return functional.COUNTS_STEPS[self._kernel]
 
     def __init__(
         self,
@@ -268,8 +138,8 @@ class Optimizer:
         self.found_nonfinite = False
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
-        self.state = ParamState()
-        self._plans: list[_Plan | None] = []
+        self.state = ParamState(self._drop_groups)
+        self._groups: list[Any] = []  # one C++ group per param group, or None until built
         # Steps and state changes are serialised: two threads stepping one optimizer must not
         # interleave (the kernels release the GIL).
         self._lock = threading.Lock()
@@ -322,13 +192,16 @@ class Optimizer:
         self._grad_scale = 1.0
         self.skipped_steps = saved["skipped_steps"]
         self.found_nonfinite = saved["found_nonfinite"]
-        self.state = ParamState()
+        self._groups = []
+        self.state = ParamState(self._drop_groups)
         params = [p for g in self.param_groups for p in g["params"]]
         for p, entries in zip(params, saved["state"]):
             if entries is not None:
                 self.state[p] = entries
-        self._plans = []
         self._lock = threading.Lock()
+
+    def _drop_groups(self) -> None:
+        self._groups = []
 
     # -- param groups ---------------------------------------------------------------------
 
@@ -392,32 +265,135 @@ class Optimizer:
                     )
         with self._lock:
             self._grad_scale = grad_scale
-            groups = self.param_groups
-            if len(groups) == 1 and len(self._plans) == 1:
-                # The steady state of the common case: one group, one kernel call, nothing
-                # to build.
-                group, plan = groups[0], self._plans[0]
-                if plan is not None and plan.matches(group, self.state, self._state_fill(group)):
-                    if len(grads) != len(plan.params):
-                        raise ValueError(
-                            f"grads: expected {len(plan.params)} arrays (one per param), "
-                            f"got {len(grads)}"
-                        )
-                    bad = self._update(
-                        group,
-                        plan.params,
+            self._step(grads)
+
+    def _step(self, grads: Sequence[np.ndarray]) -> None:
+        groups = self.param_groups
+        cores = self._groups
+        if len(cores) == 1 and len(groups) == 1 and cores[0] is not None:
+            # The steady state of the common case: one group, its C++ group built.
+            group = groups[0]
+            if len(grads) == len(group["params"]):
+                try:
+                    bad = cores[0].step(
                         grads,
-                        plan.roles,
-                        plan.next_step(),
-                        False,
-                        False,
+                        0,
+                        group,
                         self.nonfinite != "propagate",
+                        False,
+                        self._grad_scale,
+                        self.rounding == "stochastic",
+                        self.seed,
                     )
-                    if bad < 0 or not self._nonfinite_found(bad):
-                        self.found_nonfinite = False
-                        plan.advance()
+                except functional.StaleGroup:
+                    pass  # rebuilt below
+                else:
+                    self._nonfinite_found(bad)
                     return
-            self._step_groups(grads)
+        starts = [0]
+        for group in groups:
+            starts.append(starts[-1] + len(group["params"]))
+        if len(grads) != starts[-1]:
+            raise ValueError(
+                f"grads: expected {starts[-1]} arrays (one per param), got {len(grads)}"
+            )
+        if len(self._groups) != len(groups):
+            self._groups = [None] * len(groups)
+        scan = self.nonfinite != "propagate"
+        pending: list[tuple[int, list]] = []  # state created for this step, kept if it succeeds
+        try:
+            if len(groups) == 1:  # one call checks, scans and updates atomically by itself
+                bad = self._run(0, grads, 0, scan, False, pending)
+                if bad >= 0 and self._nonfinite_found(bad):
+                    self._discard(pending)
+                    return
+            else:  # check (and scan) every group before the first one writes
+                for i in range(len(groups)):
+                    bad = self._run(i, grads, starts[i], scan, True, pending)
+                    if bad >= 0 and self._nonfinite_found(bad):
+                        self._discard(pending)
+                        return
+                for i in range(len(groups)):
+                    self._run(i, grads, starts[i], False, False, pending)
+        except BaseException:
+            self._discard(pending)
+            raise
+        self.found_nonfinite = False
+        for _, created in pending:
+            for p, state, new, _ in created:
+                if new:
+                    self.state._by_id[id(p)] = (p, state)
+
+    def _run(
+        self,
+        i: int,
+        grads: Sequence[np.ndarray],
+        start: int,
+        scan: bool,
+        check_only: bool,
+        pending: list[tuple[int, list]],
+    ) -> int:
+        """One group's step (or check) through its C++ group, built or rebuilt as needed."""
+        group = self.param_groups[i]
+        for _ in range(2):
+            core = self._groups[i]
+            if core is None:
+                core, created = self._build(group, start)
+                self._groups[i] = core
+                if created:
+                    pending.append((i, created))
+            try:
+                return int(
+                    core.step(
+                        grads,
+                        start,
+                        group,
+                        scan,
+                        check_only,
+                        self._grad_scale,
+                        self.rounding == "stochastic",
+                        self.seed,
+                    )
+                )
+            except functional.StaleGroup:
+                self._groups[i] = None
+        raise RuntimeError("optimizer group rebuilt twice in one step")  # pragma: no cover
+
+    def _build(self, group: dict[str, Any], first_index: int) -> tuple[Any, list]:
+        """A C++ group over the group's params and their state, creating missing state (kept
+        only if the step succeeds): float32 for 16-bit params, whose master starts equal to
+        them (exactly: every float16/bfloat16 value is a float32)."""
+        fill = functional.STATE_FILL[self._kernel](group)
+        states, fresh, created = [], [], []
+        for p in group["params"]:
+            entry = self.state._by_id.get(id(p))
+            state = entry[1] if entry is not None else {}
+            new = {name: _initial_state(p, v) for name, v in fill.items() if name not in state}
+            if _is_lowp(p) and self.master_weights and "master_param" not in state:
+                new["master_param"] = p.astype(np.float32)
+            if new or entry is None:
+                state.update(new)
+                created.append((p, state, entry is None, list(new)))
+            states.append(state)
+            fresh.append(any(name in fill for name in new))
+        try:
+            core = functional.GROUPS[self._kernel](
+                list(group["params"]), states, group, fresh, first_index
+            )
+        except BaseException:
+            self._discard([(-1, created)])
+            raise
+        return core, created
+
+    def _discard(self, pending: list[tuple[int, list]]) -> None:
+        """Undo the state created for a step that did not happen."""
+        for i, created in pending:
+            for _, state, new, names in created:
+                if not new:
+                    for name in names:
+                        state.pop(name, None)
+            if 0 <= i < len(self._groups):
+                self._groups[i] = None
 
     def _nonfinite_found(self, index: int) -> bool:
         """Apply the non-finite policy after a scan; True if the step must not go on."""
@@ -430,179 +406,6 @@ class Optimizer:
             )
         self.skipped_steps += 1
         return True
-
-    def _step_groups(self, grads: Sequence[np.ndarray]) -> None:
-        groups = self.param_groups
-        sizes = [len(g["params"]) for g in groups]
-        if len(grads) != sum(sizes):
-            raise ValueError(
-                f"grads: expected {sum(sizes)} arrays (one per param), got {len(grads)}"
-            )
-        if len(self._plans) != len(groups):
-            self._plans = [None] * len(groups)
-        bounds = list(itertools.accumulate(sizes, initial=0))
-        calls: list[_Call] = []
-        for i, group in enumerate(groups):
-            group_grads = grads[bounds[i] : bounds[i + 1]]
-            plan = self._plans[i]
-            fill = self._state_fill(group)
-            if plan is not None and plan.matches(group, self.state, fill):
-                calls.append(
-                    _Call(
-                        self._update,
-                        group,
-                        plan.params,
-                        group_grads,
-                        plan.roles,
-                        plan.next_step(),
-                        False,
-                        [],
-                    )
-                )
-            else:
-                self._plans[i] = None
-                calls += self._group_calls(group, group_grads, fill)
-        scan = self.nonfinite != "propagate"
-        params = [p for g in self.param_groups for p in g["params"]]
-        if len(calls) == 1:
-            # One call checks, scans and updates atomically by itself.
-            bad = _run(calls[0], params, skip_nonfinite=scan)
-            if bad >= 0 and self._nonfinite_found(_global_index(params, calls[0].args[1][bad])):
-                return
-        else:
-            # Check (and scan) every call before the first one writes.
-            for call in calls:
-                bad = _run(call, params, check_only=True, skip_nonfinite=scan)
-                if bad >= 0 and self._nonfinite_found(_global_index(params, call.args[1][bad])):
-                    return
-            self.found_nonfinite = False
-            for call in calls:
-                _run(call, params)
-        for call in calls:
-            self._commit(call)
-        for i, group in enumerate(groups):
-            plan = self._plans[i]
-            if plan is not None:
-                plan.advance()
-            else:
-                self._plans[i] = self._plan(group)
-
-    def _plan(self, group: dict[str, Any]) -> _Plan | None:
-        """A plan for the group's next step, or None if its params need separate calls."""
-        by_id = self.state._by_id
-        try:
-            states = [by_id[id(p)][1] for p in group["params"]]
-        except KeyError:
-            return None
-        fill = self._state_fill(group)
-        lowp = {_is_lowp(p) for p in group["params"]}
-        if len(lowp) != 1:
-            return None
-        names = self._state_names_for(fill, lowp.pop())
-        if not all(name in s for s in states for name in names):
-            return None
-        step = None
-        if "step" in names:
-            steps = {s.get("step") for s in states}
-            if len(steps) != 1 or None in steps:
-                return None
-            step = steps.pop()
-        roles = {name: [s[name] for s in states] for name in names if name != "step"}
-        return _Plan(group, self.state, states, roles, step, fill)
-
-    def _group_calls(
-        self, group: dict[str, Any], grads: Sequence[np.ndarray], fill: dict[str, float]
-    ) -> list[_Call]:
-        """Kernel calls for one group: one per distinct step number (usually exactly one)."""
-        by_key: dict[Any, tuple[list, list, dict[str, list], list]] = {}
-        for p, g in zip(group["params"], grads):
-            entry = self.state._by_id.get(id(p))
-            state = entry[1] if entry is not None else {}
-            lowp = _is_lowp(p)
-            names = self._state_names_for(fill, lowp)
-            fresh = {
-                name: _initial_state(p, name, fill.get(name))
-                for name in names
-                if name not in state and name != "step"
-            }
-            step = state.get("step", 0) + 1 if "step" in names else None
-            params, grads_, roles, new_state = by_key.setdefault(
-                (step, bool(fresh), lowp),
-                ([], [], {name: [] for name in names if name != "step"}, []),
-            )
-            params.append(p)
-            grads_.append(g)
-            for name, arrays in roles.items():
-                arrays.append(fresh[name] if name in fresh else state[name])
-            new_state.append((p, entry[1] if entry is not None else None, fresh))
-        return [
-            _Call(self._update, group, params, grads_, roles, step, fresh, new_state)
-            for (step, fresh, _), (params, grads_, roles, new_state) in by_key.items()
-        ]
-
-    def _state_names_for(self, fill: dict[str, float], lowp: bool) -> list[str]:
-        """The state a param keeps: the group's arrays, "step" when counted, and for a
-        float16/bfloat16 param its float32 master copy (and a step count, which keys its
-        stochastic rounding)."""
-        names = list(fill)
-        if self._counts_steps or lowp:
-            names.append("step")
-        if lowp and self.master_weights:
-            names.append("master_param")
-        return names
-
-    def _mixed(
-        self, params: list[np.ndarray], roles: dict[str, list[np.ndarray]]
-    ) -> tuple[list[np.ndarray] | None, list[np.ndarray] | None]:
-        """The params the kernel updates and the 16-bit params it rewrites: float32 masters
-        and the float16/bfloat16 params (None and the 16-bit params without master weights),
-        or the params themselves and None."""
-        masters = roles.get("master_param")
-        if masters is not None:
-            return masters, params
-        return (None, params) if params and _is_lowp(params[0]) else (params, None)
-
-    def _commit(self, call: _Call) -> None:
-        for p, state, fresh in call.new_state:
-            if state is None:
-                self.state[p] = fresh
-                state = self.state[p]
-            else:
-                state.update(fresh)
-            if call.step is not None:
-                state["step"] = call.step
-
-    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
-        raise NotImplementedError
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        params: list[np.ndarray],
-        grads: Sequence[np.ndarray],
-        roles: dict[str, list[np.ndarray]],
-        step: int | None,
-        fresh: bool,
-        check_only: bool,
-        skip_nonfinite: bool,
-    ) -> int:
-        kernel_params, lowp_params = self._mixed(params, roles)
-        return functional._run(
-            self._kernel,
-            kernel_params,
-            grads,
-            [roles.get(name) for name in functional.STATE_NAMES[self._kernel]],
-            group,
-            step or 0,
-            fresh,
-            check_only,
-            skip_nonfinite,
-            lowp_params,
-            self._grad_scale,
-            self.rounding,
-            self.seed,
-            step or 0,
-        )
 
     # -- state dict -----------------------------------------------------------------------
 
@@ -677,12 +480,13 @@ class Optimizer:
         unknown = set(saved_state) - set(indices)
         if unknown:
             raise ValueError(f"state_dict: state for unknown param indices {sorted(unknown)}")
-        new_state = ParamState()
+        new_state = ParamState(self._drop_groups)
         for index, p in zip(indices, params):
             if index in saved_state:
                 new_state[p] = self._loaded_state(saved_state[index], p, index)
         self.param_groups[:] = new_groups
         self.state = new_state
+        self._groups = []
 
     def _loaded_state(self, saved: Any, p: np.ndarray, index: int) -> dict[str, Any]:
         """A checked copy of one param's saved state, cast to the param's dtype."""
@@ -726,37 +530,13 @@ class Optimizer:
         return loaded
 
 
-def _global_index(params: list[np.ndarray], param: np.ndarray) -> int:
-    return next(i for i, p in enumerate(params) if p is param)
-
-
-def _run(call: _Call, params: list[np.ndarray], **options: bool) -> int:
-    """Runs one kernel call; errors name arrays by their index among all the optimizer's
-    params (a call sees only its own slice of them)."""
-    try:
-        return call.run(**options)
-    except (TypeError, ValueError) as error:
-        local = call.args[1]
-        message = re.sub(
-            r"\[(\d+)\]",
-            lambda m: f"[{_global_index(params, local[int(m[1])])}]",
-            str(error),
-        )
-        raise type(error)(message) from None
-
-
 def _is_lowp(p: np.ndarray) -> bool:
     return _validation.lowp_format(p.dtype) is not None
 
 
-def _initial_state(p: np.ndarray, name: str, value: float | None) -> np.ndarray:
-    """A fresh state array for p: float32 for 16-bit params, whose master copy starts equal
-    to them (exactly: every float16/bfloat16 value is a float32)."""
-    if not _is_lowp(p):
-        return np.full_like(p, value)
-    if name == "master_param":
-        return p.astype(np.float32)
-    return np.full(p.shape, value, dtype=np.float32)
+def _initial_state(p: np.ndarray, value: float) -> np.ndarray:
+    """A fresh state array for p: float32 for 16-bit params."""
+    return np.full(p.shape, value, dtype=np.float32 if _is_lowp(p) else p.dtype)
 
 
 def _check_distinct(params: list[np.ndarray]) -> None:

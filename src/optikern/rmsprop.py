@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -90,11 +88,3 @@ class RMSprop(Optimizer):
             eps_inside_sqrt=eps_inside_sqrt,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
-
-    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
-        fill = {"square_avg": 0.0}
-        if group["momentum"] > 0:
-            fill["momentum_buffer"] = 0.0
-        if group["centered"]:
-            fill["grad_avg"] = 0.0
-        return fill

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .optimizer import Optimizer, ParamsArg
 
 
@@ -49,8 +47,6 @@ class SGD(Optimizer):
 
     _kernel = "sgd"
 
-    _counts_steps = False
-
     def __init__(
         self,
         params: ParamsArg,
@@ -79,7 +75,3 @@ class SGD(Optimizer):
             lr_in_momentum=lr_in_momentum,
         )
         super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
-
-    def _state_fill(self, group: dict[str, Any]) -> dict[str, float]:
-        # The first step copies the gradient into the buffer, so its initial value is unused.
-        return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}

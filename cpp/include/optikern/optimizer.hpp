@@ -87,15 +87,18 @@ public:
     // Registers one tensor of `size` elements, updated in place. `state` holds its state arrays
     // in Kernel::state_names order (nullptr where the options use none); `master` (16-bit
     // Storage only) its float32 master copy, or nullptr to update the 16-bit values directly.
-    // `fresh`: the state was just created (SGD's momentum buffer then starts as the gradient).
-    // Throws std::invalid_argument and registers nothing if an array the options use is
-    // missing or any array shares memory with another registered one.
+    // `fresh`: the state was just created (SGD's momentum buffer then starts as the gradient);
+    // `steps`: the steps the state has seen (tensors resumed at different counts are stepped
+    // in separate passes). Throws std::invalid_argument and registers nothing if an array the
+    // options use is missing or any array shares memory with another registered one.
     void add(Storage* param,
              std::int64_t size,
              const state_arrays& state,
              T* master = nullptr,
-             bool fresh = true) {
+             bool fresh = true,
+             std::int64_t steps = 0) {
         if (size < 0) throw std::invalid_argument("size: expected >= 0");
+        if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
         if (!mixed && master != nullptr)
             throw std::invalid_argument("master: only 16-bit params keep a master copy");
         const std::size_t t = tensors_.size();
@@ -130,6 +133,7 @@ public:
         b.size = size;
         tensors_.push_back(b);
         fresh_.push_back(fresh);
+        steps_.push_back(steps);
         written_ = std::move(merged);
     }
 
@@ -156,12 +160,8 @@ public:
         options_ = options;
     }
 
-    // Completed steps; set it when resuming from saved state.
-    std::int64_t steps() const { return steps_; }
-    void set_steps(std::int64_t steps) {
-        if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
-        steps_ = steps;
-    }
+    // Steps tensor t has completed (its state's step count).
+    std::int64_t steps(std::size_t t) const { return steps_[t]; }
 
     // Checks one step's gradients (one per tensor, in registration order): throws
     // std::invalid_argument for a wrong count or a missing array, overlap_error for a gradient
@@ -214,17 +214,16 @@ public:
         check_grads(grads, count);
         if (!mixed && mixed_step.grad_scale != 1.0)
             throw std::invalid_argument("grad_scale: applies to 16-bit params only");
-        const step_context context{steps_ + 1, false};
-        const std::size_t fresh =
-            static_cast<std::size_t>(std::count(fresh_.begin(), fresh_.end(), true));
-        if (fresh == 0 || fresh == count) {
-            run(grads, 0, count, {context.step, fresh > 0}, mixed_step);
-        } else {  // some state just created: those tensors take the first-step rule
-            for (std::size_t t = 0; t < count; ++t)
-                run(grads, t, t + 1, {context.step, fresh_[t]}, mixed_step);
+        // One pass per run of tensors sharing a step count and freshness: one in all, usually.
+        for (std::size_t first = 0; first < count;) {
+            std::size_t last = first + 1;
+            while (last < count && steps_[last] == steps_[first] && fresh_[last] == fresh_[first])
+                ++last;
+            run(grads, first, last, {steps_[first] + 1, fresh_[first]}, mixed_step);
+            first = last;
         }
         std::fill(fresh_.begin(), fresh_.end(), false);
-        ++steps_;
+        for (auto& s : steps_) ++s;
     }
 
 private:
@@ -258,8 +257,8 @@ private:
     std::vector<Storage*> lowp_params_;  // 16-bit Storage: the params the user sees
     std::vector<span> written_;          // every written array, sorted
     std::vector<bool> fresh_;
+    std::vector<std::int64_t> steps_;
     options_type options_;
-    std::int64_t steps_ = 0;
 };
 
 }  // namespace optikern
