@@ -18,30 +18,41 @@
 
 namespace optikern::python {
 
+// dict[key] (borrowed) or null; unlike PyDict_GetItem it does not save and restore the
+// error state on every lookup.
+inline PyObject* dict_item(PyObject* dict, PyObject* key) {
+    PyObject* found = PyDict_GetItemWithError(dict, key);
+    if (found == nullptr && PyErr_Occurred()) throw py::error_already_set();
+    return found;
+}
+
 // One option read from a param-group dict: a real number or a flag, TypeError otherwise.
-inline double real_option(py::handle value, const std::string& name) {
+// name() words the error (built only then: this runs on every step).
+template <class Name>
+double real_option(py::handle value, Name&& name) {
     if (PyBool_Check(value.ptr()) || PyUnicode_Check(value.ptr()) || PyBytes_Check(value.ptr()))
         throw py::type_error(
-            name + ": expected a real number, got " +
+            name() + ": expected a real number, got " +
             py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>());
     const double v = PyFloat_AsDouble(value.ptr());
     if (v == -1.0 && PyErr_Occurred()) {
         PyErr_Clear();
         throw py::type_error(
-            name + ": expected a real number, got " +
+            name() + ": expected a real number, got " +
             py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>());
     }
     return v;
 }
 
-inline bool flag_option(py::handle value, const std::string& name) {
+template <class Name>
+bool flag_option(py::handle value, Name&& name) {
     // Python's bool or NumPy's (numpy.bool_), nothing that merely converts to one.
     const bool is_flag =
         PyBool_Check(value.ptr()) ||
         py::str(py::type::handle_of(value).attr("__name__")).cast<std::string>().rfind("bool", 0) ==
             0;
     if (!is_flag)
-        throw py::type_error(name + ": expected True or False, got " +
+        throw py::type_error(name() + ": expected True or False, got " +
                              py::repr(value).cast<std::string>());
     return PyObject_IsTrue(value.ptr()) == 1;
 }
@@ -83,16 +94,18 @@ typename Kernel::options parse_options(py::handle group) {
     const auto& keys = option_keys<Kernel>();
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const auto& f = Kernel::fields[i];
-        PyObject* found = PyDict_GetItem(group.ptr(), keys[i]);  // borrowed
+        PyObject* found = dict_item(group.ptr(), keys[i]);
         if (found == nullptr) continue;
         py::handle value = found;
-        std::string name = f.key;
+        const auto name = [&] {
+            return f.index < 0 ? std::string(f.key)
+                               : std::string(f.key) + "[" + std::to_string(f.index) + "]";
+        };
         if (f.index >= 0) {
             if (!(PyTuple_Check(found) || PyList_Check(found)) || PySequence_Size(found) != 2)
-                throw py::type_error(name + ": expected a pair, got " +
+                throw py::type_error(std::string(f.key) + ": expected a pair, got " +
                                      py::repr(value).cast<std::string>());
             value = PySequence_Fast_ITEMS(found)[f.index];
-            name += "[" + std::to_string(f.index) + "]";
         }
         if (f.real != nullptr) {
             o.*f.real = real_option(value, name);

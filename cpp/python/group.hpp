@@ -293,7 +293,7 @@ private:
         static PyObject* const master_key = interned("master_param");
         static PyObject* const step_key = interned("step");
         const auto& names = state_keys<Kernel>();
-        PyObject* params = PyDict_GetItem(group.ptr(), params_key);
+        PyObject* params = dict_item(group.ptr(), params_key);
         if (params == nullptr || !PyList_Check(params) ||
             static_cast<std::size_t>(PyList_GET_SIZE(params)) != tensors_.size())
             throw stale_group("params changed");
@@ -304,12 +304,12 @@ private:
             for (std::size_t k = 0; k < n_state; ++k) {
                 const bool used = Kernel::uses_state(options, k);
                 if (used && t.arrays[k].ptr() == nullptr) throw stale_group("options need state");
-                if (used && PyDict_GetItem(state, names[k]) != t.arrays[k].ptr())
+                if (used && dict_item(state, names[k]) != t.arrays[k].ptr())
                     throw stale_group("state replaced");
             }
-            if (t.master.ptr() != nullptr && PyDict_GetItem(state, master_key) != t.master.ptr())
+            if (t.master.ptr() != nullptr && dict_item(state, master_key) != t.master.ptr())
                 throw stale_group("state replaced");
-            if (t.counts && PyDict_GetItem(state, step_key) != t.step.ptr())
+            if (t.counts && dict_item(state, step_key) != t.step.ptr())
                 throw stale_group("step replaced");
             if (read_header(t.param.ptr()).data != reinterpret_cast<const char*>(param_data(t)))
                 throw stale_group("param memory moved");
