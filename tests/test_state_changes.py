@@ -31,9 +31,7 @@ def test_replaced_state_array_is_used_from_the_next_step() -> None:
     new_avg = rng.standard_normal(50)
     opt.state[p]["exp_avg"] = new_avg
     g = rng.standard_normal(50)
-    expected = adam_reference(
-        p, g, {**opt.state[p], "exp_avg": new_avg.copy()}, lr=0.1
-    )
+    expected = adam_reference(p, g, {**opt.state[p], "exp_avg": new_avg.copy()}, lr=0.1)
     opt.step([g])
     np.testing.assert_allclose(p, expected, rtol=1e-12, atol=1e-15)
     assert opt.state[p]["exp_avg"] is new_avg  # updated in place, not copied

@@ -24,6 +24,36 @@ class MixedPrecision:
         master_weights: bool,
     ) -> None: ...
 
+class StaleGroup(RuntimeError): ...
+
+# One param group's C++ optimizer objects (cpp/python/group.hpp).
+class _Group:
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        states: list[dict[str, Any]],
+        group: _Options,
+        fresh: list[bool],
+        first_index: int,
+    ) -> None: ...
+    def step(
+        self,
+        grads: _Arrays,
+        start: int,
+        group: _Options,
+        scan: bool,
+        check_only: bool,
+        grad_scale: float,
+        stochastic: bool,
+        seed: int,
+    ) -> int: ...
+    def __len__(self) -> int: ...
+
+class SGDGroup(_Group): ...
+class AdagradGroup(_Group): ...
+class RMSpropGroup(_Group): ...
+class AdamGroup(_Group): ...
+
 compiler: str
 openmp: bool
 min_elements_per_thread: int
@@ -31,7 +61,7 @@ min_elements_per_thread: int
 # One pair of functions and one tuple per kernel (sgd, adagrad, rmsprop, adam), all made by the
 # binding template in cpp/python/bind_optimizer.hpp.
 def sgd_step(
-    params: _Arrays,
+    params: _Arrays | None,  # None raises TypeError
     grads: _Arrays,
     states: _States,
     options: _Options,

@@ -144,7 +144,7 @@ __all__ = [
 
 
 def sgd(
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     momentum_buffers: Arrays | None = None,
     *,
@@ -197,7 +197,7 @@ def sgd(
 
 
 def adagrad(
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     state_sums: Arrays,
     *,
@@ -246,7 +246,7 @@ def adagrad(
 
 
 def rmsprop(
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     square_avgs: Arrays,
     grad_avgs: Arrays | None = None,
@@ -314,7 +314,7 @@ def rmsprop(
 
 
 def adam(
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     exp_avgs: Arrays,
     exp_avg_sqs: Arrays,
@@ -375,7 +375,7 @@ def adam(
 
 
 def adamw(
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     exp_avgs: Arrays,
     exp_avg_sqs: Arrays,

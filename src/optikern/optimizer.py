@@ -150,7 +150,7 @@ class Optimizer:
             )
         if isinstance(params, dict):
             raise TypeError("params: expected a list of param-group dicts, got a single dict")
-        param_list = list(params)
+        param_list: list[Any] = list(params)
         if not param_list:
             raise ValueError("optimizer got an empty parameter list")
         groups = param_list if isinstance(param_list[0], dict) else [{"params": param_list}]
