@@ -4,7 +4,10 @@
 // and step checks refuse bad input before writing. Exit code 0 on success.
 #include <optikern/optikern.hpp>
 
+#include <algorithm>
 #include <array>
+#include <mutex>
+#include <utility>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -147,6 +150,39 @@ void expect_throw(const char* what, F&& f) {
     ++failures;
 }
 
+// 64-bit sizes without allocating them: the thread split covers every element of tensors past
+// 2^31 elements exactly once, with 64-bit offsets, for any thread count.
+void check_split_past_2_31() {
+    struct sized {
+        std::int64_t size;
+    };
+    const std::vector<sized> tensors = {{(std::int64_t{1} << 31) + 1001}, {5}, {3'000'000'000}};
+    for (int threads : {1, 2, 3}) {
+        optikern::set_num_threads(threads);
+        std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> seen(tensors.size());
+        std::mutex lock;
+        optikern::for_each_range(tensors.data(), tensors.size(),
+                                 [&](std::size_t t, std::int64_t begin, std::int64_t end) {
+                                     const std::lock_guard<std::mutex> hold(lock);
+                                     seen[t].emplace_back(begin, end);
+                                 });
+        for (std::size_t t = 0; t < tensors.size(); ++t) {
+            std::sort(seen[t].begin(), seen[t].end());
+            std::int64_t at = 0;
+            for (const auto& [begin, end] : seen[t]) {
+                if (begin != at || end <= begin) break;
+                at = end;
+            }
+            if (at != tensors[t].size) {
+                std::printf("FAIL split of a %lld-element tensor on %d threads\n",
+                            static_cast<long long>(tensors[t].size), threads);
+                ++failures;
+            }
+        }
+    }
+    optikern::set_num_threads(0);
+}
+
 // Registration and gradients are checked before anything is written.
 void check_validation() {
     using adam = optikern::optimizer<optikern::kernels::adam, float>;
@@ -237,6 +273,7 @@ int main() {
     check_everywhere("adam mixed float16",
                      [&] { return run_mixed<adam, optikern::float16>(adam_amsgrad(), sizes); });
     check_validation();
+    check_split_past_2_31();
     std::printf("%s: %d failures\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }

@@ -31,8 +31,8 @@ from .flat import FlatArrays, flatten
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
+from ._version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "SGD",
