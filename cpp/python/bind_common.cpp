@@ -3,6 +3,7 @@
 #include <optikern/optikern.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <tuple>
 #include <utility>
 
@@ -214,35 +215,73 @@ std::int64_t step_arrays::first_nonfinite(std::size_t r) const {
     return std::min(in_f32, in_f64);
 }
 
+lowp_kind lowp_kind_of(PyObject* array, int type_num) {
+    constexpr int npy_half = 23;  // NumPy's NPY_HALF (pybind11 names no constant for it)
+    if (type_num == npy_half) return lowp_kind::float16;
+    static std::atomic<int> bfloat16_type{-1};
+    if (type_num == bfloat16_type.load(std::memory_order_relaxed)) return lowp_kind::bfloat16;
+    if (type_num < 256) return lowp_kind::none;  // NPY_USERDEF: user dtypes number from 256
+    const py::object dtype = py::reinterpret_borrow<py::object>(array).attr("dtype");
+    if (dtype.attr("name").cast<std::string>() != "bfloat16" ||
+        dtype.attr("itemsize").cast<int>() != 2)
+        return lowp_kind::none;
+    bfloat16_type.store(type_num, std::memory_order_relaxed);
+    return lowp_kind::bfloat16;
+}
+
 void register_mixed_config(py::module_& m) {
     py::class_<mixed_config>(m, "MixedPrecision",
-                             "How a step treats float16/bfloat16 params: their uint16 views, "
-                             "their format, the gradients' format, the loss scale and rounding.")
-        .def(py::init([](py::object lowp_params, const std::string& format,
-                         const std::string& grad_format, double grad_scale, bool stochastic,
-                         std::uint64_t seed, std::uint64_t stream, bool master_weights) {
-                 if (format != "bfloat16" && format != "float16")
-                     throw py::value_error("format: expected 'bfloat16' or 'float16', got '" +
-                                           format + "'");
-                 if (grad_format != "same" && grad_format != "float32")
-                     throw py::value_error("grad_format: expected 'same' or 'float32', got '" +
-                                           grad_format + "'");
-                 if (!(grad_scale > 0.0) || std::isinf(grad_scale))
-                     throw py::value_error(
-                         py::str("grad_scale: expected a finite number > 0, got {}")
-                             .format(grad_scale)
-                             .cast<std::string>());
-                 mixed_options options;
-                 options.grad_scale = grad_scale;
-                 options.mode = stochastic ? rounding::stochastic : rounding::nearest_even;
-                 options.seed = seed;
-                 options.stream = stream;
-                 return mixed_config{std::move(lowp_params), format == "bfloat16",
-                                     grad_format == "float32", master_weights, options};
-             }),
-             py::arg("lowp_params"), py::arg("format"), py::arg("grad_format"),
-             py::arg("grad_scale"), py::arg("stochastic"), py::arg("seed"), py::arg("stream"),
-             py::arg("master_weights"));
+                             "float16/bfloat16 params updated from float32 masters in a step: "
+                             "the params, the loss scale, the rounding.")
+        .def(
+            py::init([](py::object lowp_params, double grad_scale, bool stochastic,
+                        std::uint64_t seed, std::uint64_t stream, bool master_weights,
+                        py::object format) {
+                if (!(grad_scale > 0.0) || std::isinf(grad_scale))
+                    throw py::value_error(
+                        py::str("grad_scale: expected a finite number > 0, got {}")
+                            .format(grad_scale)
+                            .cast<std::string>());
+                if (!PyList_Check(lowp_params.ptr()) && !PyTuple_Check(lowp_params.ptr()))
+                    throw py::type_error("lowp_params: expected a list of numpy arrays, got " +
+                                         type_name(lowp_params));
+                mixed_config out{lowp_params, true, -1, master_weights, {}};
+                const bool named = !format.is_none();
+                if (named) {
+                    const auto name = format.cast<std::string>();
+                    if (name != "bfloat16" && name != "float16")
+                        throw py::value_error("format: expected 'bfloat16' or 'float16', got '" +
+                                              name + "'");
+                    out.bfloat16 = name == "bfloat16";
+                }
+                const std::size_t n = py::len(lowp_params);
+                for (std::size_t i = 0; i < n; ++i) {
+                    PyObject* p = PySequence_Fast_ITEMS(lowp_params.ptr())[i];
+                    const header h = checked_array(p, "lowp_params", i, true);
+                    const lowp_kind kind = lowp_kind_of(p, h.type_num);
+                    const bool fits = named ? (h.type_num == py::detail::npy_api::NPY_USHORT_ ||
+                                               h.type_num == py::detail::npy_api::NPY_SHORT_)
+                                            : kind != lowp_kind::none;
+                    if (!fits || !h.native_order)
+                        throw py::type_error(
+                            where("lowp_params", i) +
+                            (named ? ": expected an int16 or uint16 view of 16-bit floats, got "
+                                   : ": expected a float16 or bfloat16 numpy array, got ") +
+                            dtype_name(p));
+                    if (i > 0 && h.type_num != out.type_num)
+                        throw py::type_error("lowp_params: expected one 16-bit format in one call");
+                    out.type_num = h.type_num;
+                    if (!named) out.bfloat16 = kind == lowp_kind::bfloat16;
+                }
+                out.options.grad_scale = grad_scale;
+                out.options.mode = stochastic ? rounding::stochastic : rounding::nearest_even;
+                out.options.seed = seed;
+                out.options.stream = stream;
+                return out;
+            }),
+            py::arg("lowp_params"), py::arg("grad_scale") = 1.0, py::arg("stochastic") = false,
+            py::arg("seed") = 0, py::arg("stream") = 0, py::arg("master_weights") = true,
+            py::arg("format") = py::none());
 }
 
 void require_float32_masters(const step_arrays& arrays) {
@@ -254,12 +293,13 @@ void require_float32_masters(const step_arrays& arrays) {
 
 std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
                                   const mixed_config& spec,
+                                  bool float32_grads,
                                   std::size_t low_role,
                                   std::size_t grad_role) {
     std::vector<std::int64_t> sizes;
     for (std::size_t t = 0; t < arrays.count(); ++t) sizes.push_back(arrays.size(t));
     std::int64_t found = -1;
-    with_lowp_types(spec, [&](auto p, auto g) {
+    with_lowp_types(spec, float32_grads, [&](auto p, auto g) {
         using P = decltype(p);
         using G = decltype(g);
         const auto tensors = lowp_tensors<P, G>(arrays, low_role, grad_role);

@@ -87,12 +87,17 @@ private:
     std::vector<std::int64_t> sizes_;
 };
 
-// The `mixed` argument of the optimizer steps: float16/bfloat16 params (uint16 views; the
-// Python layer checks their real dtype) rewritten from float32 masters in the same pass.
+// The 16-bit float format of an array: NumPy's float16, or ml_dtypes' bfloat16 (a user dtype,
+// recognised by name the first time its type number is seen), else none.
+enum class lowp_kind { none, float16, bfloat16 };
+lowp_kind lowp_kind_of(PyObject* array, int type_num);
+
+// The `mixed` argument of the optimizer steps: float16/bfloat16 params rewritten from float32
+// masters in the same pass, their loss scale and rounding.
 struct mixed_config {
-    py::object lowp_params;  // list of uint16 views of the 16-bit params
+    py::object lowp_params;  // the 16-bit params (or int16/uint16 views with a named format)
     bool bfloat16;           // else float16
-    bool float32_grads;      // else the gradients have the params' 16-bit format
+    int type_num;            // NumPy type of the 16-bit params, and of 16-bit gradients
     bool master_weights;     // false: the step's params are the 16-bit params, no masters
     mixed_options options;
 };
@@ -102,14 +107,14 @@ void require_float32_masters(const step_arrays& arrays);
 
 // Calls run(P{}, G{}) with the storage types the spec names.
 template <class Run>
-void with_lowp_types(const mixed_config& spec, Run&& run) {
+void with_lowp_types(const mixed_config& spec, bool float32_grads, Run&& run) {
     if (spec.bfloat16) {
-        if (spec.float32_grads)
+        if (float32_grads)
             run(bfloat16{}, float{});
         else
             run(bfloat16{}, bfloat16{});
     } else {
-        if (spec.float32_grads)
+        if (float32_grads)
             run(float16{}, float{});
         else
             run(float16{}, float16{});
@@ -131,6 +136,7 @@ std::vector<lowp_tensor<P, G>> lowp_tensors(const step_arrays& arrays,
 // Index of the first raw gradient (role grad_role) holding NaN or infinity, or -1.
 std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
                                   const mixed_config& spec,
+                                  bool float32_grads,
                                   std::size_t low_role,
                                   std::size_t grad_role);
 

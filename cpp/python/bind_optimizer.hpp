@@ -143,12 +143,20 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
     PyObject** state_lists = PySequence_Fast_ITEMS(states.ptr());
     const bool own_masters = mixed == nullptr || mixed->master_weights;
     const int state_type = mixed != nullptr ? py::detail::npy_api::NPY_FLOAT_ : -1;
+    // Mixed precision: gradients are all float32 or all in the params' 16-bit format, as the
+    // first one is.
+    bool float32_grads = false;
+    if (mixed != nullptr && (PyList_Check(grads.ptr()) || PyTuple_Check(grads.ptr())) &&
+        PySequence_Fast_GET_SIZE(grads.ptr()) > 0) {
+        PyObject* first = PySequence_Fast_ITEMS(grads.ptr())[0];
+        float32_grads = py::detail::npy_api::get().PyArray_Check_(first) &&
+                        read_header(first).type_num == py::detail::npy_api::NPY_FLOAT_;
+    }
+    const int lowp_type = mixed != nullptr ? mixed->type_num : -1;
     std::vector<role> roles{
-        {"params", params, true, own_masters ? -1 : py::detail::npy_api::NPY_USHORT_},
+        {"params", params, true, own_masters ? -1 : lowp_type},
         {"grads", grads, false,
-         mixed == nullptr       ? -1
-         : mixed->float32_grads ? py::detail::npy_api::NPY_FLOAT_
-                                : py::detail::npy_api::NPY_USHORT_}};
+         mixed == nullptr ? -1 : (float32_grads ? py::detail::npy_api::NPY_FLOAT_ : lowp_type)}};
     for (std::size_t k = 0; k < n_state; ++k) {
         py::handle list = Kernel::uses_state(options, k) ? state_lists[k] : Py_None;
         if (Kernel::uses_state(options, k) && list.is_none())
@@ -158,7 +166,7 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
     const std::size_t low_role = roles.size();
     roles.push_back({"lowp_params",
                      mixed != nullptr && own_masters ? mixed->lowp_params : py::none(), true,
-                     py::detail::npy_api::NPY_USHORT_});
+                     lowp_type});
     const step_arrays arrays(roles);
     const auto buffers = [&](auto zero) {
         using T = decltype(zero);
@@ -177,14 +185,14 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
         require_float32_masters(arrays);
         if (skip_nonfinite) {
             const std::int64_t bad =
-                first_nonfinite_lowp(arrays, *mixed, own_masters ? low_role : 0, 1);
+                first_nonfinite_lowp(arrays, *mixed, float32_grads, own_masters ? low_role : 0, 1);
             if (bad >= 0) return bad;
         }
         if (check_only) return -1;
         auto masters = buffers(0.0f);
         if (!own_masters)
             for (auto& b : masters) b.param = nullptr;  // the kernel reads the 16-bit params
-        with_lowp_types(*mixed, [&](auto p, auto g) {
+        with_lowp_types(*mixed, float32_grads, [&](auto p, auto g) {
             const auto low =
                 lowp_tensors<decltype(p), decltype(g)>(arrays, own_masters ? low_role : 0, 1);
             py::gil_scoped_release release;

@@ -76,13 +76,13 @@ public:
             else if (h.type_num == py::detail::npy_api::NPY_DOUBLE_ && h.native_order)
                 t.kind = f64;
             else {
-                const auto dtype = py::str(t.param.attr("dtype")).cast<std::string>();
-                if (dtype != "float16" && dtype != "bfloat16")
+                const lowp_kind kind = lowp_kind_of(p, h.type_num);
+                if (kind == lowp_kind::none || !h.native_order)
                     throw py::type_error(name +
                                          ": expected a float32, float64, float16 or "
                                          "bfloat16 array in native byte order, got " +
-                                         dtype);
-                t.kind = dtype == "float16" ? f16 : bf16;
+                                         dtype_name(p));
+                t.kind = kind == lowp_kind::float16 ? f16 : bf16;
             }
             const bool low = t.kind == f16 || t.kind == bf16;
             const int state_type = low || t.kind == f32 ? py::detail::npy_api::NPY_FLOAT_

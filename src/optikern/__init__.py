@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import _core, functional, lr_scheduler
+from ._version import __version__
 from .accumulate import GradientAccumulator
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -31,8 +32,6 @@ from .flat import FlatArrays, flatten
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
-from ._version import __version__
-
 
 __all__ = [
     "SGD",

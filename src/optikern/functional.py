@@ -36,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _core, _validation
+from . import _core
 
 Arrays = Sequence[np.ndarray]
 
@@ -46,61 +46,23 @@ ROUNDINGS = ("nearest", "stochastic")
 def _lowp(
     params: Arrays | None,
     lowp_params: Arrays | None,
-    grads: Arrays,
     grad_scale: float,
     rounding: str,
     seed: int,
     stream: int,
-) -> tuple[Arrays | None, Arrays, _core.MixedPrecision | None]:
-    """The params, gradients and ``lowp`` argument of a _core step (16-bit arrays as uint16
-    views); ``params=None`` means no float32 masters: the 16-bit params are updated directly."""
+) -> tuple[Arrays | None, _core.MixedPrecision | None]:
+    """The params and ``mixed`` argument of a _core step; ``params=None`` with 16-bit
+    ``lowp_params`` means no float32 masters: the 16-bit params are updated directly."""
     if lowp_params is None:
         if grad_scale != 1.0:
             raise ValueError("grad_scale: applies to mixed precision (lowp_params) only")
-        return params, grads, None
+        return params, None
     if rounding not in ROUNDINGS:
         raise ValueError(f"rounding: expected 'nearest' or 'stochastic', got {rounding!r}")
-    if not isinstance(lowp_params, (list, tuple)) or not isinstance(grads, (list, tuple)):
-        raise TypeError("lowp_params, grads: expected lists of numpy arrays")
-    formats = set()
-    views = []
-    for i, p in enumerate(lowp_params):
-        fmt = _validation.lowp_format(p.dtype) if isinstance(p, np.ndarray) else None
-        if fmt is None:
-            raise TypeError(f"lowp_params[{i}]: expected a float16 or bfloat16 numpy array")
-        formats.add(fmt)
-        views.append(p.view(np.uint16))
-    if len(formats) > 1:
-        raise TypeError("lowp_params: expected one 16-bit format in one call")
-    fmt = formats.pop() if formats else "bfloat16"
-    grad_views = []
-    grad_formats = set()
-    for i, g in enumerate(grads):
-        if isinstance(g, np.ndarray) and _validation.lowp_format(g.dtype) == fmt:
-            grad_formats.add("same")
-            grad_views.append(g.view(np.uint16))
-        elif isinstance(g, np.ndarray) and g.dtype == np.float32:
-            grad_formats.add("float32")
-            grad_views.append(g)
-        else:
-            dtype = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
-            raise TypeError(
-                f"grads[{i}]: expected {fmt} or float32 to match lowp_params[{i}], got {dtype}"
-            )
-    if len(grad_formats) > 1:
-        raise TypeError(f"grads: expected all {fmt} or all float32 in one call")
-    grad_format = grad_formats.pop() if grad_formats else "same"
-    spec = _core.MixedPrecision(
-        views,
-        fmt,
-        grad_format,
-        float(grad_scale),
-        rounding == "stochastic",
-        int(seed),
-        int(stream),
-        params is not None,
+    mixed = _core.MixedPrecision(
+        lowp_params, grad_scale, rounding == "stochastic", seed, stream, params is not None
     )
-    return (views if params is None else params), grad_views, spec
+    return (lowp_params if params is None else params), mixed
 
 
 _KERNELS = ("sgd", "adagrad", "rmsprop", "adam")
@@ -190,7 +152,7 @@ def sgd(
     }
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
-        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.sgd_step(
         params, grads, [momentum_buffers], options, 0, first_step, check_only, skip_nonfinite, mixed
     )
@@ -239,7 +201,7 @@ def adagrad(
     }
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
-        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.adagrad_step(
         params, grads, [state_sums], options, step, False, check_only, skip_nonfinite, mixed
     )
@@ -299,7 +261,7 @@ def rmsprop(
     }
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
-        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.rmsprop_step(
         params,
         grads,
@@ -360,7 +322,7 @@ def adam(
     }
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
-        params, grads, mixed = _lowp(params, lowp_params, grads, grad_scale, rounding, seed, stream)
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.adam_step(
         params,
         grads,
