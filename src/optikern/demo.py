@@ -43,9 +43,21 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "Adam": ("Adam", {"lr": 0.003}),
     "AdamW": ("AdamW", {"lr": 0.003, "weight_decay": 1e-2}),
 }
-OPTIMIZERS: dict[str, Callable[[list[np.ndarray], dict[str, Any]], optikern.Optimizer]] = {
-    label: (lambda p, kw, name=name, options=options: getattr(optikern, name)(p, **options, **kw))
-    for label, (name, options) in SETTINGS.items()
+_MakeOptimizer = Callable[[list[np.ndarray], dict[str, Any]], optikern.Optimizer]
+
+
+def _maker(name: str, options: dict[str, Any]) -> _MakeOptimizer:
+    """``make(params, kw)``: the optikern class ``name`` over params, with options and kw."""
+
+    def make(params: list[np.ndarray], kw: dict[str, Any]) -> optikern.Optimizer:
+        return getattr(optikern, name)(params, **options, **kw)
+
+    return make
+
+
+#: label -> make(params, extra options): a demo optimizer over params.
+OPTIMIZERS: dict[str, _MakeOptimizer] = {
+    label: _maker(name, options) for label, (name, options) in SETTINGS.items()
 }
 
 
@@ -193,10 +205,14 @@ def run_demo(
         param_dtype = _lowp_dtype(precision)
         options = {"rounding": rounding, "seed": seed, "master_weights": master_weights}
     data = load_digits_split(seed)
+
+    def maker(name: str) -> Callable[[list[np.ndarray]], optikern.Optimizer]:
+        return lambda params: OPTIMIZERS[name](params, options)
+
     return [
         train(
             name,
-            lambda params, name=name: OPTIMIZERS[name](params, options),
+            maker(name),
             data,
             epochs,
             batch_size,

@@ -163,17 +163,18 @@ class ShardedOptimizer:
             # Ranks with an empty shard may have no state yet: agree on names and step.
             names = sorted(set().union(*self.comm.allgather([k for k in entries if k != "step"])))
             step = self.comm.allreduce(int(entries.get("step", 0)), op=MPI.MAX)
-            gathered = {}
+            gathered: dict[str, np.ndarray] = {}  # filled on root only
             for name in names:
                 local = np.ascontiguousarray(entries.get(name, np.zeros(0)), dtype=arena.dtype)
                 if local.size != counts[rank]:
                     local = np.zeros(counts[rank], dtype=arena.dtype)
-                full = np.empty(arena.size, arena.dtype) if rank == root else None
-                target = (
-                    [full, (counts, offsets), _MPI_TYPES[arena.dtype]] if full is not None else None
-                )
-                self.comm.Gatherv(local, target, root=root)
-                gathered[name] = full
+                if rank == root:
+                    full = np.empty(arena.size, arena.dtype)
+                    target = [full, (counts, offsets), _MPI_TYPES[arena.dtype]]
+                    self.comm.Gatherv(local, target, root=root)
+                    gathered[name] = full
+                else:
+                    self.comm.Gatherv(local, None, root=root)
             ids = []
             start = 0
             for p in self._group_views[g]:

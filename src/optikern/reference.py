@@ -31,7 +31,9 @@ def _lerp(a: float, b: float, weight: float) -> float:
     return b - (b - a) * (1.0 - weight)
 
 
-def _decayed(p: float, g: float, lr: float, weight_decay: float, decoupled: bool) -> tuple:
+def _decayed(
+    p: float, g: float, lr: float, weight_decay: float, decoupled: bool
+) -> tuple[float, float]:
     """Weight decay: the param scaled (decoupled) or an L2 term added to the gradient."""
     if weight_decay != 0:
         if decoupled:
@@ -63,9 +65,17 @@ def sgd_step(
         p_t = p_{t-1} - \gamma\,(g_t + \mu b_t \text{ if nesterov else } b_t)
     """
     first = "momentum_buffer" not in state
-    if momentum != 0 and first:
-        state["momentum_buffer"] = [0.0] * len(param)
-    buf = state.get("momentum_buffer")
+    buf: list[float] = []  # read only with momentum
+    if momentum != 0:
+        if first:
+            state["momentum_buffer"] = [0.0] * len(param)
+        stored = state["momentum_buffer"]
+        if stored is None:
+            raise ValueError(
+                "sgd_step: state['momentum_buffer'] is None; with momentum it must be a list "
+                "of floats, or absent before the first step"
+            )
+        buf = stored
     for i in range(len(param)):
         g = -grad[i] if maximize else grad[i]
         p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)

@@ -51,9 +51,19 @@ def _array(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
+def _grad(p: torch.Tensor) -> torch.Tensor:
+    """p's gradient (a step passes the kernels only params that have one)."""
+    grad = p.grad
+    if grad is None:
+        raise ValueError("optikern.torch: a param without a gradient reached the kernels")
+    return grad
+
+
 def _check(p: torch.Tensor, where: str) -> None:
     """Refuse what the kernels could only reach through a copy."""
     grad = p.grad
+    if grad is None:
+        raise ValueError(f"{where}: the param has no gradient to check")
     if p.device.type != "cpu":
         raise ValueError(f"{where}: optikern.torch runs on CPU tensors, got device {p.device}")
     if p.dtype not in _DTYPES + _LOWP:
@@ -222,7 +232,7 @@ class SGD(_Optimizer):
         kernel_params, mixed = self._kernel_params(params, states)
         functional.sgd(
             kernel_params,
-            [_array(p.grad) for p in params],
+            [_array(_grad(p)) for p in params],
             buffers,
             lr=float(group["lr"]),
             momentum=group["momentum"],
@@ -285,7 +295,7 @@ class Adagrad(_Optimizer):
         kernel_params, mixed = self._kernel_params(params, states)
         functional.adagrad(
             kernel_params,
-            [_array(p.grad) for p in params],
+            [_array(_grad(p)) for p in params],
             [_array(s["sum"]) for s in states],
             step=step,
             lr=float(group["lr"]),
@@ -351,7 +361,7 @@ class RMSprop(_Optimizer):
         kernel_params, mixed = self._kernel_params(params, states)
         functional.rmsprop(
             kernel_params,
-            [_array(p.grad) for p in params],
+            [_array(_grad(p)) for p in params],
             [_array(s["square_avg"]) for s in states],
             [_array(s["grad_avg"]) for s in states] if group["centered"] else None,
             [_array(s["momentum_buffer"]) for s in states] if group["momentum"] > 0 else None,
@@ -424,7 +434,7 @@ class Adam(_Optimizer):
         kernel_params, mixed = self._kernel_params(params, states)
         functional.adam(
             kernel_params,
-            [_array(p.grad) for p in params],
+            [_array(_grad(p)) for p in params],
             [_array(s["exp_avg"]) for s in states],
             [_array(s["exp_avg_sq"]) for s in states],
             [_array(s["max_exp_avg_sq"]) for s in states] if group["amsgrad"] else None,

@@ -66,9 +66,14 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
         rng = np.random.default_rng(1)
         total = sum(p.size for p in params)
         dtype = params[0].dtype
-        inplace = [[rng.standard_normal(total).astype(dtype)] for _ in range(config.inplace)]
+        inplace: list[Sequence[np.ndarray]] = [
+            [rng.standard_normal(total).astype(dtype)] for _ in range(config.inplace)
+        ]
         read = [rng.standard_normal(total).astype(dtype)]
         return lambda grads: _core.stream_step(inplace, read)
+
+    def torch_variant(variant: str) -> Maker:
+        return lambda: torch_impls.make(variant, config.optimizer, config.kwargs, copies())
 
     makers: dict[str, Maker] = {"ceiling": ceiling, "optikern": classes}
     if flat:
@@ -77,9 +82,7 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
     makers["numpy naive"] = lambda: numpy_naive.make(config.optimizer, config.kwargs, copies())
     if torch_impls.available():
         for variant in ("for-loop", "foreach", "fused"):
-            makers[f"torch {variant}"] = lambda variant=variant: torch_impls.make(
-                variant, config.optimizer, config.kwargs, copies()
-            )
+            makers[f"torch {variant}"] = torch_variant(variant)
     makers["deepspeed"] = lambda: torch_impls.make_deepspeed(
         config.optimizer, config.kwargs, copies()
     )
@@ -109,7 +112,7 @@ def reference_step(config: Config, params: list[np.ndarray]) -> Step:
     return step
 
 
-def check_correctness(config: Config, dtype: type) -> None:
+def check_correctness(config: Config, dtype: type[np.floating[Any]]) -> None:
     """What is timed is also right: optikern equals careful NumPy on a small run."""
     rng = np.random.default_rng(0)
     params = [rng.standard_normal(1000).astype(dtype)]

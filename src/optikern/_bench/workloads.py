@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +53,11 @@ def resnet50_shapes() -> list[tuple[int, ...]]:
     return shapes
 
 
-def workloads(sizes: list[int]) -> dict[str, list[tuple[int, ...]]]:
+def workloads(sizes: Sequence[int]) -> dict[str, list[tuple[int, ...]]]:
     """name -> tensor shapes: one tensor per size, 1000 x 1000, ResNet-50."""
-    out = {f"1 x {n:.0e}".replace("e+0", "e"): [(n,)] for n in sizes}
+    out: dict[str, list[tuple[int, ...]]] = {
+        f"1 x {n:.0e}".replace("e+0", "e"): [(n,)] for n in sizes
+    }
     out["1000 x 1e3"] = [(1000,)] * 1000
     out["ResNet-50"] = resnet50_shapes()
     return out
