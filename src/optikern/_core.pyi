@@ -14,14 +14,13 @@ _Options = dict[str, Any]  # torch's keys: a param group
 class MixedPrecision:
     def __init__(
         self,
-        lowp_params: _Arrays,
-        format: str,
-        grad_format: str,
-        grad_scale: float,
-        stochastic: bool,
-        seed: int,
-        stream: int,
-        master_weights: bool,
+        lowp_params: _Arrays,  # float16/bfloat16 arrays, or int16/uint16 views with `format`
+        grad_scale: float = 1.0,
+        stochastic: bool = False,
+        seed: int = 0,
+        stream: int = 0,
+        master_weights: bool = True,
+        format: str | None = None,
     ) -> None: ...
 
 class StaleGroup(RuntimeError): ...
