@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <array>
-#include <mutex>
-#include <utility>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace {
