@@ -1,19 +1,25 @@
-"""A drop-in for ``torch.optim`` on CPU: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``, ``AdamW``
-as ``torch.optim.Optimizer`` subclasses whose step runs optikern's kernels on zero-copy NumPy
-views of the tensors.
+"""A drop-in for ``torch.optim`` on CPU: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam`` and ``AdamW``
+are subclasses of torch's own classes whose ``step`` runs optikern's fused kernels on zero-copy
+NumPy views of the tensors.
 
-Param groups, ``state_dict``/``load_state_dict`` (torch's own), ``torch.optim.lr_scheduler``
-and closures work as with ``torch.optim``; the state has torch's names and layout, so a state
-saved by one loads into the other. CPU float32/float64 tensors, and float16/bfloat16 ones trained with
-float32 master weights and state (set ``opt.rounding = "stochastic"`` and ``opt.seed`` for
+Everything but the arithmetic is torch's: the constructors (signatures, defaults, errors),
+param groups, ``state_dict``/``load_state_dict`` (older checkpoints get torch's defaults),
+``torch.optim.lr_scheduler``, hooks and closures; the state has torch's names and layout and
+is created when torch creates it, so a state saved by one loads into the other. ``foreach``
+and ``fused`` are accepted and change nothing: every step is one fused pass.
+
+The fused pass serves CPU float32/float64 params with dense row-major (contiguous) params and
+gradients. float16/bfloat16 params train with float32 master weights and state
+(``state[p]["master_param"]``; set ``opt.rounding = "stochastic"`` and ``opt.seed`` for
 stochastic rounding; a param changed between steps, by ``p.copy_()`` or another optimizer,
-restarts its master, see the mixed-precision docs); other devices, dtypes,
-sparse or non-contiguous tensors raise ``TypeError``/``ValueError`` before anything changes.
+restarts its master, see the mixed-precision docs). Anything else, on any param (other
+devices or layouts, sparse gradients, ``capturable=True``, ``differentiable=True``), runs the
+whole step through torch's own implementation: slower, but exactly torch's behaviour.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 try:
     import torch
@@ -26,19 +32,9 @@ from . import functional
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
 
-_DTYPES = (torch.float32, torch.float64)
+_FULL = (torch.float32, torch.float64)
 # 16-bit params train with float32 master weights and state (mixed precision).
 _LOWP = (torch.float16, torch.bfloat16)
-# torch.optim's implementation switches: accepted at their defaults (they choose among torch's
-# own implementations, which optikern replaces), refused otherwise.
-_SWITCHES = {"foreach": None, "fused": None, "capturable": False, "differentiable": False}
-
-
-def _switches(**given: Any) -> dict[str, Any]:
-    for name, value in given.items():
-        if value not in (None, False):
-            raise ValueError(f"{name}={value!r}: optikern.torch has its own fused CPU kernels")
-    return {name: _SWITCHES[name] for name in given}
 
 
 def _array(t: torch.Tensor) -> np.ndarray:
@@ -51,67 +47,121 @@ def _array(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
-def _grad(p: torch.Tensor) -> torch.Tensor:
-    """p's gradient (a step passes the kernels only params that have one)."""
-    grad = p.grad
-    if grad is None:
-        raise ValueError("optikern.torch: a param without a gradient reached the kernels")
-    return grad
+def _fused(p: torch.Tensor) -> bool:
+    """Whether the fused pass can update p in place with its gradient (else torch's step)."""
+    g = p.grad
+    return (
+        g is not None
+        and p.device.type == "cpu"
+        and g.device.type == "cpu"
+        and not g.is_sparse
+        and (g.dtype == p.dtype or (p.dtype in _LOWP and g.dtype == torch.float32))
+        and p.dtype in _FULL + _LOWP
+        and p.is_contiguous()
+        and g.is_contiguous()
+    )
 
 
-def _check(p: torch.Tensor, where: str) -> None:
-    """Refuse what the kernels could only reach through a copy."""
-    grad = p.grad
-    if grad is None:
-        raise ValueError(f"{where}: the param has no gradient to check")
-    if p.device.type != "cpu":
-        raise ValueError(f"{where}: optikern.torch runs on CPU tensors, got device {p.device}")
-    if p.dtype not in _DTYPES + _LOWP:
-        raise TypeError(
-            f"{where}: expected a float32, float64, float16 or bfloat16 tensor, got {p.dtype}"
-        )
-    if grad.is_sparse:
-        raise ValueError(f"{where}: sparse gradients are not supported")
-    allowed = (p.dtype, torch.float32) if p.dtype in _LOWP else (p.dtype,)
-    if grad.device.type != "cpu" or grad.dtype not in allowed:
-        raise TypeError(
-            f"{where}: expected a {p.dtype} CPU gradient, got {grad.dtype} on {grad.device}"
-        )
-    if not p.is_contiguous() or not grad.is_contiguous():
-        raise ValueError(f"{where}: expected contiguous tensors (param and gradient)")
-
-
-def _zeros(p: torch.Tensor) -> torch.Tensor:
-    """A state tensor for p: float32 for 16-bit params."""
+def _state_like(p: torch.Tensor, value: float = 0.0) -> torch.Tensor:
+    """A state tensor for p, as torch makes it: float32 for 16-bit params."""
     dtype = torch.float32 if p.dtype in _LOWP else p.dtype
-    return torch.zeros(p.shape, dtype=dtype)
+    return torch.full_like(p, value, dtype=dtype, memory_format=torch.preserve_format)
 
 
-class _Optimizer(torch.optim.Optimizer):
-    """Shared step: check every param with a gradient, then one kernel call per group (per
-    distinct step count and param dtype, usually one). 16-bit params keep a float32
-    ``master_param`` in their state and are rewritten from it by ``rounding``."""
+class _Dropin(torch.optim.Optimizer):
+    """The shared step: torch's own when anything needs it, else per group one fused call per
+    (dtype, step count, fresh state) batch, usually one."""
 
     rounding = "nearest"
     seed = 0
-    _kernel: str  # functional.CHECK_OPTIONS checks its options (torch's messages)
+    #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
+    _fixed: ClassVar[dict[str, Any]] = {}
 
-    def _kernel_params(
-        self, params: list[torch.Tensor], states: list[dict[str, Any]]
-    ) -> tuple[list[np.ndarray], dict[str, Any]]:
-        """The arrays the kernel updates, and the functional's mixed-precision keywords."""
-        if params[0].dtype not in _LOWP:
-            return [_array(p) for p in params], {}
-        for p, state in zip(params, states):
-            if "master_param" not in state:
-                state["master_param"] = p.detach().to(torch.float32).clone()
-        step = int(states[0]["step"]) + 1 if "step" in states[0] else 0
-        return [_array(s["master_param"]) for s in states], {
-            "lowp_params": [_array(p) for p in params],
-            "rounding": self.rounding,
-            "seed": self.seed,
-            "stream": step,
-        }
+    def _needs_state(self, group: dict[str, Any]) -> bool:
+        """Whether a param keeps state at all under these options (torch's SGD without
+        momentum keeps none)."""
+        return True
+
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        """Create p's missing state as torch does; True if the step must treat it as new
+        (SGD's momentum buffer then starts as the gradient)."""
+        raise NotImplementedError
+
+    def _update(
+        self,
+        group: dict[str, Any],
+        arrays: dict[str, list[np.ndarray]],
+        step: int,
+        fresh: bool,
+        mixed: dict[str, Any],
+    ) -> None:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        fused = all(
+            not group.get("differentiable") and not group.get("capturable")
+            for group in self.param_groups
+        ) and all(
+            _fused(p) for group in self.param_groups for p in group["params"] if p.grad is not None
+        )
+        if not fused:
+            super().step()  # torch's implementation, with torch's checks and errors
+            return loss
+        if any(p.dtype == torch.bfloat16 for g in self.param_groups for p in g["params"]):
+            import ml_dtypes  # noqa: F401  (fail before any state is made)
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        batches: dict[tuple, list[torch.Tensor]] = {}
+        fresh_of: dict[int, bool] = {}
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            lowp = p.dtype in _LOWP
+            if self._needs_state(group) or lowp:
+                state = self.state[p]
+                fresh_of[id(p)] = self._init_state(p, group, state)
+                if lowp:  # float32 state (torch's Adagrad made its own at construction)
+                    for key, value in state.items():
+                        if isinstance(value, torch.Tensor) and value.dtype != torch.float32:
+                            state[key] = value.float() if key != "step" else value
+                if lowp and "master_param" not in state:
+                    state["master_param"] = p.detach().to(
+                        torch.float32, memory_format=torch.preserve_format, copy=True
+                    )
+                step = int(state["step"]) + 1 if "step" in state else 0
+            else:
+                step = 0
+            batches.setdefault((p.dtype, step, fresh_of.get(id(p), False)), []).append(p)
+        for (dtype, step, fresh), params in batches.items():
+            states = [self.state[p] for p in params] if id(params[0]) in fresh_of else []
+            names = {k for s in states for k, v in s.items() if isinstance(v, torch.Tensor)}
+            arrays = {
+                name: [_array(s[name]) for s in states] for name in names - {"step", "master_param"}
+            }
+            arrays["grads"] = [_array(p.grad) for p in params]  # type: ignore[arg-type]
+            mixed: dict[str, Any] = {}
+            if dtype in _LOWP:
+                arrays["params"] = [_array(s["master_param"]) for s in states]
+                mixed = {
+                    "lowp_params": [_array(p) for p in params],
+                    "rounding": self.rounding,
+                    "seed": self.seed,
+                    "stream": step,
+                }
+            else:
+                arrays["params"] = [_array(p) for p in params]
+            self._update({**group, **self._fixed}, arrays, step, fresh, mixed)
+            for s in states:
+                if "step" in s:
+                    s["step"] += 1
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's, keeping the float32 state of 16-bit params float32 (torch would cast it
@@ -128,175 +178,66 @@ class _Optimizer(torch.optim.Optimizer):
         for (index, key), value in keep.items():
             self.state[params[index]][key] = value.to(torch.float32)
 
-    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
 
-    def _run(
+class SGD(_Dropin, torch.optim.SGD):
+    """``torch.optim.SGD`` whose step is optikern's fused kernel."""
+
+    def _needs_state(self, group: dict[str, Any]) -> bool:
+        return group["momentum"] != 0
+
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        if p.dtype in _LOWP:
+            state.setdefault("step", torch.tensor(0.0))  # keys stochastic rounding
+        if group["momentum"] == 0 or state.get("momentum_buffer") is not None:
+            return False
+        # torch's first step copies the gradient into the buffer (the kernel does)
+        state["momentum_buffer"] = _state_like(p)
+        return True
+
+    def _update(
         self,
         group: dict[str, Any],
-        params: list[torch.Tensor],
-        states: list[dict[str, Any]],
+        arrays: dict[str, list[np.ndarray]],
         step: int,
-        first: bool,
+        fresh: bool,
+        mixed: dict[str, Any],
     ) -> None:
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for i, group in enumerate(self.param_groups):
-            for j, p in enumerate(group["params"]):
-                if p.grad is not None:
-                    _check(p, f"param_groups[{i}]['params'][{j}]")
-        for group in self.param_groups:
-            batches: dict[tuple, tuple[list, list]] = {}
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                first = not self.state[p] or (
-                    p.dtype in _LOWP and set(self.state[p]) == {"master_param"}
-                )
-                state = self._state_for(p, group)
-                key = (int(state["step"]) + 1 if "step" in state else 0, first, p.dtype)
-                params, states = batches.setdefault(key, ([], []))
-                params.append(p)
-                states.append(state)
-            for (step, first, _), (params, states) in batches.items():
-                self._run(group, params, states, step, first)
-                for state in states:
-                    if "step" in state:
-                        state["step"] += 1
-        return loss
-
-
-class SGD(_Optimizer):
-    """``torch.optim.SGD`` on optikern's kernels (same signature and state)."""
-
-    _kernel = "sgd"
-
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-        *,
-        maximize: bool = False,
-        foreach: bool | None = None,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-            **_switches(foreach=foreach, differentiable=differentiable, fused=fused),
-        )
-        functional.CHECK_OPTIONS[self._kernel](defaults)
-        super().__init__(params, defaults)
-
-    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = self.state[p]
-        if group["momentum"] != 0 and state.get("momentum_buffer") is None:
-            state["momentum_buffer"] = None  # torch's first-step rule: filled from the gradient
-        return state
-
-    def _run(
-        self,
-        group: dict[str, Any],
-        params: list[torch.Tensor],
-        states: list[dict[str, Any]],
-        step: int,
-        first: bool,
-    ) -> None:
-        buffers = None
-        first_step = False
-        if group["momentum"] != 0:
-            first_step = any(s["momentum_buffer"] is None for s in states)
-            if first_step and not all(s["momentum_buffer"] is None for s in states):
-                for s, p in zip(states, params):  # mixed: run the two kinds separately
-                    self._run(group, [p], [s], step, first)
-                return
-            for s, p in zip(states, params):
-                if s["momentum_buffer"] is None:
-                    s["momentum_buffer"] = _zeros(p)
-            buffers = [_array(s["momentum_buffer"]) for s in states]
-        kernel_params, mixed = self._kernel_params(params, states)
         functional.sgd(
-            kernel_params,
-            [_array(_grad(p)) for p in params],
-            buffers,
+            arrays["params"],
+            arrays["grads"],
+            arrays.get("momentum_buffer") if group["momentum"] != 0 else None,
             lr=float(group["lr"]),
             momentum=group["momentum"],
             dampening=group["dampening"],
             weight_decay=group["weight_decay"],
             nesterov=group["nesterov"],
             maximize=group["maximize"],
-            first_step=first_step,
+            first_step=fresh,
             **mixed,
         )
 
 
-class Adagrad(_Optimizer):
-    """``torch.optim.Adagrad`` on optikern's kernels (same signature and state)."""
+class Adagrad(_Dropin, torch.optim.Adagrad):
+    """``torch.optim.Adagrad`` whose step is optikern's fused kernel."""
 
-    _kernel = "adagrad"
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        if "sum" not in state:  # torch's lazy state starts from the defaults' value
+            state["step"] = torch.tensor(0.0)
+            state["sum"] = _state_like(p, self.defaults["initial_accumulator_value"])
+        return False
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-        foreach: bool | None = None,
-        *,
-        maximize: bool = False,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            eps=eps,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            maximize=maximize,
-            **_switches(foreach=foreach, differentiable=differentiable, fused=fused),
-        )
-        functional.CHECK_OPTIONS[self._kernel](defaults)
-        super().__init__(params, defaults)
-        for group in self.param_groups:  # torch creates Adagrad's state at construction
-            for p in group["params"]:
-                state = self.state[p]
-                state["step"] = torch.tensor(0.0)
-                state["sum"] = _zeros(p) + group["initial_accumulator_value"]
-
-    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return self.state[p]
-
-    def _run(
+    def _update(
         self,
         group: dict[str, Any],
-        params: list[torch.Tensor],
-        states: list[dict[str, Any]],
+        arrays: dict[str, list[np.ndarray]],
         step: int,
-        first: bool,
+        fresh: bool,
+        mixed: dict[str, Any],
     ) -> None:
-        kernel_params, mixed = self._kernel_params(params, states)
         functional.adagrad(
-            kernel_params,
-            [_array(_grad(p)) for p in params],
-            [_array(s["sum"]) for s in states],
+            arrays["params"],
+            arrays["grads"],
+            arrays["sum"],
             step=step,
             lr=float(group["lr"]),
             lr_decay=group["lr_decay"],
@@ -307,64 +248,32 @@ class Adagrad(_Optimizer):
         )
 
 
-class RMSprop(_Optimizer):
-    """``torch.optim.RMSprop`` on optikern's kernels (same signature and state)."""
+class RMSprop(_Dropin, torch.optim.RMSprop):
+    """``torch.optim.RMSprop`` whose step is optikern's fused kernel."""
 
-    _kernel = "rmsprop"
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        state.setdefault("step", torch.tensor(0.0))
+        state.setdefault("square_avg", _state_like(p))
+        if group["momentum"] > 0:
+            state.setdefault("momentum_buffer", _state_like(p))
+        if group["centered"]:
+            state.setdefault("grad_avg", _state_like(p))
+        return False
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-        capturable: bool = False,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        differentiable: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            alpha=alpha,
-            eps=eps,
-            centered=centered,
-            weight_decay=weight_decay,
-            maximize=maximize,
-            **_switches(capturable=capturable, foreach=foreach, differentiable=differentiable),
-        )
-        functional.CHECK_OPTIONS[self._kernel](defaults)
-        super().__init__(params, defaults)
-
-    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = self.state[p]
-        if not state:
-            state["step"] = torch.tensor(0.0)
-            state["square_avg"] = _zeros(p)
-            if group["momentum"] > 0:
-                state["momentum_buffer"] = _zeros(p)
-            if group["centered"]:
-                state["grad_avg"] = _zeros(p)
-        return state
-
-    def _run(
+    def _update(
         self,
         group: dict[str, Any],
-        params: list[torch.Tensor],
-        states: list[dict[str, Any]],
+        arrays: dict[str, list[np.ndarray]],
         step: int,
-        first: bool,
+        fresh: bool,
+        mixed: dict[str, Any],
     ) -> None:
-        kernel_params, mixed = self._kernel_params(params, states)
         functional.rmsprop(
-            kernel_params,
-            [_array(_grad(p)) for p in params],
-            [_array(s["square_avg"]) for s in states],
-            [_array(s["grad_avg"]) for s in states] if group["centered"] else None,
-            [_array(s["momentum_buffer"]) for s in states] if group["momentum"] > 0 else None,
+            arrays["params"],
+            arrays["grads"],
+            arrays["square_avg"],
+            arrays["grad_avg"] if group["centered"] else None,
+            arrays["momentum_buffer"] if group["momentum"] > 0 else None,
             lr=float(group["lr"]),
             alpha=group["alpha"],
             eps=group["eps"],
@@ -376,68 +285,32 @@ class RMSprop(_Optimizer):
         )
 
 
-class Adam(_Optimizer):
-    """``torch.optim.Adam`` on optikern's kernels (same signature and state)."""
+class Adam(_Dropin, torch.optim.Adam):
+    """``torch.optim.Adam`` whose step is optikern's fused kernel."""
 
-    _kernel = "adam"
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        state.setdefault("step", torch.tensor(0.0))
+        state.setdefault("exp_avg", _state_like(p))
+        state.setdefault("exp_avg_sq", _state_like(p))
+        if group["amsgrad"]:
+            state.setdefault("max_exp_avg_sq", _state_like(p))
+        return False
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-        *,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        capturable: bool = False,
-        differentiable: bool = False,
-        fused: bool | None = None,
-        decoupled_weight_decay: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-            decoupled_weight_decay=decoupled_weight_decay,
-            **_switches(
-                foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
-            ),
-        )
-        functional.CHECK_OPTIONS[self._kernel](defaults)
-        super().__init__(params, defaults)
-
-    def _state_for(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = self.state[p]
-        if not state:
-            state["step"] = torch.tensor(0.0)
-            state["exp_avg"] = _zeros(p)
-            state["exp_avg_sq"] = _zeros(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = _zeros(p)
-        return state
-
-    def _run(
+    def _update(
         self,
         group: dict[str, Any],
-        params: list[torch.Tensor],
-        states: list[dict[str, Any]],
+        arrays: dict[str, list[np.ndarray]],
         step: int,
-        first: bool,
+        fresh: bool,
+        mixed: dict[str, Any],
     ) -> None:
         beta1, beta2 = group["betas"]
-        kernel_params, mixed = self._kernel_params(params, states)
         functional.adam(
-            kernel_params,
-            [_array(_grad(p)) for p in params],
-            [_array(s["exp_avg"]) for s in states],
-            [_array(s["exp_avg_sq"]) for s in states],
-            [_array(s["max_exp_avg_sq"]) for s in states] if group["amsgrad"] else None,
+            arrays["params"],
+            arrays["grads"],
+            arrays["exp_avg"],
+            arrays["exp_avg_sq"],
+            arrays["max_exp_avg_sq"] if group["amsgrad"] else None,
             step=step,
             lr=float(group["lr"]),
             beta1=float(beta1),
@@ -446,40 +319,12 @@ class Adam(_Optimizer):
             weight_decay=group["weight_decay"],
             amsgrad=group["amsgrad"],
             maximize=group["maximize"],
-            decoupled_weight_decay=group["decoupled_weight_decay"],
+            decoupled_weight_decay=group.get("decoupled_weight_decay", False),
             **mixed,
         )
 
 
-class AdamW(Adam):
-    """``torch.optim.AdamW`` on optikern's kernels (same signature and state)."""
+class AdamW(Adam, torch.optim.AdamW):
+    """``torch.optim.AdamW`` whose step is optikern's fused kernel."""
 
-    def __init__(
-        self,
-        params: Any,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-        *,
-        maximize: bool = False,
-        foreach: bool | None = None,
-        capturable: bool = False,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
-        super().__init__(
-            params,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
-            decoupled_weight_decay=True,
-        )
+    _fixed: ClassVar[dict[str, Any]] = {"decoupled_weight_decay": True}
