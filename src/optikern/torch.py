@@ -62,6 +62,12 @@ def _fused(p: torch.Tensor) -> bool:
     )
 
 
+def _ensure(state: dict[str, Any], name: str, p: torch.Tensor) -> None:
+    """Create state[name] (zeros like p) unless it exists."""
+    if name not in state:
+        state[name] = _state_like(p)
+
+
 def _state_like(p: torch.Tensor, value: float = 0.0) -> torch.Tensor:
     """A state tensor for p, as torch makes it: float32 for 16-bit params."""
     dtype = torch.float32 if p.dtype in _LOWP else p.dtype
@@ -186,8 +192,8 @@ class SGD(_Dropin, torch.optim.SGD):
         return group["momentum"] != 0
 
     def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if p.dtype in _LOWP:
-            state.setdefault("step", torch.tensor(0.0))  # keys stochastic rounding
+        if p.dtype in _LOWP and "step" not in state:
+            state["step"] = torch.tensor(0.0)  # keys stochastic rounding
         if group["momentum"] == 0 or state.get("momentum_buffer") is not None:
             return False
         # torch's first step copies the gradient into the buffer (the kernel does)
@@ -252,12 +258,13 @@ class RMSprop(_Dropin, torch.optim.RMSprop):
     """``torch.optim.RMSprop`` whose step is optikern's fused kernel."""
 
     def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        state.setdefault("step", torch.tensor(0.0))
-        state.setdefault("square_avg", _state_like(p))
+        if "step" not in state:
+            state["step"] = torch.tensor(0.0)
+        _ensure(state, "square_avg", p)
         if group["momentum"] > 0:
-            state.setdefault("momentum_buffer", _state_like(p))
+            _ensure(state, "momentum_buffer", p)
         if group["centered"]:
-            state.setdefault("grad_avg", _state_like(p))
+            _ensure(state, "grad_avg", p)
         return False
 
     def _update(
@@ -289,11 +296,12 @@ class Adam(_Dropin, torch.optim.Adam):
     """``torch.optim.Adam`` whose step is optikern's fused kernel."""
 
     def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        state.setdefault("step", torch.tensor(0.0))
-        state.setdefault("exp_avg", _state_like(p))
-        state.setdefault("exp_avg_sq", _state_like(p))
+        if "step" not in state:
+            state["step"] = torch.tensor(0.0)
+        _ensure(state, "exp_avg", p)
+        _ensure(state, "exp_avg_sq", p)
         if group["amsgrad"]:
-            state.setdefault("max_exp_avg_sq", _state_like(p))
+            _ensure(state, "max_exp_avg_sq", p)
         return False
 
     def _update(
