@@ -294,3 +294,33 @@ def test_16bit_checkpoint_through_torch_optim_keeps_torchs_training(
         master = again.state[p]["master_param"]
         changed = t != b
         assert (master - q.detach().float()).abs()[changed].max() < 0.1 * reverted
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_channels_last_and_transposed_params_take_the_fused_pass(name: str) -> None:
+    """Dense layouts are updated in place by the kernel (bit for bit what it gives on a
+    contiguous copy), with state in the param's layout."""
+    torch.manual_seed(0)
+    weights = [
+        torch.nn.Parameter(torch.randn(8, 3, 3, 3).to(memory_format=torch.channels_last)),
+        torch.nn.Parameter(torch.randn(5, 4).t()),
+    ]
+    copies = [torch.nn.Parameter(w.detach().contiguous()) for w in weights]
+    kwargs = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1}
+    ours = getattr(okt, name)(weights, **kwargs)
+    plain = getattr(okt, name)(copies, **kwargs)
+    pointers = [w.data_ptr() for w in weights]
+    for step in range(3):
+        gen = torch.Generator().manual_seed(step)
+        for w, c in zip(weights, copies):
+            g = torch.randn(c.shape, generator=gen)
+            c.grad = g
+            w.grad = torch.empty_like(w).copy_(g)  # the param's strides
+        ours.step()
+        plain.step()
+    for w, c in zip(weights, copies):
+        assert torch.equal(w.detach(), c.detach())
+        for value in ours.state[w].values():
+            if isinstance(value, torch.Tensor) and value.dim():
+                assert value.stride() == w.stride()
+    assert [w.data_ptr() for w in weights] == pointers

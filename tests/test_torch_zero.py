@@ -23,8 +23,9 @@ def free_port() -> int:
 
 
 def train(rank: int, world: int, port: int, out: str) -> None:
-    import optikern.torch as okt
     from torch.distributed.optim import ZeroRedundancyOptimizer
+
+    import optikern.torch as okt
 
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)

@@ -31,8 +31,56 @@ header read_header(PyObject* obj) {
     std::int64_t size = 1;
     for (int k = 0; k < a->nd; ++k) size *= a->dimensions[k];
     const char foreign_order = PY_BIG_ENDIAN ? '<' : '>';
-    return {a->data, a->nd, a->dimensions, a->flags, d->type_num, d->byteorder != foreign_order,
+    return {a->data,
+            a->nd,
+            a->dimensions,
+            a->strides,
+            a->flags,
+            d->type_num,
+            d->byteorder != foreign_order,
             size};
+}
+
+namespace {
+
+// Dense: the elements fill one block of memory without gaps, in some order of the axes (C,
+// Fortran, channels-last, any transpose), with positive strides. The kernels update such an
+// array in place as one flat buffer.
+bool is_dense(PyObject* obj, const header& h) {
+    if (h.flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) return true;
+    const auto item = py::reinterpret_borrow<py::object>(obj).attr("itemsize").cast<py::ssize_t>();
+    std::vector<std::pair<py::ssize_t, py::ssize_t>> axes;  // (stride, extent)
+    for (int k = 0; k < h.ndim; ++k) {
+        if (h.shape[k] == 0) return true;
+        if (h.shape[k] > 1) axes.emplace_back(h.strides[k], h.shape[k]);
+    }
+    std::sort(axes.begin(), axes.end());
+    py::ssize_t expected = item;
+    for (const auto& [stride, extent] : axes) {
+        if (stride != expected) return false;
+        expected *= extent;
+    }
+    return true;
+}
+
+}  // namespace
+
+void require_same_layout(const header& a,
+                         const header& like,
+                         const std::string& name,
+                         const std::string& like_name) {
+    if (c_contiguous(a) && c_contiguous(like)) return;
+    const auto a_item = static_cast<py::ssize_t>(item_size(a.type_num));
+    const auto like_item = static_cast<py::ssize_t>(item_size(like.type_num));
+    bool same = true;
+    for (int k = 0; k < a.ndim; ++k)
+        if (a.shape[k] > 1 && a.strides[k] / a_item != like.strides[k] / like_item) same = false;
+    if (!same)
+        throw py::value_error(
+            name + ": expected " +
+            (c_contiguous(like) ? std::string("a C-contiguous array like ")
+                                : std::string("the memory layout (strides) of ")) +
+            like_name + ", got another layout (the kernels pair elements in memory order)");
 }
 
 // Bytes per element of the types a step accepts (float64, float32, uint16 views of 16-bit floats).
@@ -55,10 +103,10 @@ header checked_with(PyObject* obj, Name&& name, bool writeable) {
     if (!py::detail::npy_api::get().PyArray_Check_(obj))
         throw py::type_error(name() + ": expected a numpy.ndarray, got " + type_name(obj));
     const header h = read_header(obj);
-    if (!(h.flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_))
+    if (!is_dense(obj, h))
         throw py::value_error(name() +
-                              ": expected a C-contiguous array (the kernels never work on a copy); "
-                              "make one with numpy.ascontiguousarray");
+                              ": expected a C-contiguous or otherwise dense array (the kernels "
+                              "never work on a copy); make one with numpy.ascontiguousarray");
     if (!(h.flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
         throw py::value_error(name() + ": expected an aligned array");
     if (writeable && !(h.flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))
@@ -162,6 +210,8 @@ step_arrays::step_arrays(const std::vector<role>& roles) {
                                           shape_of(param) + " to match " + where(all[0].name, t) +
                                           ", got " + shape_of(obj));
             }
+            if (r > 0 && !(c_contiguous(a) && c_contiguous(p)))
+                require_same_layout(a, p, where(all[r].name, t), where(all[0].name, t));
             if (bytes > 0) {
                 const auto begin = reinterpret_cast<std::uintptr_t>(a.data);
                 ranges.push_back({begin, begin + bytes, r, t, all[r].writeable});

@@ -25,6 +25,7 @@ struct header {
     char* data;
     int ndim;
     const py::ssize_t* shape;
+    const py::ssize_t* strides;
     int flags;
     int type_num;
     bool native_order;
@@ -41,6 +42,17 @@ std::string type_name(py::handle obj);
 std::string dtype_name(py::handle array);
 std::string shape_of(py::handle array);
 std::size_t item_size(int type_num);  // float64, float32, 16-bit
+
+// Raise ValueError naming `name()` unless `a` has the layout of `like` (named `like_name()`):
+// the same strides in elements, so an update in memory order pairs their elements. Both
+// must be dense (checked_array) and of one shape.
+void require_same_layout(const header& a,
+                         const header& like,
+                         const std::string& name,
+                         const std::string& like_name);
+inline bool c_contiguous(const header& h) {
+    return (h.flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) != 0;
+}
 
 // One list argument of a step: params, grads or one kind of state.
 struct role {

@@ -101,6 +101,7 @@ public:
                 if (s.ndim != h.ndim || !std::equal(s.shape, s.shape + s.ndim, h.shape))
                     throw py::value_error(where_a + ": expected shape " + shape_of(p) +
                                           " like the param, got " + shape_of(a));
+                require_same_layout(s, h, where_a, name);
                 return py::reinterpret_borrow<py::object>(a);
             };
             std::array<void*, n_state> data{};
@@ -194,6 +195,8 @@ public:
                 throw py::value_error(name() + ": expected shape " + shape_of(t.param) +
                                       " to match " + where("params", start + i) + ", got " +
                                       shape_of(items[i]));
+            if (!(c_contiguous(g) && c_contiguous(p)))
+                require_same_layout(g, p, name(), where("params", start + i));
             per_core[t.kind].push_back(g.data);
         }
         if (grad_scale != 1.0 && (!per_core[f32].empty() || !per_core[f64].empty()))

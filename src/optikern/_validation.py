@@ -44,6 +44,19 @@ def flag(value: Any, name: str) -> None:
         raise TypeError(f"{name}: expected True or False, got {value!r}")
 
 
+def is_dense(a: np.ndarray) -> bool:
+    """Whether a's elements fill one block of memory without gaps (C or Fortran order, or any
+    transpose of them), which the kernels update in place as one flat buffer."""
+    if a.flags.c_contiguous or a.flags.f_contiguous or a.size == 0:
+        return True
+    expected = a.itemsize
+    for stride, extent in sorted((s, n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride != expected:
+            return False
+        expected *= extent
+    return True
+
+
 def param_array(p: Any, where: str) -> None:
     """Refuse anything the kernels could only update through a copy."""
     if not isinstance(p, np.ndarray):
@@ -53,10 +66,10 @@ def param_array(p: Any, where: str) -> None:
             f"{where}: expected a float32, float64, float16 or bfloat16 array in native byte "
             f"order, got {p.dtype}"
         )
-    if not p.flags.c_contiguous:
+    if not is_dense(p):
         raise ValueError(
-            f"{where}: expected a C-contiguous array (it would be updated through a copy); "
-            "use numpy.ascontiguousarray before creating the optimizer"
+            f"{where}: expected a C-contiguous or otherwise dense array (it would be updated "
+            "through a copy); use numpy.ascontiguousarray before creating the optimizer"
         )
     if not p.flags.aligned:
         raise ValueError(f"{where}: expected an aligned array")

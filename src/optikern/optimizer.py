@@ -524,7 +524,8 @@ class Optimizer:
                     "expected a floating-point array"
                 )
             dtype = np.float32 if _is_lowp(p) else p.dtype
-            loaded[name] = np.array(array, dtype=dtype, order="C", copy=True)
+            loaded[name] = np.empty_like(p, dtype=dtype)  # the param's memory layout
+            loaded[name][...] = array
         if (self._counts_steps or _is_lowp(p)) and "step" not in loaded:
             raise ValueError(f"state_dict: state[{index}] lacks 'step'")
         return loaded
@@ -536,7 +537,7 @@ def _is_lowp(p: np.ndarray) -> bool:
 
 def _initial_state(p: np.ndarray, value: float) -> np.ndarray:
     """A fresh state array for p: float32 for 16-bit params."""
-    return np.full(p.shape, value, dtype=np.float32 if _is_lowp(p) else p.dtype)
+    return np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)
 
 
 def _check_distinct(params: list[np.ndarray]) -> None:

@@ -47,8 +47,21 @@ def _array(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
-def _fused(p: torch.Tensor) -> bool:
-    """Whether the fused pass can update p in place with its gradient (else torch's step)."""
+def _dense(t: torch.Tensor) -> bool:
+    """Whether t's elements fill one block of memory without gaps, in any order of its axes."""
+    if t.is_contiguous():
+        return True
+    expected = 1
+    for stride, extent in sorted((s, n) for s, n in zip(t.stride(), t.shape) if n > 1):
+        if stride != expected:
+            return False
+        expected *= extent
+    return True
+
+
+def _fused(p: torch.Tensor, state: dict[str, Any]) -> bool:
+    """Whether the fused pass can update p and its state in place with its gradient (else
+    torch's step)."""
     g = p.grad
     return (
         g is not None
@@ -57,8 +70,14 @@ def _fused(p: torch.Tensor) -> bool:
         and not g.is_sparse
         and (g.dtype == p.dtype or (p.dtype in _LOWP and g.dtype == torch.float32))
         and p.dtype in _FULL + _LOWP
-        and p.is_contiguous()
-        and g.is_contiguous()
+        # any dense layout (channels_last, transposed) whose gradient has the same strides
+        and _dense(p)
+        and g.stride() == p.stride()
+        and all(
+            s.stride() == p.stride()
+            for s in state.values()
+            if isinstance(s, torch.Tensor) and s.shape == p.shape
+        )
     )
 
 
@@ -113,7 +132,10 @@ class _Dropin(torch.optim.Optimizer):
             not group.get("differentiable") and not group.get("capturable")
             for group in self.param_groups
         ) and all(
-            _fused(p) for group in self.param_groups for p in group["params"] if p.grad is not None
+            _fused(p, self.state.get(p, {}))
+            for group in self.param_groups
+            for p in group["params"]
+            if p.grad is not None
         )
         if not fused:
             super().step()  # torch's implementation, with torch's checks and errors
