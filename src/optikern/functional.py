@@ -5,8 +5,9 @@ the C++ kernels, mirroring the keyword-only functions of ``torch.optim`` (``torc
 and friends). The caller owns every array, state included: allocate state with
 ``numpy.zeros_like(param)`` (AdaGrad's ``state_sums`` filled with ``initial_accumulator_value``).
 
-Every array must be a C-contiguous, aligned NumPy array of float32 or float64 in native byte
-order, gradients and state of the same dtype and shape as their param, params and state
+Every array must be a dense (C-contiguous, Fortran-ordered or any transpose of them), aligned
+NumPy array of float32 or float64 in native byte order, gradients and state of the same dtype,
+shape and strides as their param (``numpy.zeros_like`` keeps them), params and state
 writeable, and no written array may share memory with another. Anything else raises
 ``TypeError`` (types, dtypes) or ``ValueError`` (counts, shapes, layout, flags, overlap,
 hyperparameters) naming the argument, before anything is written. Arrays are never copied.
