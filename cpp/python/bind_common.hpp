@@ -42,6 +42,9 @@ std::string type_name(py::handle obj);
 std::string dtype_name(py::handle array);
 std::string shape_of(py::handle array);
 std::size_t item_size(int type_num);  // float64, float32, 16-bit
+inline std::size_t item_size_of(py::handle array) {
+    return array.attr("itemsize").cast<std::size_t>();
+}
 
 // Raise ValueError naming `name()` unless `a` has the layout of `like` (named `like_name()`):
 // the same strides in elements, so an update in memory order pairs their elements. Both

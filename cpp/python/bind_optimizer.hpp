@@ -214,6 +214,110 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
     return -1;
 }
 
+// A row update of one (rows x ...) table from a sparse gradient: `indices` (int64, strictly
+// increasing, below the row count) name the rows, `values` (len(indices) x ...) their
+// gradients; `states` holds the full state tables. Only the named rows change.
+template <class Kernel>
+void optimizer_rows_step(const std::vector<std::string>& state_args,
+                         py::handle param,
+                         py::handle indices,
+                         py::handle values,
+                         py::handle states,
+                         py::handle group,
+                         std::int64_t step) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    const auto options = parse_options<Kernel>(group);
+    if (Kernel::counts_steps) require_positive_step(step);
+    const header p = checked_array(param.ptr(), "param", true);
+    const bool is_double = p.type_num == py::detail::npy_api::NPY_DOUBLE_;
+    if ((!is_double && p.type_num != py::detail::npy_api::NPY_FLOAT_) || !p.native_order)
+        throw py::type_error(
+            "param: expected a float32 or float64 array in native byte order, got " +
+            dtype_name(param));
+    if (p.ndim < 1 || !c_contiguous(p))
+        throw py::value_error("param: expected a C-contiguous table of at least 1 dimension");
+    const std::int64_t rows = p.shape[0];
+    const std::int64_t cols = rows > 0 ? p.size / rows : 0;
+    const header v = checked_array(values.ptr(), "values", false);
+    const header ix = checked_array(indices.ptr(), "indices", false);
+    if (ix.ndim != 1 || !c_contiguous(ix) ||
+        !(ix.type_num == py::detail::npy_api::NPY_LONG_ ||
+          ix.type_num == py::detail::npy_api::NPY_LONGLONG_) ||
+        item_size_of(indices) != 8 || !ix.native_order)
+        throw py::type_error("indices: expected a 1-D int64 array, got " + dtype_name(indices) +
+                             " of shape " + shape_of(indices));
+    const std::int64_t n = ix.size;
+    if (v.type_num != p.type_num || !v.native_order)
+        throw py::type_error("values: expected dtype " + dtype_name(param) + " like param, got " +
+                             dtype_name(values));
+    if (!c_contiguous(v) || v.ndim != p.ndim || v.shape[0] != n ||
+        !std::equal(v.shape + 1, v.shape + v.ndim, p.shape + 1))
+        throw py::value_error(
+            "values: expected a C-contiguous array of shape (len(indices),) + param.shape[1:], "
+            "got " +
+            shape_of(values));
+    const auto* rows_of = reinterpret_cast<const std::int64_t*>(ix.data);
+    for (std::int64_t i = 0; i < n; ++i)
+        if (rows_of[i] < 0 || rows_of[i] >= rows || (i > 0 && rows_of[i] <= rows_of[i - 1]))
+            throw py::value_error("indices: expected strictly increasing row numbers in [0, " +
+                                  std::to_string(rows) + ") (a coalesced sparse gradient), got " +
+                                  std::to_string(rows_of[i]) + " at " + std::to_string(i));
+    if (!(PyList_Check(states.ptr()) || PyTuple_Check(states.ptr())) ||
+        PySequence_Size(states.ptr()) != static_cast<Py_ssize_t>(n_state))
+        throw py::type_error("states: expected a list of " + std::to_string(n_state) +
+                             " arrays (None for state the options do not use)");
+    std::array<char*, n_state> state_data{};
+    std::vector<std::pair<header, std::string>> written{{p, "param"}};
+    for (std::size_t k = 0; k < n_state; ++k) {
+        if (!Kernel::uses_state(options, k)) continue;
+        PyObject* s = PySequence_Fast_ITEMS(states.ptr())[k];
+        if (s == Py_None)
+            throw py::value_error(state_args[k] + ": required by these options, got None");
+        const header h = checked_array(s, state_args[k], true);
+        if (h.type_num != p.type_num || !h.native_order)
+            throw py::type_error(state_args[k] + ": expected dtype " + dtype_name(param) +
+                                 " like param, got " + dtype_name(s));
+        if (!c_contiguous(h) || h.ndim != p.ndim || !std::equal(h.shape, h.shape + h.ndim, p.shape))
+            throw py::value_error(state_args[k] + ": expected a C-contiguous array of shape " +
+                                  shape_of(param) + " like param, got " + shape_of(s));
+        state_data[k] = h.data;
+        written.emplace_back(h, state_args[k]);
+    }
+    // No written table may share memory with any other array of the call.
+    std::vector<std::pair<header, std::string>> all = written;
+    all.emplace_back(v, "values");
+    all.emplace_back(ix, "indices");
+    const auto span_of = [](const header& h, std::size_t item) {
+        const auto begin = reinterpret_cast<std::uintptr_t>(h.data);
+        return std::make_pair(begin, begin + static_cast<std::uintptr_t>(h.size) * item);
+    };
+    for (std::size_t a = 0; a < written.size(); ++a)
+        for (std::size_t b = 0; b < all.size(); ++b) {
+            if (a == b || written[a].first.size == 0 || all[b].first.size == 0) continue;
+            const auto [a0, a1] = span_of(written[a].first, item_size(p.type_num));
+            const auto [b0, b1] =
+                span_of(all[b].first, all[b].second == "indices" ? 8 : item_size(p.type_num));
+            if (a0 < b1 && b0 < a1)
+                throw py::value_error(written[a].second + " and " + all[b].second +
+                                      ": expected separate memory, but the arrays overlap");
+        }
+    const auto run = [&](auto zero) {
+        using T = decltype(zero);
+        dispatch::buffers_t<Kernel, T> table{};
+        table.param = reinterpret_cast<T*>(p.data);
+        for (std::size_t k = 0; k < n_state; ++k)
+            table.*(Kernel::template state<T>[k]) = reinterpret_cast<T*>(state_data[k]);
+        table.size = p.size;
+        py::gil_scoped_release release;
+        update_rows<Kernel, T>(table, cols, rows_of, static_cast<std::size_t>(n),
+                               reinterpret_cast<const T*>(v.data), options, {step, false});
+    };
+    if (is_double)
+        run(0.0);
+    else
+        run(0.0f);
+}
+
 // _core.<name>_step(params, grads, states, options, step, fresh=False, check_only=False,
 // skip_nonfinite=False, mixed=None) and _core.<name>_check_options(options).
 template <class Kernel>
@@ -238,6 +342,16 @@ void register_optimizer(py::module_& m,
           "where the options use none); options: a dict with torch's keys (a param group); step: "
           "1-based; fresh: the state was just created. Returns -1, or with skip_nonfinite the "
           "index of the first gradient holding NaN or infinity (nothing written).");
+    m.def((std::string(name) + "_rows_step").c_str(),
+          [args](py::handle param, py::handle indices, py::handle values, py::handle states,
+                 py::handle options, std::int64_t step) {
+              optimizer_rows_step<Kernel>(args, param, indices, values, states, options, step);
+          },
+          py::arg("param"), py::arg("indices"), py::arg("values"), py::arg("states"),
+          py::arg("options"), py::arg("step"),
+          "The update of the rows of the table `param` that a sparse gradient touches: rows "
+          "`indices` (int64, strictly increasing) with gradients `values`; states: the full "
+          "state tables (one per state name, None where unused).");
     m.def((std::string(name) + "_check_options").c_str(),
           [](py::handle options) { parse_options<Kernel>(options); }, py::arg("options"),
           "Raise TypeError/ValueError (torch's messages) unless the options are valid.");

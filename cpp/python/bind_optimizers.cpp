@@ -12,6 +12,7 @@ void register_optimizers(py::module_& m) {
     register_optimizer<kernels::rmsprop>(m, "rmsprop",
                                          {"square_avgs", "momentum_buffers", "grad_avgs"});
     register_optimizer<kernels::adam>(m, "adam", {"exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"});
+    register_optimizer<kernels::sparse_adam>(m, "sparse_adam", {"exp_avg", "exp_avg_sq"});
     register_stale_group(m);
     register_group<kernels::sgd>(m, "SGDGroup");
     register_group<kernels::adagrad>(m, "AdagradGroup");

@@ -42,6 +42,15 @@ struct adam_buffers {
     std::int64_t size;
 };
 
+template <class T>
+struct sparse_adam_buffers {
+    T* param;
+    const T* grad;
+    T* exp_avg;
+    T* exp_avg_sq;
+    std::int64_t size;
+};
+
 // One array for the gradient utilities (clipping, norms, finiteness checks).
 template <class T>
 struct array_buffer {

@@ -29,21 +29,6 @@ namespace dispatch {
 
 inline constexpr std::int64_t mixed_block = 1024;
 
-// The same tensor's buffers from element `offset` on, reading the gradient from `grad`.
-template <class Kernel, class T>
-buffers_t<Kernel, T> block_of(const buffers_t<Kernel, T>& b,
-                              std::int64_t offset,
-                              const T* grad,
-                              std::int64_t n) {
-    buffers_t<Kernel, T> out = b;
-    if (out.param != nullptr) out.param += offset;
-    for (auto member : Kernel::template state<T>)
-        if (out.*member != nullptr) out.*member += offset;
-    out.grad = grad;
-    out.size = n;
-    return out;
-}
-
 template <class Kernel, class P, class G>
 void run_mixed(const buffers_t<Kernel, float>* masters,
                const lowp_tensor<P, G>* lowp,

@@ -16,11 +16,27 @@
 #include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
+#include "optikern/kernels/sparse_adam.hpp"
 #include "optikern/kernels/stream.hpp"
 #include "optikern/parallel.hpp"
 
 namespace optikern {
 namespace dispatch {
+
+// The same tensor's buffers from element `offset` on, reading the gradient from `grad`.
+template <class Kernel, class T>
+buffers_t<Kernel, T> block_of(const buffers_t<Kernel, T>& b,
+                              std::int64_t offset,
+                              const T* grad,
+                              std::int64_t n) {
+    buffers_t<Kernel, T> out = b;
+    if (out.param != nullptr) out.param += offset;
+    for (auto member : Kernel::template state<T>)
+        if (out.*member != nullptr) out.*member += offset;
+    out.grad = grad;
+    out.size = n;
+    return out;
+}
 
 template <class Kernel, class T>
 using range_fn =
@@ -79,6 +95,27 @@ void update(const dispatch::buffers_t<Kernel, T>* tensors,
             const step_context& context) {
     dispatch::run<Kernel, T>(tensors, count,
                              dispatch::scalars_t<Kernel, T>::make(options, context));
+}
+
+// One step over the rows of a (rows x cols) table that a sparse gradient touches: row
+// indices[i] is updated with values[i * cols, (i + 1) * cols) as gradient, the same update
+// as a dense step applied to those rows only (lazy state, as torch's sparse Adagrad and
+// SparseAdam keep). `table` holds the param and the full state arrays (its grad is unused);
+// indices must be distinct and below the row count (the bindings check both).
+template <class Kernel, class T>
+void update_rows(const dispatch::buffers_t<Kernel, T>& table,
+                 std::int64_t cols,
+                 const std::int64_t* indices,
+                 std::size_t count,
+                 const T* values,
+                 const typename Kernel::options& options,
+                 const step_context& context) {
+    std::vector<dispatch::buffers_t<Kernel, T>> rows;
+    rows.reserve(count);
+    for (std::size_t i = 0; i < count; ++i)
+        rows.push_back(dispatch::block_of<Kernel>(
+            table, indices[i] * cols, values + static_cast<std::int64_t>(i) * cols, cols));
+    update<Kernel, T>(rows.data(), rows.size(), options, context);
 }
 
 // The bandwidth ceiling of a step (benchmarks): every in-place array += the read array.
