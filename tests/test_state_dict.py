@@ -8,7 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
-from cases import CASES, Case
+from optim_db import CASES, Case
 
 import optikern
 
