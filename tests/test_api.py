@@ -7,91 +7,51 @@ import inspect
 
 import numpy as np
 import pytest
+from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 import optikern
 
-TORCH_DEFAULTS = {
-    "SGD": {
-        "lr": 1e-3,
-        "momentum": 0,
-        "dampening": 0,
-        "weight_decay": 0,
-        "nesterov": False,
-        "maximize": False,
-    },
-    "Adagrad": {
-        "lr": 1e-2,
-        "lr_decay": 0,
-        "weight_decay": 0,
-        "initial_accumulator_value": 0,
-        "eps": 1e-10,
-        "maximize": False,
-    },
-    "RMSprop": {
-        "lr": 1e-2,
-        "alpha": 0.99,
-        "eps": 1e-8,
-        "weight_decay": 0,
-        "momentum": 0,
-        "centered": False,
-        "maximize": False,
-    },
-    "Adam": {
-        "lr": 1e-3,
-        "betas": (0.9, 0.999),
-        "eps": 1e-8,
-        "weight_decay": 0,
-        "amsgrad": False,
-        "maximize": False,
-    },
-    "AdamW": {
-        "lr": 1e-3,
-        "betas": (0.9, 0.999),
-        "eps": 1e-8,
-        "weight_decay": 1e-2,
-        "amsgrad": False,
-        "maximize": False,
-    },
-}
-STATE_NAMES = {
-    "SGD": ({"momentum": 0.9}, {"momentum_buffer"}),
-    "Adagrad": ({}, {"step", "sum"}),
-    "RMSprop": (
-        {"momentum": 0.9, "centered": True},
-        {"step", "square_avg", "momentum_buffer", "grad_avg"},
-    ),
-    "Adam": ({"amsgrad": True}, {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
-    "AdamW": ({}, {"step", "exp_avg", "exp_avg_sq"}),
-}
+#: The options every optimizer takes besides its hyperparameters (see optikern.Optimizer).
+COMMON_OPTIONS = {"nonfinite", "rounding", "seed", "master_weights"}
 
 
-@pytest.mark.parametrize("name", list(TORCH_DEFAULTS))
-def test_signature_and_defaults(name: str) -> None:
-    cls = getattr(optikern, name)
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_signature_and_defaults(info: OptimizerInfo) -> None:
+    cls = info.cls
     signature = inspect.signature(cls)
     positional = [
         p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD
     ]
     assert positional[0] == "params"
-    for option, value in TORCH_DEFAULTS[name].items():
+    for option, value in info.torch_defaults.items():
         assert signature.parameters[option].default == value
     assert signature.parameters["maximize"].kind is inspect.Parameter.KEYWORD_ONLY
     opt = cls([np.zeros(2)])
-    for option, value in TORCH_DEFAULTS[name].items():
+    for option, value in info.torch_defaults.items():
         assert opt.defaults[option] == value
         assert opt.param_groups[0][option] == value
 
 
-@pytest.mark.parametrize("name", list(TORCH_DEFAULTS))
-def test_positional_order_matches_torch(name: str) -> None:
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_the_table_knows_every_option(info: OptimizerInfo) -> None:
+    """optim_db describes every hyperparameter, so the property tests draw them all."""
+    names = set(inspect.signature(info.cls).parameters) - {"params"} - COMMON_OPTIONS
+    assert set(info.options) == names
+    assert set(info.representative) <= names
+    for kwargs in info.grid:
+        assert set(kwargs) <= names
+
+
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_positional_order_matches_torch(info: OptimizerInfo) -> None:
     torch = pytest.importorskip("torch")
-    ours = list(inspect.signature(getattr(optikern, name)).parameters.values())
-    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    ours = list(inspect.signature(info.cls).parameters.values())
+    theirs = inspect.signature(getattr(torch.optim, info.name)).parameters
     ours_positional = [p.name for p in ours if p.kind is p.POSITIONAL_OR_KEYWORD]
     theirs_positional = [n for n, p in theirs.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
     assert ours_positional == theirs_positional[: len(ours_positional)]
     for p in ours:
-        if p.name in theirs and p.name != "params" and p.name in TORCH_DEFAULTS[name]:
+        if p.name in theirs and p.name != "params" and p.name in info.torch_defaults:
             assert theirs[p.name].default == p.default
 
 
@@ -120,15 +80,15 @@ def test_add_param_group_then_step() -> None:
     np.testing.assert_allclose(b, 1 - 0.2)  # Adam's first step moves by lr
 
 
-@pytest.mark.parametrize("name", list(STATE_NAMES))
-def test_state_names_follow_torch(name: str) -> None:
-    options, names = STATE_NAMES[name]
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_state_names_follow_torch(info: OptimizerInfo) -> None:
     p = np.ones(3)
-    opt = getattr(optikern, name)([p], **options)
+    opt = info.make([p], **info.representative)  # a config keeping every state
     with pytest.raises(KeyError):
         opt.state[p]
     opt.step([np.ones(3)])
-    assert set(opt.state[p]) == names
+    assert set(opt.state[p]) == info.state_names
+    assert ("step" in info.state_names) == info.counts_steps
     assert p in opt.state and len(opt.state) == 1
 
 

@@ -1,14 +1,15 @@
-"""Bad input, for every optimizer of the case table: the error type, a message naming the
-argument, and every caller array and all optimizer state unchanged afterwards."""
+"""Bad input, for every case of the optimizer table (optim_db): the error type, a message
+naming the argument, and every caller array and all optimizer state unchanged afterwards."""
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, Callable
 
 import numpy as np
 import pytest
-from cases import CASES, Case
+from optim_db import CASES, NAMES, OPTIM_DB, Case, OptimizerInfo
 
 import optikern
 
@@ -160,12 +161,14 @@ def _views() -> list:
 @pytest.mark.parametrize(
     ("label", "make", "error", "message"), BAD_PARAMS, ids=[b[0] for b in BAD_PARAMS]
 )
-@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
-def test_bad_params(name: str, label: str, make: Callable, error: type, message: str) -> None:
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_bad_params(
+    info: OptimizerInfo, label: str, make: Callable, error: type, message: str
+) -> None:
     params = make()
     copies = [p.copy() if isinstance(p, np.ndarray) else p for p in params]
     with pytest.raises(error, match=message):
-        getattr(optikern, name)(params)
+        info.make(params)
     for p, c in zip(params, copies):
         if isinstance(p, np.ndarray) and p.dtype != object:
             assert np.array_equal(p, c)
@@ -183,7 +186,7 @@ def test_param_in_two_groups_and_single_array() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_lr_at_construction_and_later(case: Case, value: float) -> None:
     with pytest.raises(ValueError, match="Invalid learning rate"):
-        getattr(optikern, case.optimizer)([np.ones(3)], **{**case.kwargs, "lr": value})
+        case.info.make([np.ones(3)], **{**case.kwargs, "lr": value})
     opt, params, grads = setup(case, groups=2)
     opt.param_groups[1]["lr"] = value
     snap = snapshot(opt, params + grads)
@@ -198,43 +201,29 @@ def test_non_number_lr() -> None:
         optikern.Adam([np.ones(3)], lr="0.1")
 
 
-INVALID_OPTIONS = [
-    ("SGD", {"momentum": -0.1}, "Invalid momentum value"),
-    ("SGD", {"weight_decay": -1.0}, "Invalid weight_decay value"),
-    ("SGD", {"nesterov": True}, "Nesterov momentum requires"),
-    ("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "Nesterov momentum requires"),
-    ("Adagrad", {"lr_decay": -1.0}, "Invalid lr_decay value"),
-    ("Adagrad", {"eps": -1.0}, "Invalid epsilon value"),
-    ("Adagrad", {"initial_accumulator_value": -1.0}, "Invalid initial_accumulator_value"),
-    ("RMSprop", {"alpha": -0.1}, "Invalid alpha value"),
-    ("RMSprop", {"momentum": -0.1}, "Invalid momentum value"),
-    ("Adam", {"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0"),
-    ("Adam", {"betas": (0.9, -0.1)}, "Invalid beta parameter at index 1"),
-    ("Adam", {"eps": float("nan")}, "Invalid epsilon value"),
-    ("AdamW", {"weight_decay": -0.01}, "Invalid weight_decay value"),
-]
+INVALID_OPTIONS = [(info, *row) for info in OPTIM_DB for row in info.invalid]
 
 
-@pytest.mark.parametrize(("name", "options", "message"), INVALID_OPTIONS)
-def test_invalid_hyperparameters(name: str, options: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        getattr(optikern, name)([np.ones(3)], **options)
+@pytest.mark.parametrize(
+    ("info", "options", "error", "message"),
+    INVALID_OPTIONS,
+    ids=[f"{info.name}-{','.join(options)}" for info, options, _, _ in INVALID_OPTIONS],
+)
+def test_invalid_hyperparameters(
+    info: OptimizerInfo, options: dict, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        info.make([np.ones(3)], **options)
 
 
-@pytest.mark.parametrize("name", ["sgd", "adagrad", "rmsprop", "adam", "adamw"])
-def test_functional_refuses_copies(name: str) -> None:
-    from optikern import functional
-
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_functional_refuses_copies(info: OptimizerInfo) -> None:
+    # every state list the function requires (it allocates none), the optional ones None
     p = np.ones(8)
-    state = [np.zeros(8)]
-    kwargs: dict = {"step": 1} if name in ("adagrad", "adam", "adamw") else {}
-    args = {
-        "sgd": ([p], [np.ones(8, np.float32)], None),
-        "adagrad": ([p], [np.ones(8, np.float32)], state),
-        "rmsprop": ([p], [np.ones(8, np.float32)], state),
-        "adam": ([p], [np.ones(8, np.float32)], state, [np.zeros(8)]),
-        "adamw": ([p], [np.ones(8, np.float32)], state, [np.zeros(8)]),
-    }[name]
+    signature = inspect.signature(info.functional).parameters
+    positional = [q for q in signature.values() if q.kind is q.POSITIONAL_OR_KEYWORD][2:]
+    states = [None if q.default is None else [np.zeros(8)] for q in positional]
+    kwargs: dict = {"step": 1} if "step" in signature else {}
     with pytest.raises(TypeError, match=r"grads\[0\]: expected dtype float64"):
-        getattr(functional, name)(*args, **kwargs)
+        info.functional([p], [np.ones(8, np.float32)], *states, **kwargs)
     assert np.all(p == 1)

@@ -93,9 +93,11 @@ def optax_adamw(w, grads, lr, b1, b2, eps, wd):
     return w
 
 
-def run(name: str, kwargs: dict, w0: np.ndarray, grads: list[np.ndarray]) -> np.ndarray:
+def run(
+    cls: type[optikern.Optimizer], kwargs: dict, w0: np.ndarray, grads: list[np.ndarray]
+) -> np.ndarray:
     w = w0.copy()
-    opt = getattr(optikern, name)([w], **kwargs)
+    opt = cls([w], **kwargs)
     for g in grads:
         opt.step([g])
     return w
@@ -112,7 +114,7 @@ def problem() -> tuple[np.ndarray, list[np.ndarray]]:
 def test_keras_sgd(problem, nesterov: bool, wd: float) -> None:
     w0, grads = problem
     got = run(
-        "SGD",
+        optikern.SGD,
         dict(
             lr=0.05,
             momentum=0.9,
@@ -131,7 +133,7 @@ def test_keras_sgd(problem, nesterov: bool, wd: float) -> None:
 def test_keras_adagrad(problem, wd: float) -> None:
     w0, grads = problem
     got = run(
-        "Adagrad",
+        optikern.Adagrad,
         dict(
             lr=0.1,
             initial_accumulator_value=0.1,
@@ -152,7 +154,7 @@ def test_keras_adagrad(problem, wd: float) -> None:
 def test_keras_rmsprop(problem, centered: bool, momentum: float, wd: float) -> None:
     w0, grads = problem
     got = run(
-        "RMSprop",
+        optikern.RMSprop,
         dict(
             lr=0.01,
             alpha=0.9,
@@ -174,7 +176,7 @@ def test_keras_rmsprop(problem, centered: bool, momentum: float, wd: float) -> N
 def test_optax_adagrad(problem) -> None:
     w0, grads = problem
     got = run(
-        "Adagrad",
+        optikern.Adagrad,
         dict(lr=0.1, initial_accumulator_value=0.1, eps=1e-7, eps_inside_sqrt=True),
         w0,
         grads,
@@ -187,7 +189,7 @@ def test_optax_adagrad(problem) -> None:
 def test_optax_rmsprop(problem, centered: bool, momentum: float) -> None:
     w0, grads = problem
     got = run(
-        "RMSprop",
+        optikern.RMSprop,
         dict(
             lr=0.01, alpha=0.9, eps=1e-8, centered=centered, momentum=momentum, eps_inside_sqrt=True
         ),
@@ -200,7 +202,9 @@ def test_optax_rmsprop(problem, centered: bool, momentum: float) -> None:
 
 def test_optax_adamw(problem) -> None:
     w0, grads = problem
-    got = run("AdamW", dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-4), w0, grads)
+    got = run(
+        optikern.AdamW, dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-4), w0, grads
+    )
     np.testing.assert_allclose(
         got, optax_adamw(w0, grads, 0.01, 0.9, 0.999, 1e-8, 1e-4), rtol=1e-12
     )

@@ -6,14 +6,15 @@ kill the test process, which is also a failure.)"""
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 import numpy as np
 import pytest
+from optim_db import OPTIM_DB, OptimizerInfo
 
 import optikern
 from optikern import _core, functional
-from optikern import reference as R
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings
@@ -93,28 +94,17 @@ HYPER = st.one_of(
 @settings(settings.get_profile("fuzz"))
 @given(data=st.data())
 def test_classes(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]))
+    info = data.draw(st.sampled_from(OPTIM_DB))
     params = data.draw(st.lists(arrays(), min_size=1, max_size=3))
     options = data.draw(
         st.dictionaries(
             st.sampled_from(["lr", "eps", "weight_decay", "momentum", "alpha"]), HYPER, max_size=2
         )
     )
-    options = {
-        k: v
-        for k, v in options.items()
-        if k
-        in {
-            "SGD": ("lr", "weight_decay", "momentum"),
-            "Adagrad": ("lr", "eps", "weight_decay"),
-            "RMSprop": ("lr", "eps", "weight_decay", "momentum", "alpha"),
-            "Adam": ("lr", "eps", "weight_decay"),
-            "AdamW": ("lr", "eps", "weight_decay"),
-        }[name]
-    }
+    options = {k: v for k, v in options.items() if k in info.options}
     snaps = snapshot(params)
     try:
-        opt = getattr(optikern, name)(params, **options)
+        opt = info.make(params, **options)
     except (TypeError, ValueError):
         assert unchanged(params, snaps)
         return
@@ -130,16 +120,7 @@ def test_classes(data: st.DataObject) -> None:
         assert unchanged(params, snaps) and unchanged(grads, grad_snaps)
         return
     # The step went through: it must equal the reference.
-    ref = getattr(
-        R,
-        {
-            "SGD": "sgd_step",
-            "Adagrad": "adagrad_step",
-            "RMSprop": "rmsprop_step",
-            "Adam": "adam_step",
-            "AdamW": "adamw_step",
-        }[name],
-    )
+    ref = info.reference
     for p, s, g in zip(params, snaps, grads):
         values = s.astype(np.float64).ravel().tolist()
         ref(values, g.astype(np.float64).ravel().tolist(), {}, **options)
@@ -156,6 +137,23 @@ ADAM_OPTIONS = {
     "maximize": False,
     "decoupled_weight_decay": False,
 }
+
+
+def call_functional(info: OptimizerInfo, objs: list, step: int, data: st.DataObject) -> int:
+    """The optimizer's functional step on fuzzed arrays: param p, grad g, its state lists from
+    m and v (None past those), its step count, random flags and one fuzzed hyperparameter."""
+    p, g, *states = objs
+    signature = inspect.signature(info.functional).parameters
+    slots = [q for q in signature.values() if q.kind is q.POSITIONAL_OR_KEYWORD][2:]
+    lists = [[s] for s in states[: len(slots)]] + [None] * (len(slots) - len(states))
+    kinds = {k: v for k, v in info.options.items() if k in signature}
+    kwargs: dict = {k: data.draw(st.booleans()) for k, kind in kinds.items() if kind == "flag"}
+    kwargs["lr"] = 0.1
+    numbers = sorted(k for k, kind in kinds.items() if kind in ("positive", "unit", "small"))
+    kwargs[data.draw(st.sampled_from(numbers))] = data.draw(HYPER)
+    if "step" in signature:
+        kwargs["step"] = step
+    return info.functional([p], [g], *lists, **kwargs)
 
 
 @settings(settings.get_profile("fuzz"))
@@ -175,10 +173,7 @@ def test_functional_and_core(data: st.DataObject) -> None:
     snaps = snapshot(objs)
     step = data.draw(st.integers(-1, 3))
     calls = [
-        lambda: functional.adam([p], [g], [m], [v], step=step, lr=data.draw(HYPER)),
-        lambda: functional.sgd([p], [g], [m], lr=0.1, momentum=data.draw(HYPER)),
-        lambda: functional.adagrad([p], [g], [m], step=step, lr=0.1, eps=data.draw(HYPER)),
-        lambda: functional.rmsprop([p], [g], [m], [v], None, lr=0.1, centered=True),
+        *(lambda info=info: call_functional(info, objs, step, data) for info in OPTIM_DB),
         lambda: _core.adam_step([p], [g], [[m], [v], None], ADAM_OPTIONS, step),
         lambda: functional.grad_norm([g, p], data.draw(HYPER)),
         lambda: functional.clamp_([p], -1.0, 1.0),

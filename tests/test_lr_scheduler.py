@@ -4,10 +4,12 @@ against their closed forms."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 import optikern
 from optikern import lr_scheduler as S
@@ -15,11 +17,12 @@ from optikern import lr_scheduler as S
 STEPS = 120
 
 
-def optikern_opt(name: str = "SGD") -> optikern.Optimizer:
-    kwargs = {"momentum": 0.9} if name == "SGD" else {}
-    return getattr(optikern, name)(
-        [{"params": [np.zeros(2)]}, {"params": [np.zeros(3)], "lr": 0.05}], lr=0.1, **kwargs
-    )
+def groups(zeros: Callable) -> list[dict]:
+    return [{"params": [zeros(2)]}, {"params": [zeros(3)], "lr": 0.05}]
+
+
+def optikern_opt(info: OptimizerInfo = OPTIM_DB[0]) -> optikern.Optimizer:
+    return info.make(groups(np.zeros), **{**info.representative, "lr": 0.1})
 
 
 SCHEDULES: dict[str, Callable[[Any, Any], Any]] = {
@@ -56,15 +59,20 @@ def trace(module: Any, make: Callable, opt: Any, step_optimizer: bool = False) -
     return out
 
 
-@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
 @pytest.mark.parametrize("name", list(SCHEDULES))
-def test_matches_torch(name: str, optimizer: str) -> None:
+def test_matches_torch(name: str, info: OptimizerInfo) -> None:
     torch = pytest.importorskip("torch")
-    kwargs = {"momentum": 0.9} if optimizer == "SGD" else {}
-    torch_opt = getattr(torch.optim, optimizer)(
-        [{"params": [torch.zeros(2)]}, {"params": [torch.zeros(3)], "lr": 0.05}], lr=0.1, **kwargs
-    )
-    ours = trace(S, SCHEDULES[name], optikern_opt(optimizer))
+    kwargs = {**info.representative, "lr": 0.1}
+    torch_opt = getattr(torch.optim, info.name)(groups(torch.zeros), **kwargs)
+    try:
+        SCHEDULES[name](torch.optim.lr_scheduler, torch_opt)
+    except ValueError as error:  # OneCycleLR cycles a momentum the optimizer lacks
+        with pytest.raises(ValueError, match=re.escape(str(error))):
+            SCHEDULES[name](S, optikern_opt(info))
+        return
+    torch_opt = getattr(torch.optim, info.name)(groups(torch.zeros), **kwargs)
+    ours = trace(S, SCHEDULES[name], optikern_opt(info))
     theirs = trace(torch.optim.lr_scheduler, SCHEDULES[name], torch_opt, step_optimizer=True)
     for step, (a, b) in enumerate(zip(ours, theirs)):
         for (lr_a, m_a, beta_a), (lr_b, m_b, beta_b) in zip(a, b):

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 import optikern
 from optikern import reference_lowp as R
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 FORMATS = {"bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
-OPTIMIZERS = [
-    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
-    ("Adagrad", {"lr": 0.05}),
-    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
-    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
-    ("AdamW", {"lr": 0.01}),
-]
 SIZES = [1, 7, 33, 1000, 3000]
 
 
@@ -46,21 +40,19 @@ def model_round(
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
 @pytest.mark.parametrize("grad_format", ["same", "float32"])
 @pytest.mark.parametrize("fmt", list(FORMATS))
-@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS, ids=[n for n, _ in OPTIMIZERS])
-def test_masters_exact_and_rounding_modelled(
-    name, kwargs, fmt, grad_format, rounding, level
-) -> None:
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_masters_exact_and_rounding_modelled(info, fmt, grad_format, rounding, level) -> None:
     with optikern.simd_level(level):
-        run_and_check(name, kwargs, fmt, grad_format, rounding)
+        run_and_check(info, fmt, grad_format, rounding)
 
 
-def run_and_check(name: str, kwargs: dict, fmt: str, grad_format: str, rounding: str) -> None:
+def run_and_check(info: OptimizerInfo, fmt: str, grad_format: str, rounding: str) -> None:
     dtype = FORMATS[fmt]
     rng = np.random.default_rng(11)
     params = [rng.standard_normal(n).astype(np.float32).astype(dtype) for n in SIZES]
     masters = [p.astype(np.float32) for p in params]
-    opt = getattr(optikern, name)(params, rounding=rounding, seed=5, **kwargs)
-    plain = getattr(optikern, name)(masters, **kwargs)
+    opt = info.make(params, rounding=rounding, seed=5, **info.representative)
+    plain = info.make(masters, **info.representative)
     scale = 1024.0
     for step in range(1, 6):
         if step == 4:

@@ -4,35 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 import optikern
 
-OPTIMIZERS = [
-    ("SGD", {"lr": 0.1, "momentum": 0.9}),
-    ("Adagrad", {}),
-    ("RMSprop", {"momentum": 0.5, "centered": True}),
-    ("Adam", {"amsgrad": True}),
-    ("AdamW", {}),
-]
+ALL = pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
 
 
-def setup(name: str, kwargs: dict, policy: str, groups: int) -> tuple:
+def setup(info: OptimizerInfo, policy: str, groups: int) -> tuple:
     rng = np.random.default_rng(0)
     params = [rng.standard_normal(n) for n in (5, 40000, 3)]
     if groups == 1:
         spec = params
     else:
         spec = [{"params": params[:1]}, {"params": params[1:], "lr": 0.05}]
-    opt = getattr(optikern, name)(spec, nonfinite=policy, **kwargs)
+    opt = info.make(spec, nonfinite=policy, **info.representative)
     opt.step([rng.standard_normal(p.shape) for p in params])
     return opt, params, rng
 
 
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS)
-def test_skip_changes_nothing_and_counts(name: str, kwargs: dict, bad: float, groups: int) -> None:
-    opt, params, rng = setup(name, kwargs, "skip", groups)
+@ALL
+def test_skip_changes_nothing_and_counts(info: OptimizerInfo, bad: float, groups: int) -> None:
+    opt, params, rng = setup(info, "skip", groups)
     before = [p.copy() for p in params]
     state = opt.state_dict()
     grads = [rng.standard_normal(p.shape) for p in params]
@@ -52,9 +47,9 @@ def test_skip_changes_nothing_and_counts(name: str, kwargs: dict, bad: float, gr
 
 
 @pytest.mark.parametrize("groups", [1, 2])
-@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS)
-def test_raise_names_the_gradient_and_changes_nothing(name: str, kwargs: dict, groups: int) -> None:
-    opt, params, rng = setup(name, kwargs, "raise", groups)
+@ALL
+def test_raise_names_the_gradient_and_changes_nothing(info: OptimizerInfo, groups: int) -> None:
+    opt, params, rng = setup(info, "raise", groups)
     before = [p.copy() for p in params]
     grads = [rng.standard_normal(p.shape) for p in params]
     grads[2][0] = np.nan
@@ -64,9 +59,9 @@ def test_raise_names_the_gradient_and_changes_nothing(name: str, kwargs: dict, g
         assert np.array_equal(b, p)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), OPTIMIZERS)
-def test_propagate_is_torch_behaviour(name: str, kwargs: dict) -> None:
-    opt, params, rng = setup(name, kwargs, "propagate", 1)
+@ALL
+def test_propagate_is_torch_behaviour(info: OptimizerInfo) -> None:
+    opt, params, rng = setup(info, "propagate", 1)
     grads = [rng.standard_normal(p.shape) for p in params]
     grads[0][1] = np.nan
     opt.step(grads)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cases import REFERENCE
-
-import optikern
-from optikern import reference
+from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings
@@ -23,73 +20,34 @@ small = st.floats(0.0, 0.5)
 positive = st.floats(1e-8, 1.0)
 flags = st.booleans()
 
-OPTIONS = {
-    "SGD": st.fixed_dictionaries(
-        {
-            "lr": positive,
-            "momentum": unit,
-            "dampening": small,
-            "weight_decay": small,
-            "maximize": flags,
-            "decoupled_weight_decay": flags,
-            "lr_in_momentum": flags,
-        }
-    ),
-    "Adagrad": st.fixed_dictionaries(
-        {
-            "lr": positive,
-            "lr_decay": small,
-            "weight_decay": small,
-            "initial_accumulator_value": small,
-            "eps": positive,
-            "maximize": flags,
-            "decoupled_weight_decay": flags,
-            "eps_inside_sqrt": flags,
-        }
-    ),
-    "RMSprop": st.fixed_dictionaries(
-        {
-            "lr": positive,
-            "alpha": unit,
-            "eps": positive,
-            "weight_decay": small,
-            "momentum": unit,
-            "centered": flags,
-            "maximize": flags,
-            "decoupled_weight_decay": flags,
-            "lr_in_momentum": flags,
-            "eps_inside_sqrt": flags,
-        }
-    ),
-    "Adam": st.fixed_dictionaries(
-        {
-            "lr": positive,
-            "betas": st.tuples(unit, unit),
-            "eps": positive,
-            "weight_decay": small,
-            "amsgrad": flags,
-            "maximize": flags,
-            "decoupled_weight_decay": flags,
-        }
-    ),
+#: A strategy for each kind of valid value in optim_db (nesterov is drawn with its conditions
+#: in the test).
+KINDS = {
+    "positive": positive,
+    "unit": unit,
+    "small": small,
+    "flag": flags,
+    "betas": st.tuples(unit, unit),
+    "nesterov": st.just(False),
 }
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=9)
 
 
-@pytest.mark.parametrize("name", list(OPTIONS))
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
 @given(data=st.data())
-def test_any_valid_options_match_reference(name: str, data: st.DataObject) -> None:
-    options = data.draw(OPTIONS[name])
-    if name == "SGD" and data.draw(flags) and options["momentum"] > 0:
-        options = {**options, "nesterov": True, "dampening": 0.0}
+def test_any_valid_options_match_reference(info: OptimizerInfo, data: st.DataObject) -> None:
+    options = data.draw(st.fixed_dictionaries({k: KINDS[v] for k, v in info.options.items()}))
+    nesterov = [k for k, kind in info.options.items() if kind == "nesterov"]
+    if nesterov and options["momentum"] > 0 and data.draw(flags):
+        options = {**options, nesterov[0]: True, "dampening": 0.0}
     shape = data.draw(shapes)
     seed = data.draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     param = rng.standard_normal(shape)
     ref_param = param.ravel().tolist()
     ref_state: dict = {}
-    opt = getattr(optikern, name)([param], **options)
-    ref = getattr(reference, REFERENCE[name])
+    opt = info.make([param], **options)
+    ref = info.reference
     for _ in range(3):
         grad = rng.standard_normal(shape)
         opt.step([grad])
@@ -98,27 +56,20 @@ def test_any_valid_options_match_reference(name: str, data: st.DataObject) -> No
 
 
 bad_values = st.sampled_from([float("nan"), -1.0, -1e-9, float("-inf")])
+CHECKED = [(info, option) for info in OPTIM_DB for option in info.checked]
 
 
 @pytest.mark.parametrize(
-    ("name", "option"),
-    [
-        ("SGD", "lr"),
-        ("SGD", "momentum"),
-        ("Adagrad", "eps"),
-        ("Adagrad", "lr_decay"),
-        ("RMSprop", "alpha"),
-        ("RMSprop", "weight_decay"),
-        ("Adam", "lr"),
-        ("Adam", "eps"),
-    ],
+    ("info", "option"), CHECKED, ids=[f"{info.name}-{option}" for info, option in CHECKED]
 )
 @given(value=bad_values)
-def test_invalid_options_are_refused_without_writing(name: str, option: str, value: float) -> None:
+def test_invalid_options_are_refused_without_writing(
+    info: OptimizerInfo, option: str, value: float
+) -> None:
     param = np.ones(5)
     with pytest.raises(ValueError, match="Invalid"):
-        getattr(optikern, name)([param], **{option: value})
-    opt = getattr(optikern, name)([param])
+        info.make([param], **{option: value})
+    opt = info.make([param])
     opt.step([np.ones(5)])
     before = param.copy()
     state = opt.state_dict()

@@ -1,4 +1,4 @@
-"""The kernels against the pure-Python reference: every case of ``cases.CASES`` x float32 and
+"""The kernels against the pure-Python reference: every case of ``optim_db.CASES`` x float32 and
 float64 x sizes 0, 1, 7, 33, 1000, 100003 x every SIMD level x 20 steps of fresh random
 gradients, params and all state compared.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cases import CASES, Case
+from optim_db import CASES, Case
 
 SIZES = [0, 1, 7, 33, 1000, 100003]
 STEPS = 20

@@ -1,12 +1,12 @@
 """Every size around the vector widths (0..65, 1023, 1025) at odd offsets inside a larger
-buffer, every optimizer of the case table: tails and unaligned starts against the reference.
-(Meant to run under the sanitizers too: scripts/sanitize.sh.)"""
+buffer, every case of the optimizer table (optim_db): tails and unaligned starts against the
+reference. (Meant to run under the sanitizers too: scripts/sanitize.sh.)"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from cases import CASES, Case
+from optim_db import CASES, Case
 
 SIZES = [*range(66), 1023, 1025]
 

@@ -1,5 +1,7 @@
 """state_dict / load_state_dict: plain containers of NumPy arrays and numbers; a round trip
-through numpy.savez or pickle resumes bit for bit; bad states are refused, changing nothing."""
+through numpy.savez or pickle restores every state array itself (bit for bit, same dtype, for
+every case of the optimizer table and for 16-bit params with float32 masters) and resumes bit
+for bit; bad states are refused, changing nothing."""
 
 from __future__ import annotations
 
@@ -8,19 +10,23 @@ import pickle
 
 import numpy as np
 import pytest
-from cases import CASES, Case
+from optim_db import CASES, NAMES, OPTIM_DB, Case, OptimizerInfo
 
 import optikern
 
 SHAPES = [(4, 3), (7,), ()]
+TRANSPORTS = ["savez", "pickle"]
 
 
 def trained(case: Case, dtype: type, steps: int, seed: int = 0) -> tuple:
+    """An optimizer over two groups after some steps. The gradients shrink after the first
+    step, so that running maxima (amsgrad) part from the averages they bound."""
     rng = np.random.default_rng(seed)
     params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
     opt = case.make([{"params": params[:2]}, {"params": params[2:], "lr": 0.003}])
-    for _ in range(steps):
-        opt.step([rng.standard_normal(s).astype(dtype) for s in SHAPES])
+    for step in range(steps):
+        scale = 4.0 if step == 0 else 0.05
+        opt.step([np.array(scale * rng.standard_normal(s), dtype=dtype) for s in SHAPES])
     return opt, params, rng
 
 
@@ -32,11 +38,9 @@ def savez_round_trip(state: dict) -> dict:
         return loaded["state"].item()
 
 
-@pytest.mark.parametrize("transport", ["savez", "pickle"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_round_trip_resumes_bit_for_bit(case: Case, dtype: type, transport: str) -> None:
-    opt, params, rng = trained(case, dtype, steps=3)
+def restored_copy(case: Case, opt: optikern.Optimizer, params: list, transport: str) -> tuple:
+    """A new optimizer over copies of the params, loaded from opt's state dict sent through
+    numpy.savez or pickle."""
     saved = opt.state_dict()
     saved = savez_round_trip(saved) if transport == "savez" else pickle.loads(pickle.dumps(saved))
     restored_params = [p.copy() for p in params]
@@ -44,6 +48,54 @@ def test_round_trip_resumes_bit_for_bit(case: Case, dtype: type, transport: str)
         [{"params": restored_params[:2]}, {"params": restored_params[2:], "lr": 0.5}]
     )
     restored.load_state_dict(saved)
+    return restored, restored_params
+
+
+def assert_same_state(
+    opt: optikern.Optimizer, params: list, other: optikern.Optimizer, other_params: list
+) -> None:
+    """other keeps opt's per-param state itself: state for the same params, the same names,
+    every array bitwise equal with the same dtype and shape, the same step count."""
+    with_state = [i for i, p in enumerate(params) if p in opt.state]
+    assert [i for i, p in enumerate(other_params) if p in other.state] == with_state
+    for i in with_state:
+        ours, theirs = opt.state[params[i]], other.state[other_params[i]]
+        assert sorted(theirs) == sorted(ours), f"params[{i}]"
+        for name, value in ours.items():
+            got = theirs[name]
+            where = f"params[{i}] {name!r}"
+            if isinstance(value, np.ndarray):
+                assert isinstance(got, np.ndarray), where
+                assert (got.dtype, got.shape) == (value.dtype, value.shape), where
+                assert got.tobytes() == value.tobytes(), where
+            else:
+                assert got == value, where
+
+
+def assert_distinct_arrays(opt: optikern.Optimizer, params: list) -> None:
+    """No two state arrays of a param are equal: a load that put one in the place of another
+    would show."""
+    for i, p in enumerate(params):
+        arrays = {k: v.tobytes() for k, v in opt.state[p].items() if isinstance(v, np.ndarray)}
+        assert len(set(arrays.values())) == len(arrays), f"params[{i}]: {sorted(arrays)}"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_round_trip_restores_the_state_itself(case: Case, dtype: type, transport: str) -> None:
+    opt, params, _rng = trained(case, dtype, steps=3)
+    assert_distinct_arrays(opt, params)
+    restored, restored_params = restored_copy(case, opt, params, transport)
+    assert_same_state(opt, params, restored, restored_params)  # before any further step
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_round_trip_resumes_bit_for_bit(case: Case, dtype: type, transport: str) -> None:
+    opt, params, rng = trained(case, dtype, steps=3)
+    restored, restored_params = restored_copy(case, opt, params, transport)
     assert restored.param_groups[1]["lr"] == 0.003
     for _ in range(4):
         grads = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
@@ -51,13 +103,33 @@ def test_round_trip_resumes_bit_for_bit(case: Case, dtype: type, transport: str)
         restored.step([g.copy() for g in grads])
     for a, b in zip(params, restored_params):
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert_same_state(opt, params, restored, restored_params)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("fmt", ["float16", "bfloat16"])
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_16bit_round_trip_restores_masters_and_state(
+    info: OptimizerInfo, fmt: str, transport: str
+) -> None:
+    """16-bit params keep a float32 master_param and float32 state: both come back as they
+    were, and training resumes bit for bit (stochastic rounding included)."""
+    dtype = np.float16 if fmt == "float16" else pytest.importorskip("ml_dtypes").bfloat16
+    case = Case(info, {**info.representative, "rounding": "stochastic", "seed": 3})
+    opt, params, rng = trained(case, dtype, steps=3)
+    for p in params:
+        assert opt.state[p]["master_param"].dtype == np.float32
+        assert set(opt.state[p]) == {"master_param", "step", *info.state_names}
+    assert_distinct_arrays(opt, params)
+    restored, restored_params = restored_copy(case, opt, params, transport)
+    assert_same_state(opt, params, restored, restored_params)  # before any further step
+    for _ in range(2):
+        grads = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+        opt.step(grads)
+        restored.step([g.copy() for g in grads])
     for a, b in zip(params, restored_params):
-        for key, value in opt.state[a].items():
-            other = restored.state[b][key]
-            if isinstance(value, np.ndarray):
-                assert other.dtype == value.dtype and other.tobytes() == value.tobytes()
-            else:
-                assert other == value
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert_same_state(opt, params, restored, restored_params)
 
 
 def test_snapshot_is_plain_and_a_copy() -> None:
@@ -77,7 +149,7 @@ def test_load_casts_to_param_dtype() -> None:
     opt, params, _ = trained(CASES[-1], np.float64, steps=1)
     saved = opt.state_dict()
     target = [p.astype(np.float32) for p in params]
-    other = optikern.AdamW([{"params": target[:2]}, {"params": target[2:]}])
+    other = CASES[-1].info.make([{"params": target[:2]}, {"params": target[2:]}])
     other.load_state_dict(saved)
     assert other.state[target[0]]["exp_avg"].dtype == np.float32
 

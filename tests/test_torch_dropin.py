@@ -7,26 +7,14 @@ import copy
 
 import numpy as np
 import pytest
+from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 torch = pytest.importorskip("torch")
 import optikern.torch as okt
 
-CASES = [
-    ("SGD", {"lr": 0.05}),
-    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
-    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "maximize": True}),
-    (
-        "Adagrad",
-        {"lr": 0.05, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01},
-    ),
-    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
-    ("RMSprop", {"lr": 0.01, "maximize": True}),
-    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
-    ("Adam", {"lr": 0.01, "betas": (0.3, 0.9), "maximize": True}),
-    ("AdamW", {"lr": 0.01}),
-    ("AdamW", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
-]
-IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CASES]
+# The rows of the option grid that torch.optim takes too.
+CASES = [(info, kwargs) for info in OPTIM_DB for kwargs in info.torch_grid]
+IDS = [f"{info.name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for info, kw in CASES]
 
 
 def model(dtype: torch.dtype, seed: int = 0) -> torch.nn.Module:
@@ -47,8 +35,9 @@ def train(net: torch.nn.Module, opt: torch.optim.Optimizer, steps: int, seed: in
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
-def test_step_for_step_against_torch(name: str, kwargs: dict, dtype: torch.dtype) -> None:
+@pytest.mark.parametrize(("info", "kwargs"), CASES, ids=IDS)
+def test_step_for_step_against_torch(info: OptimizerInfo, kwargs: dict, dtype: torch.dtype) -> None:
+    name = info.name
     ours_net, torch_net = model(dtype), model(dtype)
     ours = getattr(okt, name)(ours_net.parameters(), **kwargs)
     theirs = getattr(torch.optim, name)(torch_net.parameters(), foreach=False, **kwargs)
@@ -68,8 +57,9 @@ def test_step_for_step_against_torch(name: str, kwargs: dict, dtype: torch.dtype
             torch.testing.assert_close(other, value, rtol=1e-4, atol=max(1e-6, 1e-3 * scale))
 
 
-@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
-def test_state_dicts_load_into_each_other(name: str, kwargs: dict) -> None:
+@pytest.mark.parametrize(("info", "kwargs"), CASES, ids=IDS)
+def test_state_dicts_load_into_each_other(info: OptimizerInfo, kwargs: dict) -> None:
+    name = info.name
     reference_net = model(torch.float64)
     reference = getattr(torch.optim, name)(reference_net.parameters(), foreach=False, **kwargs)
     train(reference_net, reference, 5, seed=1)
@@ -189,14 +179,15 @@ def test_implementation_switches_are_accepted() -> None:
 
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
-@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
 def test_16bit_params_train_on_float32_masters(
-    name: str, dtype: torch.dtype, rounding: str
+    info: OptimizerInfo, dtype: torch.dtype, rounding: str
 ) -> None:
+    name = info.name
     pytest.importorskip("ml_dtypes")
     low = model(torch.float32).to(dtype)
     full = copy.deepcopy(low).to(torch.float32)  # the masters start from the 16-bit values
-    kwargs = {"lr": 0.01} if name != "SGD" else {"lr": 0.05, "momentum": 0.9}
+    kwargs = info.representative
     ours = getattr(okt, name)(low.parameters(), **kwargs)
     ours.rounding = rounding
     theirs = getattr(torch.optim, name)(full.parameters(), foreach=False, **kwargs)
@@ -222,24 +213,20 @@ def test_16bit_params_train_on_float32_masters(
 LOWP = pytest.mark.parametrize(
     "dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"]
 )
-ALL = pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
-
-
-def _kwargs(name: str) -> dict:
-    return {"lr": 0.01} if name != "SGD" else {"lr": 0.05, "momentum": 0.9}
+ALL = pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
 
 
 @pytest.mark.parametrize("edit", ["copy_", "zero_", "clamp_"])
 @LOWP
 @ALL
 def test_16bit_param_edited_between_steps_wins_over_its_master(
-    name: str, dtype: torch.dtype, edit: str
+    info: OptimizerInfo, dtype: torch.dtype, edit: str
 ) -> None:
     """An in-place edit of a 16-bit param (loading weights, p.zero_(), p.clamp_()) is what the
     next step starts from; the master copy restarts from the edited values."""
     pytest.importorskip("ml_dtypes")
     net = model(torch.float32).to(dtype)
-    opt = getattr(okt, name)(net.parameters(), **_kwargs(name))
+    opt = getattr(okt, info.name)(net.parameters(), **info.representative)
     train(net, opt, 3, seed=0)
     gen = torch.Generator().manual_seed(1)
     trained = [p.detach().clone() for p in net.parameters()]
@@ -265,25 +252,27 @@ def test_16bit_param_edited_between_steps_wins_over_its_master(
 @LOWP
 @ALL
 def test_16bit_checkpoint_through_torch_optim_keeps_torchs_training(
-    name: str, dtype: torch.dtype
+    info: OptimizerInfo, dtype: torch.dtype
 ) -> None:
     """optikern -> torch.optim (20 steps) -> optikern: the stale float32 master riding in the
     state dict must not put the params back to where they were 20 steps earlier."""
     pytest.importorskip("ml_dtypes")
     net = model(torch.float32).to(dtype)
-    ours = getattr(okt, name)(net.parameters(), **_kwargs(name))
+    ours = getattr(okt, info.name)(net.parameters(), **info.representative)
     train(net, ours, 3, seed=0)
     before = [p.detach().clone() for p in net.parameters()]
-    theirs = getattr(torch.optim, name)(net.parameters(), foreach=False, **_kwargs(name))
+    theirs = getattr(torch.optim, info.name)(net.parameters(), foreach=False, **info.representative)
     theirs.load_state_dict(ours.state_dict())
     train(net, theirs, 20, seed=1)
     after_torch = [p.detach().clone() for p in net.parameters()]
     # what torch.optim's next step gives, from the same params and state
     twin = copy.deepcopy(net)
-    twin_opt = getattr(torch.optim, name)(twin.parameters(), foreach=False, **_kwargs(name))
+    twin_opt = getattr(torch.optim, info.name)(
+        twin.parameters(), foreach=False, **info.representative
+    )
     twin_opt.load_state_dict(theirs.state_dict())
     train(twin, twin_opt, 1, seed=2)
-    again = getattr(okt, name)(net.parameters(), **_kwargs(name))
+    again = getattr(okt, info.name)(net.parameters(), **info.representative)
     again.load_state_dict(theirs.state_dict())
     train(net, again, 1, seed=2)
     for p, b, t, q in zip(net.parameters(), before, after_torch, twin.parameters()):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 import optikern
 
@@ -18,13 +19,6 @@ from optikern.distributed import ShardedOptimizer, shard_bounds
 COMM = MPI.COMM_WORLD
 RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
 SHAPES = [(5, 7), (3,), (1,), (101,)]  # 144 elements: uneven shards for any rank count
-CASES = [
-    ("SGD", {"lr": 0.1, "momentum": 0.9}),
-    ("Adagrad", {"lr": 0.1}),
-    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
-    ("Adam", {"lr": 0.01, "amsgrad": True}),
-    ("AdamW", {"lr": 0.01}),
-]
 
 
 def start(dtype: type) -> list[np.ndarray]:
@@ -39,16 +33,17 @@ def local_grads(step: int, rank: int, dtype: type) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("name", "options"), CASES, ids=[c[0] for c in CASES])
-def test_bitwise_equal_to_single_process(name, options, dtype, reduction) -> None:
+@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+def test_bitwise_equal_to_single_process(info: OptimizerInfo, dtype, reduction) -> None:
+    options = info.representative
     sharded = ShardedOptimizer(
-        getattr(optikern, name),
+        info.cls,
         [{"params": start(dtype)[:2]}, {"params": start(dtype)[2:], "lr": options["lr"] / 2}],
         grad_reduction=reduction,
         **options,
     )
     single_params = start(dtype)
-    single = getattr(optikern, name)(
+    single = info.make(
         [{"params": single_params[:2]}, {"params": single_params[2:], "lr": options["lr"] / 2}],
         **options,
     )

@@ -1,0 +1,312 @@
+"""The one table of optimizers the tests draw from (torch's ``OptimizerInfo`` / ``optim_db``,
+optax's ``_OPTIMIZERS_UNDER_TEST``): each optimizer's class, functional function and reference,
+the state torch keeps for it, torch's defaults, the option grid, the invalid options and one
+representative configuration. Test modules take their optimizers from ``OPTIM_DB`` (or the
+``CASES`` derived from it) and list none themselves: adding an optimizer or an option row here
+adds its coverage everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import optikern
+from optikern import functional, reference
+
+#: Kinds of valid option values, for property tests (test_properties.py maps them to
+#: strategies): "positive" (> 0), "unit" ([0, 1)), "small" ([0, 0.5]), "flag" (bool),
+#: "betas" (a pair of "unit"), "nesterov" (a flag valid only with momentum > 0, dampening 0).
+OPTION_KINDS = ("positive", "unit", "small", "flag", "betas", "nesterov")
+
+
+@dataclass(frozen=True, eq=False)
+class OptimizerInfo:
+    name: str  # optikern's class name, torch.optim's
+    functional_name: str  # optikern.functional's function
+    reference_name: str  # optikern.reference's pure-Python step
+    state_names: frozenset[str]  # torch's names of every state entry it may keep per param
+    counts_steps: bool  # keeps a "step" count per param (torch's "step")
+    torch_defaults: Mapping[str, Any]  # torch.optim's constructor options and their defaults
+    options: Mapping[str, str]  # every hyperparameter it takes -> kind of valid value
+    checked: tuple[str, ...]  # options refused when negative or NaN ("Invalid ...")
+    grid: tuple[Mapping[str, Any], ...]  # the option grid: one kwargs row per case
+    invalid: tuple[tuple[Mapping[str, Any], type, str], ...]  # (kwargs, error, message regex)
+    representative: Mapping[str, Any]  # one config keeping every state name (has "lr")
+
+    def __post_init__(self) -> None:
+        assert set(self.options.values()) <= set(OPTION_KINDS), self.name
+        assert set(self.checked) <= set(self.options), self.name
+        assert set(self.torch_defaults) <= set(self.options), self.name
+        assert "lr" in self.representative, self.name
+
+    @property
+    def cls(self) -> type[optikern.Optimizer]:
+        return getattr(optikern, self.name)
+
+    @property
+    def functional(self) -> Callable[..., int]:
+        return getattr(functional, self.functional_name)
+
+    @property
+    def reference(self) -> Callable[..., None]:
+        return getattr(reference, self.reference_name)
+
+    def make(self, params: Any, **kwargs: Any) -> optikern.Optimizer:
+        return self.cls(params, **kwargs)
+
+    @property
+    def cases(self) -> list[Case]:
+        return [Case(self, dict(kwargs)) for kwargs in self.grid]
+
+    @property
+    def torch_grid(self) -> list[dict[str, Any]]:
+        """The rows of the grid that torch.optim takes too."""
+        return [dict(kwargs) for kwargs in self.grid if set(kwargs) <= set(self.torch_defaults)]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One optimizer configuration: a row of an info's grid."""
+
+    info: OptimizerInfo
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def optimizer(self) -> str:
+        return self.info.name
+
+    @property
+    def id(self) -> str:
+        options = ",".join(f"{k}={v}" for k, v in self.kwargs.items())
+        return f"{self.optimizer}({options})"
+
+    def make(self, params: Any, **extra: Any) -> optikern.Optimizer:
+        return self.info.cls(params, **self.kwargs, **extra)
+
+    @property
+    def reference(self) -> Callable[..., None]:
+        return self.info.reference
+
+    @property
+    def counts_steps(self) -> bool:
+        return self.info.counts_steps
+
+
+SGD = OptimizerInfo(
+    name="SGD",
+    functional_name="sgd",
+    reference_name="sgd_step",
+    state_names=frozenset({"momentum_buffer"}),
+    counts_steps=False,
+    torch_defaults={
+        "lr": 1e-3,
+        "momentum": 0,
+        "dampening": 0,
+        "weight_decay": 0,
+        "nesterov": False,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "momentum": "unit",
+        "dampening": "small",
+        "weight_decay": "small",
+        "nesterov": "nesterov",
+        "maximize": "flag",
+        "decoupled_weight_decay": "flag",
+        "lr_in_momentum": "flag",
+    },
+    checked=("lr", "momentum", "weight_decay"),
+    grid=(
+        {"lr": 0.05},
+        {"lr": 0.05, "maximize": True},
+        {"lr": 0.05, "weight_decay": 0.1},
+        {"lr": 0.05, "momentum": 0.9},
+        {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01},
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True, "maximize": True},
+        {
+            "lr": 0.05,
+            "momentum": 0.9,
+            "lr_in_momentum": True,
+            "weight_decay": 0.01,
+            "decoupled_weight_decay": True,
+        },
+    ),
+    invalid=(
+        ({"momentum": -0.1}, ValueError, "Invalid momentum value"),
+        ({"weight_decay": -1.0}, ValueError, "Invalid weight_decay value"),
+        ({"nesterov": True}, ValueError, "Nesterov momentum requires"),
+        (
+            {"nesterov": True, "momentum": 0.9, "dampening": 0.1},
+            ValueError,
+            "Nesterov momentum requires",
+        ),
+    ),
+    representative={"lr": 0.05, "momentum": 0.9, "nesterov": True},
+)
+
+ADAGRAD = OptimizerInfo(
+    name="Adagrad",
+    functional_name="adagrad",
+    reference_name="adagrad_step",
+    state_names=frozenset({"step", "sum"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-2,
+        "lr_decay": 0,
+        "weight_decay": 0,
+        "initial_accumulator_value": 0,
+        "eps": 1e-10,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "lr_decay": "small",
+        "weight_decay": "small",
+        "initial_accumulator_value": "small",
+        "eps": "positive",
+        "maximize": "flag",
+        "decoupled_weight_decay": "flag",
+        "eps_inside_sqrt": "flag",
+    },
+    checked=("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"),
+    grid=(
+        {},
+        {"lr": 0.1, "lr_decay": 0.01},
+        {"lr": 0.1, "initial_accumulator_value": 0.1, "eps": 1e-7},
+        {"lr": 0.1, "weight_decay": 0.1, "maximize": True},
+        {
+            "lr": 0.1,
+            "eps": 1e-7,
+            "eps_inside_sqrt": True,
+            "weight_decay": 0.01,
+            "decoupled_weight_decay": True,
+        },
+    ),
+    invalid=(
+        ({"lr_decay": -1.0}, ValueError, "Invalid lr_decay value"),
+        ({"eps": -1.0}, ValueError, "Invalid epsilon value"),
+        ({"initial_accumulator_value": -1.0}, ValueError, "Invalid initial_accumulator_value"),
+    ),
+    representative={"lr": 0.05},
+)
+
+RMSPROP = OptimizerInfo(
+    name="RMSprop",
+    functional_name="rmsprop",
+    reference_name="rmsprop_step",
+    state_names=frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-2,
+        "alpha": 0.99,
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "momentum": 0,
+        "centered": False,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "alpha": "unit",
+        "eps": "positive",
+        "weight_decay": "small",
+        "momentum": "unit",
+        "centered": "flag",
+        "maximize": "flag",
+        "decoupled_weight_decay": "flag",
+        "lr_in_momentum": "flag",
+        "eps_inside_sqrt": "flag",
+    },
+    checked=("lr", "alpha", "eps", "weight_decay", "momentum"),
+    grid=(
+        {},
+        {"alpha": 0.9, "eps": 1e-6},
+        {"momentum": 0.9},
+        {"centered": True},
+        {"centered": True, "momentum": 0.5, "weight_decay": 0.1},
+        {"alpha": 0.3, "centered": True, "maximize": True},
+        {
+            "momentum": 0.9,
+            "lr_in_momentum": True,
+            "eps_inside_sqrt": True,
+            "weight_decay": 0.01,
+            "decoupled_weight_decay": True,
+        },
+    ),
+    invalid=(
+        ({"alpha": -0.1}, ValueError, "Invalid alpha value"),
+        ({"momentum": -0.1}, ValueError, "Invalid momentum value"),
+    ),
+    representative={"lr": 0.01, "centered": True, "momentum": 0.5},
+)
+
+ADAM_DEFAULTS = {
+    "lr": 1e-3,
+    "betas": (0.9, 0.999),
+    "eps": 1e-8,
+    "weight_decay": 0,
+    "amsgrad": False,
+    "maximize": False,
+}
+ADAM_OPTIONS = {
+    "lr": "positive",
+    "betas": "betas",
+    "eps": "positive",
+    "weight_decay": "small",
+    "amsgrad": "flag",
+    "maximize": "flag",
+}
+
+ADAM = OptimizerInfo(
+    name="Adam",
+    functional_name="adam",
+    reference_name="adam_step",
+    state_names=frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+    counts_steps=True,
+    torch_defaults=ADAM_DEFAULTS,
+    options={**ADAM_OPTIONS, "decoupled_weight_decay": "flag"},
+    checked=("lr", "eps", "weight_decay"),
+    grid=(
+        {},
+        {"lr": 0.01, "amsgrad": True},
+        {"lr": 0.01, "weight_decay": 0.1},
+        {"lr": 0.01, "maximize": True, "amsgrad": True, "weight_decay": 0.01},
+        {"lr": 0.01, "betas": (0.3, 0.9)},
+        {"lr": 0.01, "eps": 1e-7},
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
+    invalid=(
+        ({"betas": (1.0, 0.999)}, ValueError, "Invalid beta parameter at index 0"),
+        ({"betas": (0.9, -0.1)}, ValueError, "Invalid beta parameter at index 1"),
+        ({"eps": float("nan")}, ValueError, "Invalid epsilon value"),
+    ),
+    representative={"lr": 0.01, "amsgrad": True, "weight_decay": 0.01},
+)
+
+ADAMW = OptimizerInfo(
+    name="AdamW",
+    functional_name="adamw",
+    reference_name="adamw_step",
+    state_names=ADAM.state_names,
+    counts_steps=True,
+    torch_defaults={**ADAM_DEFAULTS, "weight_decay": 1e-2},
+    options=ADAM_OPTIONS,
+    checked=("lr", "eps", "weight_decay"),
+    grid=(
+        {},
+        {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True},
+        {"lr": 0.01, "maximize": True},
+    ),
+    invalid=(({"weight_decay": -0.01}, ValueError, "Invalid weight_decay value"),),
+    representative={"lr": 0.01, "amsgrad": True},
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW]
+NAMES = [info.name for info in OPTIM_DB]  # pytest ids
+
+#: Every row of every grid: the parity, property and state tests run each.
+CASES = [case for info in OPTIM_DB for case in info.cases]
+CASE_IDS = [case.id for case in CASES]
