@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cases import CASES, Case
+from optim_db import CASES, Case
 
 import optikern
 from optikern import functional
