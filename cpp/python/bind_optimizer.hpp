@@ -83,18 +83,49 @@ const std::array<PyObject*, Kernel::state_names.size()>& state_keys() {
     return keys;
 }
 
+// The distinct option keys of a kernel in table order ("betas" once), and each field's slot.
+template <class Kernel>
+struct option_slot_table {
+    std::array<std::size_t, Kernel::fields.size()> of_field{};
+    std::array<const char*, Kernel::fields.size()> keys{};
+    std::size_t count = 0;
+};
+
+template <class Kernel>
+const option_slot_table<Kernel>& option_slots() {
+    static const auto table = [] {
+        option_slot_table<Kernel> t;
+        for (std::size_t i = 0; i < Kernel::fields.size(); ++i) {
+            std::size_t slot = 0;
+            while (slot < t.count && std::string(t.keys[slot]) != Kernel::fields[i].key) ++slot;
+            if (slot == t.count) t.keys[t.count++] = Kernel::fields[i].key;
+            t.of_field[i] = slot;
+        }
+        return t;
+    }();
+    return table;
+}
+
 // The kernel's options from a dict with torch's keys (a param group), checked with torch's
 // messages: TypeError for a wrong type, ValueError for a value out of range. A missing key
 // takes the option's default, as torch fills keys that older checkpoints lack.
 template <class Kernel>
 typename Kernel::options parse_options(py::handle group) {
-    if (!PyDict_Check(group.ptr()))
+    // A tuple holds the values of option_key_names<Kernel>() in order: the functional API's
+    // form, cheaper than building and searching a dict on every call.
+    const bool positional = PyTuple_Check(group.ptr());
+    const auto& slots = option_slots<Kernel>();
+    if (positional && PyTuple_GET_SIZE(group.ptr()) != static_cast<Py_ssize_t>(slots.count))
+        throw py::value_error("options: expected a tuple of " + std::to_string(slots.count) +
+                              " values (the kernel's option keys in order)");
+    if (!positional && !PyDict_Check(group.ptr()))
         throw py::type_error("options: expected a dict (a param group)");
     typename Kernel::options o{};
     const auto& keys = option_keys<Kernel>();
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const auto& f = Kernel::fields[i];
-        PyObject* found = dict_item(group.ptr(), keys[i]);
+        PyObject* found = positional ? PyTuple_GET_ITEM(group.ptr(), slots.of_field[i])
+                                     : dict_item(group.ptr(), keys[i]);
         if (found == nullptr) continue;
         py::handle value = found;
         const auto name = [&] {
@@ -153,10 +184,12 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
                         read_header(first).type_num == py::detail::npy_api::NPY_FLOAT_;
     }
     const int lowp_type = mixed != nullptr ? mixed->type_num : -1;
-    std::vector<role> roles{
-        {"params", params, true, own_masters ? -1 : lowp_type},
+    std::vector<role> roles;
+    roles.reserve(n_state + 3);
+    roles.push_back({"params", params, true, own_masters ? -1 : lowp_type});
+    roles.push_back(
         {"grads", grads, false,
-         mixed == nullptr ? -1 : (float32_grads ? py::detail::npy_api::NPY_FLOAT_ : lowp_type)}};
+         mixed == nullptr ? -1 : (float32_grads ? py::detail::npy_api::NPY_FLOAT_ : lowp_type)});
     for (std::size_t k = 0; k < n_state; ++k) {
         py::handle list = Kernel::uses_state(options, k) ? state_lists[k] : Py_None;
         if (Kernel::uses_state(options, k) && list.is_none())
@@ -369,6 +402,10 @@ void register_optimizer(py::module_& m,
     for (const char* s : Kernel::state_names) names.append(s);
     m.attr((std::string(name) + "_state_names").c_str()) = py::tuple(names);
     m.attr((std::string(name) + "_counts_steps").c_str()) = Kernel::counts_steps;
+    py::list keys;
+    for (std::size_t i = 0; i < option_slots<Kernel>().count; ++i)
+        keys.append(option_slots<Kernel>().keys[i]);
+    m.attr((std::string(name) + "_option_keys").c_str()) = py::tuple(keys);
 }
 
 }  // namespace optikern::python

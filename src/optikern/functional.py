@@ -141,16 +141,17 @@ def sgd(
     form); ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of
     adding :math:`\lambda p` to the gradient (Keras' ``weight_decay``).
     """
-    options = {
-        "lr": lr,
-        "momentum": momentum,
-        "dampening": dampening,
-        "weight_decay": weight_decay,
-        "nesterov": nesterov,
-        "maximize": maximize,
-        "decoupled_weight_decay": decoupled_weight_decay,
-        "lr_in_momentum": lr_in_momentum,
-    }
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (
+        lr,
+        momentum,
+        dampening,
+        weight_decay,
+        nesterov,
+        maximize,
+        decoupled_weight_decay,
+        lr_in_momentum,
+    )
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
@@ -190,16 +191,17 @@ def adagrad(
     ``eps_inside_sqrt`` uses :math:`\sqrt{s + \epsilon}` (Keras, optax);
     ``decoupled_weight_decay`` scales :math:`p` by :math:`1 - \gamma\lambda` instead of the L2 term.
     """
-    options = {
-        "lr": lr,
-        "lr_decay": lr_decay,
-        "weight_decay": weight_decay,
-        "initial_accumulator_value": 0.0,  # the caller fills state_sums
-        "eps": eps,
-        "maximize": maximize,
-        "decoupled_weight_decay": decoupled_weight_decay,
-        "eps_inside_sqrt": eps_inside_sqrt,
-    }
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (
+        lr,
+        lr_decay,
+        weight_decay,
+        0.0,  # initial_accumulator_value: the caller fills state_sums
+        eps,
+        maximize,
+        decoupled_weight_decay,
+        eps_inside_sqrt,
+    )
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
@@ -248,18 +250,19 @@ def rmsprop(
     (:math:`b \leftarrow \mu b + \gamma g / a`, :math:`p \leftarrow p - b`),
     ``decoupled_weight_decay`` (:math:`p \leftarrow p (1 - \gamma\lambda)` first).
     """
-    options = {
-        "lr": lr,
-        "alpha": alpha,
-        "eps": eps,
-        "weight_decay": weight_decay,
-        "momentum": momentum,
-        "centered": centered,
-        "maximize": maximize,
-        "decoupled_weight_decay": decoupled_weight_decay,
-        "lr_in_momentum": lr_in_momentum,
-        "eps_inside_sqrt": eps_inside_sqrt,
-    }
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (
+        lr,
+        alpha,
+        eps,
+        weight_decay,
+        momentum,
+        centered,
+        maximize,
+        decoupled_weight_decay,
+        lr_in_momentum,
+        eps_inside_sqrt,
+    )
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
@@ -312,15 +315,8 @@ def adam(
     then), else :math:`\hat v = v`. ``weight_decay`` adds :math:`\lambda p` to the gradient, or
     with ``decoupled_weight_decay`` (AdamW) scales :math:`p` by :math:`1 - \gamma\lambda` first.
     """
-    options = {
-        "lr": lr,
-        "betas": (beta1, beta2),
-        "eps": eps,
-        "weight_decay": weight_decay,
-        "amsgrad": amsgrad,
-        "maximize": maximize,
-        "decoupled_weight_decay": decoupled_weight_decay,
-    }
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, (beta1, beta2), eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
