@@ -9,7 +9,8 @@ import numpy as np
 
 _Arrays = Sequence[np.ndarray]
 _States = Sequence[_Arrays | None]  # one list per state name, in <kernel>_state_names order
-_Options = dict[str, Any]  # torch's keys: a param group
+# torch's keys (a param group), or their values as a tuple in <kernel>_option_keys order
+_Options = dict[str, Any] | tuple[Any, ...]
 
 class MixedPrecision:
     def __init__(
@@ -82,6 +83,23 @@ rmsprop_state_names: tuple[str, ...]
 adam_step = sgd_step
 adam_check_options = sgd_check_options
 adam_state_names: tuple[str, ...]
+sparse_adam_step = sgd_step
+sparse_adam_check_options = sgd_check_options
+sparse_adam_state_names: tuple[str, ...]
+
+def sgd_rows_step(
+    param: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    states: _States,
+    options: _Options,
+    step: int,
+) -> None: ...
+
+adagrad_rows_step = sgd_rows_step
+rmsprop_rows_step = sgd_rows_step
+adam_rows_step = sgd_rows_step
+sparse_adam_rows_step = sgd_rows_step
 
 def grad_norm(grads: _Arrays, norm_type: float) -> float: ...
 def scale_(grads: _Arrays, factor: float) -> None: ...
