@@ -91,7 +91,7 @@ def sgd_rows_step(
     param: np.ndarray,
     indices: np.ndarray,
     values: np.ndarray,
-    states: _States,
+    states: Sequence[np.ndarray | None],  # one full state table per state name
     options: _Options,
     step: int,
 ) -> None: ...

@@ -103,6 +103,9 @@ __all__ = [
     "rmsprop",
     "scale_",
     "sgd",
+    "sparse_adagrad",
+    "sparse_adam",
+    "sparse_sgd",
 ]
 
 
@@ -383,6 +386,75 @@ def adamw(
         seed=seed,
         stream=stream,
     )
+
+
+# Sparse gradients: an embedding table's rows updated without densifying. `indices` (int64,
+# strictly increasing, i.e. coalesced) name the rows of `param` (rows x ...) a gradient
+# touches and `values` (len(indices) x ...) their gradients; the state tables change only in
+# those rows (lazy state, as torch's sparse paths keep).
+
+
+def sparse_sgd(
+    param: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    *,
+    lr: float = 1e-3,
+    maximize: bool = False,
+) -> None:
+    r"""Plain SGD on the touched rows, in place: :math:`p_r \leftarrow p_r - \gamma g_r`
+    (torch.optim.SGD's sparse path: no momentum, no weight decay)."""
+    options = (lr, 0.0, 0.0, 0.0, False, maximize, False, False)
+    _core.sgd_rows_step(param, indices, values, [None], options, 1)
+
+
+def sparse_adagrad(
+    param: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    state_sum: np.ndarray,
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+) -> None:
+    r"""AdaGrad on the touched rows, in place (torch.optim.Adagrad's sparse path):
+
+    .. math::
+        s_r \leftarrow s_r + g_r^2, \quad
+        p_r \leftarrow p_r - \frac{\gamma}{1 + (t - 1)\eta}\,\frac{g_r}{\sqrt{s_r} + \epsilon}
+    """
+    options = (lr, lr_decay, 0.0, 0.0, eps, maximize, False, False)
+    _core.adagrad_rows_step(param, indices, values, [state_sum], options, step)
+
+
+def sparse_adam(
+    param: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    maximize: bool = False,
+) -> None:
+    r"""torch.optim.SparseAdam on the touched rows, in place; ``step`` counts the table's
+    steps:
+
+    .. math::
+        m_r \leftarrow m_r + (g_r - m_r)(1 - \beta_1), \quad
+        v_r \leftarrow v_r + (g_r^2 - v_r)(1 - \beta_2), \quad
+        p_r \leftarrow p_r - \gamma \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t}
+            \frac{m_r}{\sqrt{v_r} + \epsilon}
+    """
+    options = (lr, (beta1, beta2), eps, maximize)
+    _core.sparse_adam_rows_step(param, indices, values, [exp_avg, exp_avg_sq], options, step)
 
 
 def grad_norm(grads: Arrays, norm_type: float = 2.0) -> float:

@@ -228,6 +228,41 @@ def adam_step(
         param[i] = p + ((-step_size) * exp_avg[i]) / denom
 
 
+def sparse_adam_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    maximize: bool = False,
+) -> None:
+    r"""torch.optim.SparseAdam on the elements a sparse gradient touches (``param`` and
+    ``grad``: those elements; ``state`` their ``exp_avg``/``exp_avg_sq`` and the table's
+    ``step``), https://pytorch.org/docs/stable/generated/torch.optim.SparseAdam.html:
+
+    .. math::
+        m \leftarrow m + (g - m)(1 - \beta_1), \quad v \leftarrow v + (g^2 - v)(1 - \beta_2),
+        \quad p \leftarrow p - \gamma\frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t}
+        \frac{m}{\sqrt{v} + \epsilon}
+    """
+    beta1, beta2 = betas
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = [0.0] * len(param)
+        state["exp_avg_sq"] = [0.0] * len(param)
+    state["step"] += 1
+    t = state["step"]
+    step_size = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        m[i] = m[i] + (g - m[i]) * (1 - beta1)
+        v[i] = v[i] + (g * g - v[i]) * (1 - beta2)
+        param[i] = param[i] + (-step_size) * (m[i] / (math.sqrt(v[i]) + eps))
+
+
 def adamw_step(
     param: list[float],
     grad: list[float],

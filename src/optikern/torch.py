@@ -30,7 +30,7 @@ import numpy as np
 
 from . import functional
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop", "SparseAdam"]
 
 _FULL = (torch.float32, torch.float64)
 # 16-bit params train with float32 master weights and state (mixed precision).
@@ -87,6 +87,23 @@ def _ensure(state: dict[str, Any], name: str, p: torch.Tensor) -> None:
         state[name] = _state_like(p)
 
 
+def _rows_ok(p: torch.Tensor) -> bool:
+    """Whether p's sparse gradient can be applied by the row kernels: a CPU float32/float64
+    table with rows as its first dimension and a COO gradient sparse in that one."""
+    g = p.grad
+    return (
+        g is not None
+        and g.is_sparse
+        and g.layout == torch.sparse_coo
+        and g.sparse_dim() == 1
+        and p.dim() >= 1
+        and p.device.type == "cpu"
+        and p.dtype in _FULL
+        and g.dtype == p.dtype
+        and p.is_contiguous()
+    )
+
+
 def _state_like(p: torch.Tensor, value: float = 0.0) -> torch.Tensor:
     """A state tensor for p, as torch makes it: float32 for 16-bit params."""
     dtype = torch.float32 if p.dtype in _LOWP else p.dtype
@@ -101,6 +118,22 @@ class _Dropin(torch.optim.Optimizer):
     seed = 0
     #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
     _fixed: ClassVar[dict[str, Any]] = {}
+
+    def _takes_rows(self, group: dict[str, Any]) -> bool:
+        """Whether sparse gradients under these options go to the row kernels (else torch's
+        step, which applies them, or refuses them, as torch does)."""
+        return False
+
+    def _update_rows(
+        self,
+        group: dict[str, Any],
+        p: torch.Tensor,
+        state: dict[str, Any],
+        indices: np.ndarray,
+        values: np.ndarray,
+        step: int,
+    ) -> None:
+        raise NotImplementedError
 
     def _needs_state(self, group: dict[str, Any]) -> bool:
         """Whether a param keeps state at all under these options (torch's SGD without
@@ -132,7 +165,9 @@ class _Dropin(torch.optim.Optimizer):
             not group.get("differentiable") and not group.get("capturable")
             for group in self.param_groups
         ) and all(
-            _fused(p, self.state.get(p, {}))
+            (_rows_ok(p) and self._takes_rows(group))
+            if p.grad.is_sparse
+            else _fused(p, self.state.get(p, {}))
             for group in self.param_groups
             for p in group["params"]
             if p.grad is not None
@@ -151,6 +186,9 @@ class _Dropin(torch.optim.Optimizer):
         fresh_of: dict[int, bool] = {}
         for p in group["params"]:
             if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                self._step_rows(group, p)
                 continue
             lowp = p.dtype in _LOWP
             if self._needs_state(group) or lowp:
@@ -191,6 +229,18 @@ class _Dropin(torch.optim.Optimizer):
                 if "step" in s:
                     s["step"] += 1
 
+    def _step_rows(self, group: dict[str, Any], p: torch.Tensor) -> None:
+        """One param with a sparse gradient: only the rows it touches change."""
+        state = self.state[p] if self._needs_state(group) else {}
+        self._init_state(p, group, state)
+        step = int(state["step"]) + 1 if "step" in state else 1
+        grad = p.grad.coalesce()  # type: ignore[union-attr]
+        indices = grad._indices()[0].contiguous().numpy()
+        values = grad._values().contiguous().numpy()
+        self._update_rows(group, p, state, indices, values, step)
+        if "step" in state:
+            state["step"] += 1
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's, keeping the float32 state of 16-bit params float32 (torch would cast it
         to the param's dtype)."""
@@ -212,6 +262,22 @@ class SGD(_Dropin, torch.optim.SGD):
 
     def _needs_state(self, group: dict[str, Any]) -> bool:
         return group["momentum"] != 0
+
+    def _takes_rows(self, group: dict[str, Any]) -> bool:
+        return group["momentum"] == 0 and group["weight_decay"] == 0
+
+    def _update_rows(
+        self,
+        group: dict[str, Any],
+        p: torch.Tensor,
+        state: dict[str, Any],
+        indices: np.ndarray,
+        values: np.ndarray,
+        step: int,
+    ) -> None:
+        functional.sparse_sgd(
+            _array(p), indices, values, lr=float(group["lr"]), maximize=group["maximize"]
+        )
 
     def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
         if p.dtype in _LOWP and "step" not in state:
@@ -253,6 +319,30 @@ class Adagrad(_Dropin, torch.optim.Adagrad):
             state["step"] = torch.tensor(0.0)
             state["sum"] = _state_like(p, self.defaults["initial_accumulator_value"])
         return False
+
+    def _takes_rows(self, group: dict[str, Any]) -> bool:
+        return group["weight_decay"] == 0  # torch refuses weight decay with sparse gradients
+
+    def _update_rows(
+        self,
+        group: dict[str, Any],
+        p: torch.Tensor,
+        state: dict[str, Any],
+        indices: np.ndarray,
+        values: np.ndarray,
+        step: int,
+    ) -> None:
+        functional.sparse_adagrad(
+            _array(p),
+            indices,
+            values,
+            _array(state["sum"]),
+            step=step,
+            lr=float(group["lr"]),
+            lr_decay=group["lr_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+        )
 
     def _update(
         self,
@@ -358,3 +448,41 @@ class AdamW(Adam, torch.optim.AdamW):
     """``torch.optim.AdamW`` whose step is optikern's fused kernel."""
 
     _fixed: ClassVar[dict[str, Any]] = {"decoupled_weight_decay": True}
+
+
+class SparseAdam(_Dropin, torch.optim.SparseAdam):
+    """``torch.optim.SparseAdam`` whose step updates the touched rows in one C++ pass."""
+
+    def _takes_rows(self, group: dict[str, Any]) -> bool:
+        return True
+
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        if len(state) == 0:  # torch's: a Python int step and zero moments
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return False
+
+    def _update_rows(
+        self,
+        group: dict[str, Any],
+        p: torch.Tensor,
+        state: dict[str, Any],
+        indices: np.ndarray,
+        values: np.ndarray,
+        step: int,
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        functional.sparse_adam(
+            _array(p),
+            indices,
+            values,
+            _array(state["exp_avg"]),
+            _array(state["exp_avg_sq"]),
+            step=step,
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            eps=group["eps"],
+            maximize=group.get("maximize", False),
+        )
