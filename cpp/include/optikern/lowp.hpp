@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "optikern/config.hpp"
 
@@ -151,6 +152,28 @@ OPTIKERN_INLINE bool is_rounding_of(P value, float x, bool stochastic) {
     const P low = toward_zero<P>(x);
     if (value.bits == low.bits) return true;
     return value.bits == static_cast<std::uint16_t>(low.bits + 1u) && to_float(low) != x;
+}
+
+// Whether every value[i] is round_nearest(x[i]): one pass without branches, so that the
+// compiler vectorises it (the common case of a mixed step, where nothing was edited).
+template <class P>
+OPTIKERN_INLINE bool all_round_to(const float* OPTIKERN_RESTRICT x,
+                                  const P* OPTIKERN_RESTRICT value,
+                                  std::int64_t n) {
+    std::uint32_t differ = 0;
+    if constexpr (std::is_same_v<P, bfloat16>) {
+        for (std::int64_t i = 0; i < n; ++i) {
+            const std::uint32_t u = bits_of(x[i]);
+            const std::uint32_t nearest = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+            const std::uint32_t quiet_nan = (u >> 16) | 0x40u;
+            const std::uint32_t r = (u & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : nearest;
+            differ |= (r ^ value[i].bits) & 0xFFFFu;
+        }
+    } else {
+        for (std::int64_t i = 0; i < n; ++i)
+            differ |= static_cast<std::uint32_t>(round_nearest<P>(x[i]).bits ^ value[i].bits);
+    }
+    return differ == 0;
 }
 
 // 32 random bits for (seed, step, tensor, element): SplitMix64's finaliser over a linear mix of

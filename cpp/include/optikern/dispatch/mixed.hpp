@@ -54,7 +54,10 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
             if (masters[t].param == nullptr) {  // no master copy: update the 16-bit values
                 for (std::int64_t i = 0; i < n; ++i) own_master[i] = lowp::to_float(out[i]);
                 block.param = own_master;
-            } else {  // the param the user sees wins over a master it no longer rounds from
+            } else if (!lowp::all_round_to(block.param, out, n)) {
+                // The param the user sees wins over a master it no longer rounds from. (The
+                // test above, one branch-free pass, passes whenever nothing was edited under
+                // round-to-nearest.)
                 for (std::int64_t i = 0; i < n; ++i)
                     if (!lowp::is_rounding_of(out[i], block.param[i], stochastic))
                         block.param[i] = lowp::to_float(out[i]);
