@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -59,6 +59,9 @@ def _maker(name: str, options: dict[str, Any]) -> _MakeOptimizer:
 OPTIMIZERS: dict[str, _MakeOptimizer] = {
     label: _maker(name, options) for label, (name, options) in SETTINGS.items()
 }
+
+#: ``progress(done, total, row)``: called as each optimizer finishes training, with its row.
+Progress = Optional[Callable[[int, int, dict[str, Any]], None]]
 
 
 def load_digits_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -146,6 +149,8 @@ def train(
     hidden: int = 64,
 ) -> dict[str, Any]:
     """Train one model with ``make_optimizer(params)``; returns its row of the demo table."""
+    _check_positive(epochs=epochs, batch_size=batch_size)
+    started = time.perf_counter()
     x_train, y_train, x_test, y_test = data
     model = MLP(hidden, dtype, seed)
     x_train = x_train.astype(model.compute)
@@ -175,7 +180,14 @@ def train(
         "step_time": step_time,
         "steps": steps,
         "params": [p.astype(np.float64) for p in model.params],
+        "wall_time": time.perf_counter() - started,
     }
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
 
 
 def run_demo(
@@ -187,13 +199,16 @@ def run_demo(
     precision: str | None = None,
     rounding: str = "nearest",
     master_weights: bool = True,
+    progress: Progress = None,
 ) -> list[dict[str, Any]]:
     """Train the MLP with each optimizer; returns one row per optimizer.
 
     ``precision`` "bfloat16"/"float16" stores the params in 16 bits (float32 masters in the
     optimizer unless ``master_weights=False``, ``rounding`` "nearest" or "stochastic");
-    otherwise ``dtype`` is used.
+    otherwise ``dtype`` is used. ``progress(done, total, row)`` is called as each optimizer
+    finishes.
     """
+    _check_positive(epochs=epochs, batch_size=batch_size)
     names = list(optimizers) if optimizers else list(OPTIMIZERS)
     unknown = [n for n in names if n not in OPTIMIZERS]
     if unknown:
@@ -209,34 +224,38 @@ def run_demo(
     def maker(name: str) -> Callable[[list[np.ndarray]], optikern.Optimizer]:
         return lambda params: OPTIMIZERS[name](params, options)
 
-    return [
-        train(
-            name,
-            maker(name),
-            data,
-            epochs,
-            batch_size,
-            param_dtype,
-            seed,
-        )
-        for name in names
-    ]
+    rows = []
+    for name in names:
+        rows.append(train(name, maker(name), data, epochs, batch_size, param_dtype, seed))
+        if progress is not None:
+            progress(len(rows), len(names), rows[-1])
+    return rows
 
 
 def numpy_comparison(
-    epochs: int = 5, batch_size: int = 64, seed: int = 0, optimizers: Sequence[str] | None = None
+    epochs: int = 5,
+    batch_size: int = 64,
+    seed: int = 0,
+    optimizers: Sequence[str] | None = None,
+    progress: Progress = None,
 ) -> list[dict[str, Any]]:
     """Each optimizer trained twice from the same start on the same batches: with optikern and
     with a careful NumPy implementation of the same update (in place, ``out=``). Rows give the
-    largest parameter difference at the end and the optimizer-step time ratio."""
+    largest parameter difference at the end and the optimizer-step time ratio. Nesterov is
+    left out (the NumPy baseline has no Nesterov variant)."""
     from ._bench import numpy_careful
 
+    _check_positive(epochs=epochs, batch_size=batch_size)
+    chosen = list(optimizers) if optimizers else list(SETTINGS)
+    unknown = [label for label in chosen if label not in SETTINGS]
+    if unknown:
+        raise ValueError(f"optimizers: unknown {unknown}; choose from {list(SETTINGS)}")
+    labels = [label for label in chosen if not SETTINGS[label][1].get("nesterov")]
     data = load_digits_split(seed)
     rows = []
-    for label in optimizers or SETTINGS:
+    for label in labels:
         name, options = SETTINGS[label]
-        if options.get("nesterov"):
-            continue  # the NumPy baseline has no Nesterov variant
+        started = time.perf_counter()
         runs = {}
         for impl in ("optikern", "numpy"):
             if impl == "optikern":
@@ -257,8 +276,11 @@ def numpy_comparison(
                 "accuracy": runs["optikern"]["accuracy"],
                 "numpy_accuracy": runs["numpy"]["accuracy"],
                 "speedup": runs["numpy"]["step_time"] / runs["optikern"]["step_time"],
+                "wall_time": time.perf_counter() - started,
             }
         )
+        if progress is not None:
+            progress(len(rows), len(labels), rows[-1])
     return rows
 
 
@@ -287,13 +309,21 @@ def plot_losses(rows: Sequence[dict[str, Any]], path: str) -> bool:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
     return True
 
 
-def rounding_study(epochs: int = 20, seed: int = 0, lr: float = 3e-4) -> list[dict[str, Any]]:
+def rounding_study(
+    epochs: int = 20,
+    seed: int = 0,
+    lr: float = 3e-4,
+    batch_size: int = 64,
+    progress: Progress = None,
+) -> list[dict[str, Any]]:
     """Adam at a small learning rate with bfloat16 params and no float32 master weights:
     round-to-nearest loses every update smaller than half the bfloat16 spacing, stochastic
     rounding keeps them on average. Rows: float32, bfloat16 nearest, bfloat16 stochastic."""
+    _check_positive(epochs=epochs, batch_size=batch_size)
     data = load_digits_split(seed)
     bf16 = _lowp_dtype("bfloat16")
     runs = {
@@ -307,7 +337,9 @@ def rounding_study(epochs: int = 20, seed: int = 0, lr: float = 3e-4) -> list[di
         def make(params: list[np.ndarray], options: dict[str, Any] = options) -> optikern.Adam:
             return optikern.Adam(params, lr=lr, seed=seed, **options)
 
-        rows.append(train(f"Adam {label}", make, data, epochs, 64, dtype, seed))
+        rows.append(train(f"Adam {label}", make, data, epochs, batch_size, dtype, seed))
+        if progress is not None:
+            progress(len(rows), len(runs), rows[-1])
     return rows
 
 

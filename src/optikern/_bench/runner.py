@@ -3,8 +3,10 @@ GB/s, the fraction of the bandwidth ceiling and the ratios against NumPy and tor
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -25,9 +27,10 @@ Step = Callable[[list], None]
 Maker = Callable[[], "Step | None"]
 
 
-def median_time(step: Step, grads: list, budget: float) -> float:
-    """Median seconds per call over repetitions filling about ``budget`` seconds; two warm-up
-    calls are excluded."""
+def measure(step: Step, grads: list, budget: float) -> dict[str, Any]:
+    """Seconds per call over 3 to 15 repeats filling about ``budget`` seconds (each repeat
+    averages enough calls to last ~10 ms; two warm-up calls are excluded): the median as
+    ``seconds``, and the spread: min, quartiles, max, with the number of repeats."""
     step(grads)
     begin = time.perf_counter()
     step(grads)
@@ -40,7 +43,16 @@ def median_time(step: Step, grads: list, budget: float) -> float:
         for _ in range(inner):
             step(grads)
         times.append((time.perf_counter() - begin) / inner)
-    return statistics.median(times)
+    q1, median, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return {
+        "seconds": median,
+        "seconds_min": min(times),
+        "seconds_q1": q1,
+        "seconds_q3": q3,
+        "seconds_max": max(times),
+        "repeats": samples,
+        "calls_per_repeat": inner,
+    }
 
 
 def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dict[str, Maker]:
@@ -143,15 +155,43 @@ def run(
     shapes: Sequence[str] | None = None,
     budget: float = 0.3,
 ) -> list[dict[str, Any]]:
-    """Every (workload, optimizer, dtype, threads) row with each implementation's time."""
-    configs = [c for c in CONFIGS if optimizers is None or c.label in optimizers]
+    """Every (workload, optimizer, dtype, threads) row with each implementation's time.
+    Unknown names raise ValueError before anything runs. Thread counts (optikern's and
+    torch's, which share OpenMP) are restored afterwards."""
+    labels = [c.label for c in CONFIGS]
     loads = workloads(list(sizes))
+    for what, asked, valid in (
+        ("optimizers", optimizers, labels),
+        ("shapes", shapes, list(loads)),
+        ("dtypes", dtypes, ["float32", "float64"]),
+    ):
+        unknown = [name for name in asked or () if name not in valid]
+        if unknown:
+            raise ValueError(f"{what}: unknown {unknown}; choose from {valid}")
+    if not all(isinstance(n, int) and n > 0 for n in threads):
+        raise ValueError(f"threads: expected positive integers, got {list(threads)}")
+    configs = [c for c in CONFIGS if optimizers is None or c.label in optimizers]
     if shapes is not None:
         loads = {k: v for k, v in loads.items() if k in shapes}
     for config in configs:
         for dtype in dtypes:
             check_correctness(config, np.dtype(dtype).type)
     jobs = [(w, c, d, t) for w in loads for c in configs for d in dtypes for t in threads]
+    torch_threads = torch_impls.get_threads()
+    try:
+        rows = _run_jobs(jobs, loads, budget)
+    finally:
+        optikern.set_num_threads(0)
+        if torch_threads is not None:
+            torch_impls.set_threads(torch_threads)
+    progress(len(jobs), len(jobs), "done")
+    sys.stderr.write("\n")
+    return rows
+
+
+def _run_jobs(
+    jobs: list[tuple[str, Config, str, int]], loads: dict[str, list[tuple[int, ...]]], budget: float
+) -> list[dict[str, Any]]:
     rows = []
     for done, (name, config, dtype, n_threads) in enumerate(jobs):
         progress(done, len(jobs), f"{name} {config.label} {dtype} {n_threads}t")
@@ -161,34 +201,42 @@ def run(
         params = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
         grads = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
         elements = sum(p.size for p in params)
-        times = {}
+        timings = {}
         for label, make in implementations(config, params, len(params) > 1).items():
             step = make()
             if step is not None:
-                times[label] = median_time(step, grads, budget)
+                timings[label] = measure(step, grads, budget)
             del step  # free this implementation's arrays before making the next one
-        rows.append(summarise(name, config, dtype, n_threads, elements, times))
-    optikern.set_num_threads(0)
-    progress(len(jobs), len(jobs), "done")
-    sys.stderr.write("\n")
+        rows.append(summarise(name, config, dtype, n_threads, elements, timings))
     return rows
 
 
 def summarise(
-    name: str, config: Config, dtype: str, threads: int, elements: int, times: dict[str, float]
+    name: str,
+    config: Config,
+    dtype: str,
+    threads: int,
+    elements: int,
+    timings: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
+    """One row: each implementation's timing (median ``seconds`` and its spread), per element,
+    GB/s and fraction of the ceiling; the ratios to optikern (None where torch is missing or
+    has no such variant)."""
     item = np.dtype(dtype).itemsize
     traffic = (config.reads + config.writes) * item * elements
+    times = {label: timing["seconds"] for label, timing in timings.items()}
     ceiling = times["ceiling"]
-    torch_best = min((t for k, t in times.items() if k.startswith("torch")), default=math.nan)
+    torch_times = [t for k, t in times.items() if k.startswith("torch")]
+    torch_best = min(torch_times) if torch_times else None
+    torch_fused = times.get("torch fused")
     results = {
         label: {
-            "seconds": t,
-            "ns_per_element": t / elements * 1e9,
-            "gb_per_s": traffic / t / 1e9,
-            "of_ceiling": ceiling / t,
+            **timing,
+            "ns_per_element": timing["seconds"] / elements * 1e9,
+            "gb_per_s": traffic / timing["seconds"] / 1e9,
+            "of_ceiling": ceiling / timing["seconds"],
         }
-        for label, t in times.items()
+        for label, timing in timings.items()
     }
     best = min(times.get("optikern flat", math.inf), times["optikern"])
     return {
@@ -200,37 +248,57 @@ def summarise(
         "bytes_per_element": (config.reads + config.writes) * item,
         "results": results,
         "optikern_vs_numpy": times["numpy careful"] / times["optikern"],
-        "optikern_vs_torch_best": torch_best / times["optikern"],
-        "optikern_vs_torch_fused": times.get("torch fused", math.nan) / times["optikern"],
+        "optikern_vs_torch_best": None if torch_best is None else torch_best / times["optikern"],
+        "optikern_vs_torch_fused": (
+            None if torch_fused is None else torch_fused / times["optikern"]
+        ),
         "best_optikern_of_ceiling": ceiling / best,
     }
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
+    """The table; torch's columns (xtorch, xfused, torch best) only when torch was measured,
+    else a line saying it is not installed."""
+    with_torch = any(k.startswith("torch") for r in rows for k in r["results"])
+    torch_header = f" {'xtorch':>7} {'xfused':>7}  {'torch best':>11}" if with_torch else ""
     header = (
         f"{'workload':<12} {'optimizer':<13} {'dtype':<7} {'thr':>3} {'optikern':>11} "
-        f"{'ns/el':>7} {'GB/s':>6} {'%ceil':>6} {'xNumPy':>7} {'xtorch':>7} "
-        f"{'xfused':>7}  {'torch best':>11} {'ceiling':>11}"
+        f"{'ns/el':>7} {'GB/s':>6} {'%ceil':>6} {'xNumPy':>7}{torch_header} {'ceiling':>11}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         res = r["results"]
-        best_torch = min(
-            (v["seconds"] for k, v in res.items() if k.startswith("torch")), default=math.nan
-        )
+        torch_columns = ""
+        if with_torch:
+            best_torch = min(
+                (v["seconds"] for k, v in res.items() if k.startswith("torch")), default=None
+            )
+            torch_columns = (
+                f" {fmt_ratio(r['optikern_vs_torch_best']):>7} "
+                f"{fmt_ratio(r['optikern_vs_torch_fused']):>7}  {fmt_time(best_torch):>11}"
+            )
         lines.append(
             f"{r['workload']:<12} {r['optimizer']:<13} {r['dtype']:<7} {r['threads']:>3} "
             f"{fmt_time(res['optikern']['seconds']):>11} {res['optikern']['ns_per_element']:>7.3f} "
             f"{res['optikern']['gb_per_s']:>6.1f} {100 * r['best_optikern_of_ceiling']:>5.0f}% "
-            f"{r['optikern_vs_numpy']:>7.2f} {r['optikern_vs_torch_best']:>7.2f} "
-            f"{r['optikern_vs_torch_fused']:>7.2f}  {fmt_time(best_torch):>11} "
+            f"{r['optikern_vs_numpy']:>7.2f}{torch_columns} "
             f"{fmt_time(res['ceiling']['seconds']):>11}"
+        )
+    if not with_torch:
+        lines.append(
+            "torch is not installed: its columns (xtorch, xfused, torch best) are left out "
+            "(pip install torch to compare)"
         )
     return "\n".join(lines)
 
 
-def fmt_time(seconds: float) -> str:
-    if math.isnan(seconds):
+def fmt_ratio(ratio: float | None) -> str:
+    """A ratio to optikern; ``nan`` where torch has no such variant (no fused RMSprop)."""
+    return "nan" if ratio is None else f"{ratio:.2f}"
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
         return "-"
     for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
@@ -238,21 +306,81 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-def save(rows: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
+def default_output_dir() -> Path:
+    """Where ``optikern bench`` writes without ``--output``: ``$XDG_CACHE_HOME/optikern/bench``,
+    else (unset, or not an absolute path) ``~/.cache/optikern/bench``."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", ""))
+    if not cache.is_absolute():
+        cache = Path("~/.cache").expanduser()
+    return cache / "optikern" / "bench"
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name (from /proc/cpuinfo on Linux), None where unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def metadata() -> dict[str, Any]:
+    """The machine and the software a run was measured on."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux: the CPUs this process may use
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "optikern": optikern.__version__,
         "simd_level": _core.active_simd_level(),
+        "simd_detected": _core.detected_simd_level(),
+        "simd_available": list(_core.available_simd_levels()),
+        "openmp": bool(_core.openmp),
+        "max_threads": optikern.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(affinity(0)) if affinity else None,
+        "cpu": cpu_model(),
         "compiler": _core.compiler,
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "numpy": np.__version__,
+        "torch": torch_impls.version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
     }
-    path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+
+def strict(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON's null), so the file
+    is strict JSON."""
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def save(
+    rows: list[dict[str, Any]],
+    path: Path,
+    settings: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Strict JSON (no NaN): ``{"meta": machine and software (``metadata()`` taken before the
+    run, or now), "settings": what was asked, "rows": ...}``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"meta": meta or metadata(), "settings": settings or {}, "rows": rows}
+    path.write_text(json.dumps(strict(document), indent=1, allow_nan=False) + "\n")
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> bool:
-    """ns/element against size for each implementation (single-tensor workloads)."""
+    """ns/element against size for each implementation (single-tensor workloads); False
+    without matplotlib or without such rows."""
     try:
         import matplotlib
 
@@ -261,6 +389,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
     except ImportError:
         return False
     singles = [r for r in rows if r["workload"].startswith("1 x")]
+    if not singles:
+        return False
     keys = sorted({(r["optimizer"], r["dtype"], r["threads"]) for r in singles})
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3 * len(keys)), squeeze=False)
     for ax, key in zip(axes[:, 0], keys):
@@ -269,7 +399,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
             key=lambda r: r["elements"],
         )
         for label in chosen[0]["results"]:
-            ys = [r["results"].get(label, {}).get("ns_per_element", math.nan) for r in chosen]
+            ys = [r["results"].get(label, {}).get("ns_per_element") or math.nan for r in chosen]
             ax.loglog([r["elements"] for r in chosen], ys, marker="o", label=label)
         ax.set_title(f"{key[0]} {key[1]} {key[2]} thread(s)")
         ax.set_ylabel("ns / element")
@@ -278,4 +408,5 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
+    plt.close(fig)
     return True

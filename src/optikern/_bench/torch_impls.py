@@ -16,6 +16,15 @@ def available() -> bool:
     return True
 
 
+def version() -> str | None:
+    """torch's version, None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return str(torch.__version__)
+
+
 def make(
     variant: str, optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
 ) -> Callable[[list], None] | None:
@@ -64,6 +73,15 @@ def make_deepspeed(
         opt.step()
 
     return step
+
+
+def get_threads() -> int | None:
+    """torch's intra-op thread count, None when torch is not installed."""
+    if not available():
+        return None
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def set_threads(n: int) -> None:

@@ -53,11 +53,18 @@ def resnet50_shapes() -> list[tuple[int, ...]]:
     return shapes
 
 
+def size_name(n: int) -> str:
+    """``1e3`` for 1000, ``5e5`` for 500000; other sizes as digits (``1500``), so two sizes
+    never share a name."""
+    mantissa, exponent = f"{n:.0e}".split("e")
+    if int(mantissa) * 10 ** int(exponent) == n:
+        return f"{mantissa}e{int(exponent)}"
+    return str(n)
+
+
 def workloads(sizes: Sequence[int]) -> dict[str, list[tuple[int, ...]]]:
-    """name -> tensor shapes: one tensor per size, 1000 x 1000, ResNet-50."""
-    out: dict[str, list[tuple[int, ...]]] = {
-        f"1 x {n:.0e}".replace("e+0", "e"): [(n,)] for n in sizes
-    }
+    """name -> tensor shapes: one tensor per size (``1 x 1e3``), 1000 x 1000, ResNet-50."""
+    out: dict[str, list[tuple[int, ...]]] = {f"1 x {size_name(n)}": [(n,)] for n in sizes}
     out["1000 x 1e3"] = [(1000,)] * 1000
     out["ResNet-50"] = resnet50_shapes()
     return out
