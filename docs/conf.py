@@ -20,5 +20,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "none"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
+# The API pages of optikern.distributed build without an MPI installation.
+autodoc_mock_imports = ["mpi4py"]
 html_theme = "alabaster"
 nitpicky = False
