@@ -304,7 +304,40 @@ ADAMW = OptimizerInfo(
     representative={"lr": 0.01, "amsgrad": True},
 )
 
-OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW]
+ADAMAX = OptimizerInfo(
+    name="Adamax",
+    functional_name="adamax",
+    reference_name="adamax_step",
+    state_names=frozenset({"step", "exp_avg", "exp_inf"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 2e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "betas": "betas",
+        "eps": "positive",
+        "weight_decay": "small",
+        "maximize": "flag",
+    },
+    checked=("lr", "eps", "weight_decay"),
+    grid=(
+        {},
+        {"lr": 0.01, "weight_decay": 0.1},
+        {"lr": 0.01, "betas": (0.5, 0.9), "eps": 1e-3, "maximize": True},
+    ),
+    invalid=(
+        ({"betas": (0.9, 1.0)}, ValueError, "Invalid beta parameter at index 1"),
+        ({"eps": -1e-8}, ValueError, "Invalid epsilon value"),
+    ),
+    representative={"lr": 0.01, "weight_decay": 0.01},
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

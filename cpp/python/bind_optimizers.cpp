@@ -12,12 +12,14 @@ void register_optimizers(py::module_& m) {
     register_optimizer<kernels::rmsprop>(m, "rmsprop",
                                          {"square_avgs", "momentum_buffers", "grad_avgs"});
     register_optimizer<kernels::adam>(m, "adam", {"exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"});
+    register_optimizer<kernels::adamax>(m, "adamax", {"exp_avgs", "exp_infs"});
     register_optimizer<kernels::sparse_adam>(m, "sparse_adam", {"exp_avg", "exp_avg_sq"});
     register_stale_group(m);
     register_group<kernels::sgd>(m, "SGDGroup");
     register_group<kernels::adagrad>(m, "AdagradGroup");
     register_group<kernels::rmsprop>(m, "RMSpropGroup");
     register_group<kernels::adam>(m, "AdamGroup");
+    register_group<kernels::adamax>(m, "AdamaxGroup");
 }
 
 void register_stale_group(py::module_& m) {

@@ -131,6 +131,13 @@ optikern::rmsprop_options rmsprop_centered() {
     return o;
 }
 
+optikern::adamax_options adamax_decaying() {
+    optikern::adamax_options o;
+    o.weight_decay = 0.01;
+    o.maximize = true;
+    return o;
+}
+
 optikern::adam_options adam_amsgrad() {
     optikern::adam_options o;
     o.amsgrad = true;
@@ -262,6 +269,10 @@ int main() {
                      [&] { return run_optimizer<adam, float>(adam_amsgrad(), sizes); });
     check_everywhere("adam<double>",
                      [&] { return run_optimizer<adam, double>(adam_amsgrad(), sizes); });
+    check_everywhere("adamax<float>",
+                     [&] { return run_optimizer<adamax, float>(adamax_decaying(), sizes); });
+    check_everywhere("adamax<double>",
+                     [&] { return run_optimizer<adamax, double>(adamax_decaying(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

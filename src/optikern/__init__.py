@@ -26,6 +26,7 @@ from ._version import __version__
 from .accumulate import GradientAccumulator
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .clip import clip_grad_norm_, clip_grad_value_
 from .errors import NonFiniteError
 from .flat import FlatArrays, flatten
@@ -38,6 +39,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
     "FlatArrays",
     "GradientAccumulator",
     "NonFiniteError",

@@ -53,6 +53,7 @@ class SGDGroup(_Group): ...
 class AdagradGroup(_Group): ...
 class RMSpropGroup(_Group): ...
 class AdamGroup(_Group): ...
+class AdamaxGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -83,6 +84,9 @@ rmsprop_state_names: tuple[str, ...]
 adam_step = sgd_step
 adam_check_options = sgd_check_options
 adam_state_names: tuple[str, ...]
+adamax_step = sgd_step
+adamax_check_options = sgd_check_options
+adamax_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

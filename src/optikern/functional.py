@@ -66,7 +66,7 @@ def _lowp(
     return (lowp_params if params is None else params), mixed
 
 
-_KERNELS = ("sgd", "adagrad", "rmsprop", "adam")
+_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax")
 
 #: Each kernel's state names (torch's), in the order its step takes them.
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _KERNELS}
@@ -80,22 +80,19 @@ GROUPS = {
     "adagrad": _core.AdagradGroup,
     "rmsprop": _core.RMSpropGroup,
     "adam": _core.AdamGroup,
+    "adamax": _core.AdamaxGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
 
 #: Raise TypeError/ValueError with torch's messages unless a param group's options are valid.
-CHECK_OPTIONS = {
-    "sgd": _core.sgd_check_options,
-    "adagrad": _core.adagrad_check_options,
-    "rmsprop": _core.rmsprop_check_options,
-    "adam": _core.adam_check_options,
-}
+CHECK_OPTIONS = {kernel: getattr(_core, f"{kernel}_check_options") for kernel in _KERNELS}
 
 
 __all__ = [
     "adagrad",
     "adam",
+    "adamax",
     "adamw",
     "clamp_",
     "first_nonfinite",
@@ -455,6 +452,45 @@ def sparse_adam(
     """
     options = (lr, (beta1, beta2), eps, maximize)
     _core.sparse_adam_rows_step(param, indices, values, [exp_avg, exp_avg_sq], options, step)
+
+
+def adamax(
+    params: Arrays | None,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_infs: Arrays,
+    *,
+    step: int,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""Adamax (Kingma & Ba 2015, section 7.1), in place; ``step`` is the 1-based number of this
+    step.
+
+    .. math::
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad
+        u \leftarrow \max(\beta_2 u, |g| + \epsilon), \quad
+        p \leftarrow p - \frac{\gamma}{1 - \beta_1^t}\,\frac{m}{u}
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, (beta1, beta2), eps, weight_decay, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.adamax_step(
+        params, grads, [exp_avgs, exp_infs], options, step, False, check_only, skip_nonfinite, mixed
+    )
 
 
 def grad_norm(grads: Arrays, norm_type: float = 2.0) -> float:

@@ -228,6 +228,41 @@ def adam_step(
         param[i] = p + ((-step_size) * exp_avg[i]) / denom
 
 
+def adamax_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    r"""Adamax, https://pytorch.org/docs/stable/generated/torch.optim.Adamax.html:
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
+        u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon), \quad
+        p_t = p_{t-1} - \frac{\gamma}{1 - \beta_1^t}\,\frac{m_t}{u_t}
+    """
+    beta1, beta2 = betas
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = [0.0] * len(param)
+        state["exp_inf"] = [0.0] * len(param)
+    state["step"] += 1
+    neg_clr = -(lr / (1 - beta1 ** state["step"]))
+    exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_inf[i] = max(exp_inf[i] * beta2, abs(g) + eps)
+        param[i] = param[i] + (neg_clr * exp_avg[i]) / exp_inf[i]
+
+
 def sparse_adam_step(
     param: list[float],
     grad: list[float],

@@ -43,6 +43,15 @@ struct adam_buffers {
 };
 
 template <class T>
+struct adamax_buffers {
+    T* param;
+    const T* grad;
+    T* exp_avg;
+    T* exp_inf;
+    std::int64_t size;
+};
+
+template <class T>
 struct sparse_adam_buffers {
     T* param;
     const T* grad;

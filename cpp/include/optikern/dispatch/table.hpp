@@ -13,6 +13,7 @@
 #include "optikern/dispatch/targets.hpp"
 #include "optikern/kernels/adagrad.hpp"
 #include "optikern/kernels/adam.hpp"
+#include "optikern/kernels/adamax.hpp"
 #include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
