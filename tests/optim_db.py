@@ -337,7 +337,44 @@ ADAMAX = OptimizerInfo(
     representative={"lr": 0.01, "weight_decay": 0.01},
 )
 
-OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX]
+RADAM = OptimizerInfo(
+    name="RAdam",
+    functional_name="radam",
+    reference_name="radam_step",
+    state_names=frozenset({"step", "exp_avg", "exp_avg_sq"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "decoupled_weight_decay": False,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "betas": "betas",
+        "eps": "positive",
+        "weight_decay": "small",
+        "decoupled_weight_decay": "flag",
+        "maximize": "flag",
+    },
+    checked=("lr", "eps", "weight_decay"),
+    grid=(
+        {},
+        # beta2 = 0.9: rho_t passes 5 at the 6th step, so both branches run within the tests
+        {"lr": 0.01, "betas": (0.9, 0.9), "weight_decay": 0.1},
+        {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"lr": 0.01, "betas": (0.5, 0.8), "maximize": True},
+    ),
+    invalid=(
+        ({"betas": (1.0, 0.999)}, ValueError, "Invalid beta parameter at index 0"),
+        ({"weight_decay": -0.1}, ValueError, "Invalid weight_decay value"),
+    ),
+    representative={"lr": 0.01, "betas": (0.9, 0.8), "weight_decay": 0.01},
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

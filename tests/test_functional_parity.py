@@ -17,6 +17,7 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "Adam": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
     "AdamW": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
     "Adamax": ["exp_avg", "exp_inf"],
+    "RAdam": ["exp_avg", "exp_avg_sq"],
 }
 
 
@@ -44,7 +45,7 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
     for step in range(1, 5):
         grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         extra: dict[str, Any] = {"first_step": step == 1} if case.optimizer == "SGD" else {}
-        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax"):  # rules using the step
+        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam"):  # rules using t
             extra["step"] = step
         case.info.functional(
             params, grads, *(states[name] for name in STATE_ARGS[case.optimizer]), **kwargs, **extra

@@ -13,6 +13,7 @@ void register_optimizers(py::module_& m) {
                                          {"square_avgs", "momentum_buffers", "grad_avgs"});
     register_optimizer<kernels::adam>(m, "adam", {"exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"});
     register_optimizer<kernels::adamax>(m, "adamax", {"exp_avgs", "exp_infs"});
+    register_optimizer<kernels::radam>(m, "radam", {"exp_avgs", "exp_avg_sqs"});
     register_optimizer<kernels::sparse_adam>(m, "sparse_adam", {"exp_avg", "exp_avg_sq"});
     register_stale_group(m);
     register_group<kernels::sgd>(m, "SGDGroup");
@@ -20,6 +21,7 @@ void register_optimizers(py::module_& m) {
     register_group<kernels::rmsprop>(m, "RMSpropGroup");
     register_group<kernels::adam>(m, "AdamGroup");
     register_group<kernels::adamax>(m, "AdamaxGroup");
+    register_group<kernels::radam>(m, "RAdamGroup");
 }
 
 void register_stale_group(py::module_& m) {

@@ -138,6 +138,14 @@ optikern::adamax_options adamax_decaying() {
     return o;
 }
 
+optikern::radam_options radam_decoupled() {
+    optikern::radam_options o;
+    o.beta2 = 0.9;  // 3 steps: the unrectified branch (the Python parity tests run 20 steps)
+    o.weight_decay = 0.01;
+    o.decoupled_weight_decay = true;
+    return o;
+}
+
 optikern::adam_options adam_amsgrad() {
     optikern::adam_options o;
     o.amsgrad = true;
@@ -273,6 +281,10 @@ int main() {
                      [&] { return run_optimizer<adamax, float>(adamax_decaying(), sizes); });
     check_everywhere("adamax<double>",
                      [&] { return run_optimizer<adamax, double>(adamax_decaying(), sizes); });
+    check_everywhere("radam<float>",
+                     [&] { return run_optimizer<radam, float>(radam_decoupled(), sizes); });
+    check_everywhere("radam<double>",
+                     [&] { return run_optimizer<radam, double>(radam_decoupled(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

@@ -31,6 +31,7 @@ from .clip import clip_grad_norm_, clip_grad_value_
 from .errors import NonFiniteError
 from .flat import FlatArrays, flatten
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
@@ -44,6 +45,7 @@ __all__ = [
     "GradientAccumulator",
     "NonFiniteError",
     "Optimizer",
+    "RAdam",
     "RMSprop",
     "available_simd_levels",
     "clip_grad_norm_",

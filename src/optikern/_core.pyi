@@ -54,6 +54,7 @@ class AdagradGroup(_Group): ...
 class RMSpropGroup(_Group): ...
 class AdamGroup(_Group): ...
 class AdamaxGroup(_Group): ...
+class RAdamGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -87,6 +88,9 @@ adam_state_names: tuple[str, ...]
 adamax_step = sgd_step
 adamax_check_options = sgd_check_options
 adamax_state_names: tuple[str, ...]
+radam_step = sgd_step
+radam_check_options = sgd_check_options
+radam_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

@@ -66,7 +66,7 @@ def _lowp(
     return (lowp_params if params is None else params), mixed
 
 
-_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax")
+_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam")
 
 #: Each kernel's state names (torch's), in the order its step takes them.
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _KERNELS}
@@ -81,6 +81,7 @@ GROUPS = {
     "rmsprop": _core.RMSpropGroup,
     "adam": _core.AdamGroup,
     "adamax": _core.AdamaxGroup,
+    "radam": _core.RAdamGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -97,6 +98,7 @@ __all__ = [
     "clamp_",
     "first_nonfinite",
     "grad_norm",
+    "radam",
     "rmsprop",
     "scale_",
     "sgd",
@@ -490,6 +492,50 @@ def adamax(
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.adamax_step(
         params, grads, [exp_avgs, exp_infs], options, step, False, check_only, skip_nonfinite, mixed
+    )
+
+
+def radam(
+    params: Arrays | None,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_avg_sqs: Arrays,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""RAdam (Liu et al. 2020), in place; ``step`` is the 1-based number of this step. Adam's
+    moments; the update :math:`\gamma \hat m \sqrt{1 - \beta_2^t} / (\sqrt{v} + \epsilon)`
+    is scaled by the rectification :math:`r_t` once :math:`\rho_t > 5`, and is
+    :math:`\gamma \hat m` before (see :class:`~optikern.RAdam`)."""
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, (beta1, beta2), eps, weight_decay, decoupled_weight_decay, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.radam_step(
+        params,
+        grads,
+        [exp_avgs, exp_avg_sqs],
+        options,
+        step,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
     )
 
 

@@ -263,6 +263,52 @@ def adamax_step(
         param[i] = param[i] + (neg_clr * exp_avg[i]) / exp_inf[i]
 
 
+def radam_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None:
+    r"""RAdam, https://pytorch.org/docs/stable/generated/torch.optim.RAdam.html: Adam's moments,
+    the update rectified once the SMA length :math:`\rho_t` exceeds 5 (see
+    :class:`optikern.RAdam` for the formula)."""
+    beta1, beta2 = betas
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = [0.0] * len(param)
+        state["exp_avg_sq"] = [0.0] * len(param)
+    state["step"] += 1
+    t = state["step"]
+    bias_correction1 = 1 - beta1**t
+    bias_correction2 = 1 - beta2**t
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+    rectified = rho_t > 5.0
+    rect = (
+        math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        if rectified
+        else 1.0
+    )
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + ((1.0 - beta2) * g) * g
+        update = exp_avg[i] / bias_correction1 * lr
+        if rectified:
+            update = (
+                update * (math.sqrt(bias_correction2) / (math.sqrt(exp_avg_sq[i]) + eps)) * rect
+            )
+        param[i] = p - update
+
+
 def sparse_adam_step(
     param: list[float],
     grad: list[float],

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import functional
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Adamax", "RMSprop", "SparseAdam"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Adamax", "RAdam", "RMSprop", "SparseAdam"]
 
 _FULL = (torch.float32, torch.float64)
 # 16-bit params train with float32 master weights and state (mixed precision).
@@ -480,6 +480,42 @@ class Adamax(_Dropin, torch.optim.Adamax):
             beta2=float(beta2),
             eps=group["eps"],
             weight_decay=group["weight_decay"],
+            maximize=group["maximize"],
+            **mixed,
+        )
+
+
+class RAdam(_Dropin, torch.optim.RAdam):
+    """``torch.optim.RAdam`` whose step is optikern's fused kernel."""
+
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        if "step" not in state:
+            state["step"] = torch.tensor(0.0)
+        _ensure(state, "exp_avg", p)
+        _ensure(state, "exp_avg_sq", p)
+        return False
+
+    def _update(
+        self,
+        group: dict[str, Any],
+        arrays: dict[str, list[np.ndarray]],
+        step: int,
+        fresh: bool,
+        mixed: dict[str, Any],
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        functional.radam(
+            arrays["params"],
+            arrays["grads"],
+            arrays["exp_avg"],
+            arrays["exp_avg_sq"],
+            step=step,
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
             maximize=group["maximize"],
             **mixed,
         )

@@ -52,6 +52,15 @@ struct adamax_buffers {
 };
 
 template <class T>
+struct radam_buffers {
+    T* param;
+    const T* grad;
+    T* exp_avg;
+    T* exp_avg_sq;
+    std::int64_t size;
+};
+
+template <class T>
 struct sparse_adam_buffers {
     T* param;
     const T* grad;

@@ -15,6 +15,7 @@
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
 #include "optikern/kernels/clip.hpp"
+#include "optikern/kernels/radam.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
 #include "optikern/kernels/sparse_adam.hpp"
