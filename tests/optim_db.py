@@ -374,7 +374,34 @@ RADAM = OptimizerInfo(
     representative={"lr": 0.01, "betas": (0.9, 0.8), "weight_decay": 0.01},
 )
 
-OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM]
+ADADELTA = OptimizerInfo(
+    name="Adadelta",
+    functional_name="adadelta",
+    reference_name="adadelta_step",
+    state_names=frozenset({"step", "square_avg", "acc_delta"}),
+    counts_steps=True,
+    torch_defaults={"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0, "maximize": False},
+    options={
+        "lr": "positive",
+        "rho": "unit",
+        "eps": "positive",
+        "weight_decay": "small",
+        "maximize": "flag",
+    },
+    checked=("lr", "eps", "weight_decay"),
+    grid=(
+        {},
+        {"lr": 0.5, "rho": 0.5, "weight_decay": 0.1},
+        {"lr": 0.5, "eps": 1e-3, "maximize": True},
+    ),
+    invalid=(
+        ({"rho": 1.5}, ValueError, "Invalid rho value"),
+        ({"eps": -1e-6}, ValueError, "Invalid epsilon value"),
+    ),
+    representative={"lr": 0.5, "weight_decay": 0.01},
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

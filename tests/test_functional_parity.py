@@ -18,6 +18,7 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "AdamW": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
     "Adamax": ["exp_avg", "exp_inf"],
     "RAdam": ["exp_avg", "exp_avg_sq"],
+    "Adadelta": ["square_avg", "acc_delta"],
 }
 
 

@@ -14,6 +14,7 @@ void register_optimizers(py::module_& m) {
     register_optimizer<kernels::adam>(m, "adam", {"exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"});
     register_optimizer<kernels::adamax>(m, "adamax", {"exp_avgs", "exp_infs"});
     register_optimizer<kernels::radam>(m, "radam", {"exp_avgs", "exp_avg_sqs"});
+    register_optimizer<kernels::adadelta>(m, "adadelta", {"square_avgs", "acc_deltas"});
     register_optimizer<kernels::sparse_adam>(m, "sparse_adam", {"exp_avg", "exp_avg_sq"});
     register_stale_group(m);
     register_group<kernels::sgd>(m, "SGDGroup");
@@ -22,6 +23,7 @@ void register_optimizers(py::module_& m) {
     register_group<kernels::adam>(m, "AdamGroup");
     register_group<kernels::adamax>(m, "AdamaxGroup");
     register_group<kernels::radam>(m, "RAdamGroup");
+    register_group<kernels::adadelta>(m, "AdadeltaGroup");
 }
 
 void register_stale_group(py::module_& m) {

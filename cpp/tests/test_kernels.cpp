@@ -146,6 +146,13 @@ optikern::radam_options radam_decoupled() {
     return o;
 }
 
+optikern::adadelta_options adadelta_decaying() {
+    optikern::adadelta_options o;
+    o.weight_decay = 0.01;
+    o.maximize = true;
+    return o;
+}
+
 optikern::adam_options adam_amsgrad() {
     optikern::adam_options o;
     o.amsgrad = true;
@@ -285,6 +292,10 @@ int main() {
                      [&] { return run_optimizer<radam, float>(radam_decoupled(), sizes); });
     check_everywhere("radam<double>",
                      [&] { return run_optimizer<radam, double>(radam_decoupled(), sizes); });
+    check_everywhere("adadelta<float>",
+                     [&] { return run_optimizer<adadelta, float>(adadelta_decaying(), sizes); });
+    check_everywhere("adadelta<double>",
+                     [&] { return run_optimizer<adadelta, double>(adadelta_decaying(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

@@ -24,6 +24,7 @@ from pathlib import Path
 from . import _core, functional, lr_scheduler
 from ._version import __version__
 from .accumulate import GradientAccumulator
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -37,6 +38,7 @@ from .sgd import SGD
 
 __all__ = [
     "SGD",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",

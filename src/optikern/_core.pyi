@@ -55,6 +55,7 @@ class RMSpropGroup(_Group): ...
 class AdamGroup(_Group): ...
 class AdamaxGroup(_Group): ...
 class RAdamGroup(_Group): ...
+class AdadeltaGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -91,6 +92,9 @@ adamax_state_names: tuple[str, ...]
 radam_step = sgd_step
 radam_check_options = sgd_check_options
 radam_state_names: tuple[str, ...]
+adadelta_step = sgd_step
+adadelta_check_options = sgd_check_options
+adadelta_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

@@ -66,7 +66,7 @@ def _lowp(
     return (lowp_params if params is None else params), mixed
 
 
-_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam")
+_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta")
 
 #: Each kernel's state names (torch's), in the order its step takes them.
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _KERNELS}
@@ -82,6 +82,7 @@ GROUPS = {
     "adam": _core.AdamGroup,
     "adamax": _core.AdamaxGroup,
     "radam": _core.RAdamGroup,
+    "adadelta": _core.AdadeltaGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -91,6 +92,7 @@ CHECK_OPTIONS = {kernel: getattr(_core, f"{kernel}_check_options") for kernel in
 
 
 __all__ = [
+    "adadelta",
     "adagrad",
     "adam",
     "adamax",
@@ -532,6 +534,51 @@ def radam(
         [exp_avgs, exp_avg_sqs],
         options,
         step,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
+    )
+
+
+def adadelta(
+    params: Arrays | None,
+    grads: Arrays,
+    square_avgs: Arrays,
+    acc_deltas: Arrays,
+    *,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""Adadelta (Zeiler 2012), in place.
+
+    .. math::
+        v \leftarrow \rho v + (1 - \rho) g^2, \quad
+        \Delta = \frac{\sqrt{u + \epsilon}}{\sqrt{v + \epsilon}} g, \quad
+        u \leftarrow \rho u + (1 - \rho) \Delta^2, \quad
+        p \leftarrow p - \gamma \Delta
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, rho, eps, weight_decay, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.adadelta_step(
+        params,
+        grads,
+        [square_avgs, acc_deltas],
+        options,
+        1,
         False,
         check_only,
         skip_nonfinite,

@@ -309,6 +309,40 @@ def radam_step(
         param[i] = p - update
 
 
+def adadelta_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    r"""Adadelta, https://pytorch.org/docs/stable/generated/torch.optim.Adadelta.html:
+
+    .. math::
+        v_t = \rho v_{t-1} + (1 - \rho) g_t^2, \quad
+        \Delta_t = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}} g_t, \quad
+        u_t = \rho u_{t-1} + (1 - \rho)\Delta_t^2, \quad p_t = p_{t-1} - \gamma \Delta_t
+    """
+    if "square_avg" not in state:
+        state["step"] = 0
+        state["square_avg"] = [0.0] * len(param)
+        state["acc_delta"] = [0.0] * len(param)
+    state["step"] += 1
+    square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        square_avg[i] = square_avg[i] * rho + ((1 - rho) * g) * g
+        delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(square_avg[i] + eps) * g
+        acc_delta[i] = acc_delta[i] * rho + ((1 - rho) * delta) * delta
+        param[i] = param[i] + (-lr) * delta
+
+
 def sparse_adam_step(
     param: list[float],
     grad: list[float],

@@ -30,7 +30,17 @@ import numpy as np
 
 from . import functional
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Adamax", "RAdam", "RMSprop", "SparseAdam"]
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "RAdam",
+    "RMSprop",
+    "SparseAdam",
+]
 
 _FULL = (torch.float32, torch.float64)
 # 16-bit params train with float32 master weights and state (mixed precision).
@@ -516,6 +526,38 @@ class RAdam(_Dropin, torch.optim.RAdam):
             eps=group["eps"],
             weight_decay=group["weight_decay"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
+            maximize=group["maximize"],
+            **mixed,
+        )
+
+
+class Adadelta(_Dropin, torch.optim.Adadelta):
+    """``torch.optim.Adadelta`` whose step is optikern's fused kernel."""
+
+    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        if "step" not in state:
+            state["step"] = torch.zeros(())
+        _ensure(state, "square_avg", p)
+        _ensure(state, "acc_delta", p)
+        return False
+
+    def _update(
+        self,
+        group: dict[str, Any],
+        arrays: dict[str, list[np.ndarray]],
+        step: int,
+        fresh: bool,
+        mixed: dict[str, Any],
+    ) -> None:
+        functional.adadelta(
+            arrays["params"],
+            arrays["grads"],
+            arrays["square_avg"],
+            arrays["acc_delta"],
+            lr=float(group["lr"]),
+            rho=group["rho"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
             maximize=group["maximize"],
             **mixed,
         )

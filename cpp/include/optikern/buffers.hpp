@@ -61,6 +61,15 @@ struct radam_buffers {
 };
 
 template <class T>
+struct adadelta_buffers {
+    T* param;
+    const T* grad;
+    T* square_avg;
+    T* acc_delta;
+    std::int64_t size;
+};
+
+template <class T>
 struct sparse_adam_buffers {
     T* param;
     const T* grad;

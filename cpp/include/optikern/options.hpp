@@ -16,7 +16,7 @@ struct step_context {
 };
 
 // What a value must satisfy; the checks fail on NaN as torch's `not value >= 0` does.
-enum class option_rule { any, non_negative, unit_interval, flag };
+enum class option_rule { any, non_negative, unit_interval, closed_unit_interval, flag };
 
 // One hyperparameter as torch's param groups hold it: `key` (with `index` into a pair such as
 // `betas`, else -1), the noun of torch's "Invalid <what>: <value>" message, and its field.
@@ -31,9 +31,10 @@ struct option_field {
 };
 
 inline bool satisfies(option_rule rule, double v) {
-    return rule == option_rule::non_negative    ? v >= 0.0
-           : rule == option_rule::unit_interval ? (v >= 0.0 && v < 1.0)
-                                                : true;
+    return rule == option_rule::non_negative           ? v >= 0.0
+           : rule == option_rule::unit_interval        ? (v >= 0.0 && v < 1.0)
+           : rule == option_rule::closed_unit_interval ? (v >= 0.0 && v <= 1.0)
+                                                       : true;
 }
 
 // The first option violating its rule, or null.
@@ -114,6 +115,14 @@ struct radam_options {
     double eps = 1e-8;
     double weight_decay = 0.0;
     bool decoupled_weight_decay = false;
+    bool maximize = false;
+};
+
+struct adadelta_options {
+    double lr = 1.0;
+    double rho = 0.9;
+    double eps = 1e-6;
+    double weight_decay = 0.0;
     bool maximize = false;
 };
 

@@ -11,6 +11,7 @@
 
 #include "optikern/dispatch/cpu.hpp"
 #include "optikern/dispatch/targets.hpp"
+#include "optikern/kernels/adadelta.hpp"
 #include "optikern/kernels/adagrad.hpp"
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
