@@ -29,6 +29,17 @@ namespace dispatch {
 
 inline constexpr std::int64_t mixed_block = 1024;
 
+template <class P>
+auto select_all_round_to(simd_level level) {
+#if OPTIKERN_X86
+    if (level == simd_level::avx512) return &all_round_to_avx512<P>;
+    if (level == simd_level::avx2) return &all_round_to_avx2<P>;
+#else
+    (void)level;
+#endif
+    return &all_round_to_baseline<P>;
+}
+
 template <class Kernel, class P, class G>
 void run_mixed(const buffers_t<Kernel, float>* masters,
                const lowp_tensor<P, G>* lowp,
@@ -36,6 +47,7 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
                const scalars_t<Kernel, float>& s,
                const mixed_options& m) {
     const range_fn<Kernel, float> fn = select<Kernel, float>(active_simd_level());
+    const auto all_round_to = select_all_round_to<P>(active_simd_level());
     const float inv_scale = static_cast<float>(1.0 / m.grad_scale);
     const bool unscale = m.grad_scale != 1.0;
     const bool stochastic = m.mode == rounding::stochastic;
@@ -54,7 +66,7 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
             if (masters[t].param == nullptr) {  // no master copy: update the 16-bit values
                 for (std::int64_t i = 0; i < n; ++i) own_master[i] = lowp::to_float(out[i]);
                 block.param = own_master;
-            } else if (!lowp::all_round_to(block.param, out, n)) {
+            } else if (!all_round_to(block.param, out, n)) {
                 // The param the user sees wins over a master it no longer rounds from. (The
                 // test above, one branch-free pass, passes whenever nothing was edited under
                 // round-to-nearest.)
