@@ -67,13 +67,16 @@ def _lowp(
 
 
 _KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta")
+_ALL_KERNELS = (*_KERNELS, "sparse_adam")  # SparseAdam: row updates only, no class
 
 #: Each kernel's state names (torch's), in the order its step takes them.
-STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _KERNELS}
+STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _ALL_KERNELS}
 #: Whether each kernel's state keeps torch's per-param "step".
-COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _KERNELS}
+COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _ALL_KERNELS}
 #: The state arrays a param group's options use, with their initial values.
-STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _KERNELS}
+STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _ALL_KERNELS}
+_STEPS = {kernel: getattr(_core, f"{kernel}_step") for kernel in _ALL_KERNELS}
+_ROWS_STEPS = {kernel: getattr(_core, f"{kernel}_rows_step") for kernel in _ALL_KERNELS}
 #: The C++ group object serving one param group of an optimizer class.
 GROUPS = {
     "sgd": _core.SGDGroup,
@@ -88,7 +91,42 @@ GROUPS = {
 StaleGroup = _core.StaleGroup
 
 #: Raise TypeError/ValueError with torch's messages unless a param group's options are valid.
-CHECK_OPTIONS = {kernel: getattr(_core, f"{kernel}_check_options") for kernel in _KERNELS}
+CHECK_OPTIONS = {kernel: getattr(_core, f"{kernel}_check_options") for kernel in _ALL_KERNELS}
+
+
+def _step(
+    kernel: str,
+    params: Arrays | None,
+    grads: Arrays,
+    states: list,
+    options: dict,
+    step: int,
+    fresh: bool,
+    lowp_params: Arrays | None = None,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    """One step of any kernel with its options as a param group (torch's keys) and one list of
+    arrays per ``STATE_NAMES[kernel]``: the path of optikern.torch, whose groups are torch's."""
+    mixed = None
+    if lowp_params is not None:
+        params, mixed = _lowp(params, lowp_params, 1.0, rounding, seed, stream)
+    return _STEPS[kernel](params, grads, states, options, step, fresh, False, False, mixed)
+
+
+def _rows_step(
+    kernel: str,
+    param: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    states: list,
+    options: dict | tuple,
+    step: int,
+) -> None:
+    """The row update of any kernel, options as a param group or a tuple of the kernel's
+    option keys (see the sparse_* functions)."""
+    _ROWS_STEPS[kernel](param, indices, values, states, options, step)
 
 
 __all__ = [
@@ -406,7 +444,7 @@ def sparse_sgd(
     r"""Plain SGD on the touched rows, in place: :math:`p_r \leftarrow p_r - \gamma g_r`
     (torch.optim.SGD's sparse path: no momentum, no weight decay)."""
     options = (lr, 0.0, 0.0, 0.0, False, maximize, False, False)
-    _core.sgd_rows_step(param, indices, values, [None], options, 1)
+    _rows_step("sgd", param, indices, values, [None], options, 1)
 
 
 def sparse_adagrad(
@@ -428,7 +466,7 @@ def sparse_adagrad(
         p_r \leftarrow p_r - \frac{\gamma}{1 + (t - 1)\eta}\,\frac{g_r}{\sqrt{s_r} + \epsilon}
     """
     options = (lr, lr_decay, 0.0, 0.0, eps, maximize, False, False)
-    _core.adagrad_rows_step(param, indices, values, [state_sum], options, step)
+    _rows_step("adagrad", param, indices, values, [state_sum], options, step)
 
 
 def sparse_adam(
@@ -455,7 +493,7 @@ def sparse_adam(
             \frac{m_r}{\sqrt{v_r} + \epsilon}
     """
     options = (lr, (beta1, beta2), eps, maximize)
-    _core.sparse_adam_rows_step(param, indices, values, [exp_avg, exp_avg_sq], options, step)
+    _rows_step("sparse_adam", param, indices, values, [exp_avg, exp_avg_sq], options, step)
 
 
 def adamax(

@@ -91,12 +91,6 @@ def _fused(p: torch.Tensor, state: dict[str, Any]) -> bool:
     )
 
 
-def _ensure(state: dict[str, Any], name: str, p: torch.Tensor) -> None:
-    """Create state[name] (zeros like p) unless it exists."""
-    if name not in state:
-        state[name] = _state_like(p)
-
-
 def _rows_ok(p: torch.Tensor) -> bool:
     """Whether p's sparse gradient can be applied by the row kernels: a CPU float32/float64
     table with rows as its first dimension and a COO gradient sparse in that one."""
@@ -126,6 +120,8 @@ class _Dropin(torch.optim.Optimizer):
 
     rounding = "nearest"
     seed = 0
+    #: The kernel (``functional.STATE_NAMES``' keys) whose update the class runs.
+    _kernel: str
     #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
     _fixed: ClassVar[dict[str, Any]] = {}
 
@@ -134,36 +130,21 @@ class _Dropin(torch.optim.Optimizer):
         step, which applies them, or refuses them, as torch does)."""
         return False
 
-    def _update_rows(
-        self,
-        group: dict[str, Any],
-        p: torch.Tensor,
-        state: dict[str, Any],
-        indices: np.ndarray,
-        values: np.ndarray,
-        step: int,
-    ) -> None:
-        raise NotImplementedError
+    def _options(self, group: dict[str, Any]) -> dict[str, Any]:
+        """The group's options as the kernel reads them (torch's keys)."""
+        return {**group, **self._fixed}
 
-    def _needs_state(self, group: dict[str, Any]) -> bool:
-        """Whether a param keeps state at all under these options (torch's SGD without
-        momentum keeps none)."""
-        return True
-
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        """Create p's missing state as torch does; True if the step must treat it as new
-        (SGD's momentum buffer then starts as the gradient)."""
-        raise NotImplementedError
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        raise NotImplementedError
+    def _init_state(self, p: torch.Tensor, fill: dict[str, float], state: dict[str, Any]) -> bool:
+        """Create p's missing state as torch does (``fill``: the state the options use, with
+        its initial values); True if any was made (SGD's buffer then starts as the gradient)."""
+        if (functional.COUNTS_STEPS[self._kernel] or p.dtype in _LOWP) and "step" not in state:
+            state["step"] = torch.tensor(0.0)
+        fresh = False
+        for name, value in fill.items():
+            if state.get(name) is None:
+                state[name] = _state_like(p, value)
+                fresh = True
+        return fresh
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -192,18 +173,21 @@ class _Dropin(torch.optim.Optimizer):
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
+        options = self._options(group)
+        fill = functional.STATE_FILL[self._kernel](options)
+        keeps_state = bool(fill) or functional.COUNTS_STEPS[self._kernel]
         batches: dict[tuple, list[torch.Tensor]] = {}
         fresh_of: dict[int, bool] = {}
         for p in group["params"]:
             if p.grad is None:
                 continue
             if p.grad.is_sparse:
-                self._step_rows(group, p)
+                self._step_rows(options, fill, keeps_state, p)
                 continue
             lowp = p.dtype in _LOWP
-            if self._needs_state(group) or lowp:
+            if keeps_state or lowp:  # torch's SGD without momentum keeps no state
                 state = self.state[p]
-                fresh_of[id(p)] = self._init_state(p, group, state)
+                fresh_of[id(p)] = self._init_state(p, fill, state)
                 if lowp:  # float32 state (torch's Adagrad made its own at construction)
                     for key, value in state.items():
                         if isinstance(value, torch.Tensor) and value.dtype != torch.float32:
@@ -234,20 +218,38 @@ class _Dropin(torch.optim.Optimizer):
                 }
             else:
                 arrays["params"] = [_array(p) for p in params]
-            self._update({**group, **self._fixed}, arrays, step, fresh, mixed)
+            functional._step(
+                self._kernel,
+                arrays["params"],
+                arrays["grads"],
+                [arrays.get(name) for name in functional.STATE_NAMES[self._kernel]],
+                options,
+                step,
+                fresh,
+                **mixed,
+            )
             for s in states:
                 if "step" in s:
                     s["step"] += 1
 
-    def _step_rows(self, group: dict[str, Any], p: torch.Tensor) -> None:
+    def _step_rows(
+        self, options: dict[str, Any], fill: dict[str, float], keeps_state: bool, p: torch.Tensor
+    ) -> None:
         """One param with a sparse gradient: only the rows it touches change."""
-        state = self.state[p] if self._needs_state(group) else {}
-        self._init_state(p, group, state)
+        state = self.state[p] if keeps_state else {}
+        self._init_state(p, fill, state)
         step = int(state["step"]) + 1 if "step" in state else 1
         grad = p.grad.coalesce()  # type: ignore[union-attr]
-        indices = grad._indices()[0].contiguous().numpy()
-        values = grad._values().contiguous().numpy()
-        self._update_rows(group, p, state, indices, values, step)
+        names = functional.STATE_NAMES[self._kernel]
+        functional._rows_step(
+            self._kernel,
+            _array(p),
+            grad._indices()[0].contiguous().numpy(),
+            grad._values().contiguous().numpy(),
+            [_array(state[name]) if name in state else None for name in names],
+            options,
+            step,
+        )
         if "step" in state:
             state["step"] += 1
 
@@ -270,188 +272,35 @@ class _Dropin(torch.optim.Optimizer):
 class SGD(_Dropin, torch.optim.SGD):
     """``torch.optim.SGD`` whose step is optikern's fused kernel."""
 
-    def _needs_state(self, group: dict[str, Any]) -> bool:
-        return group["momentum"] != 0
+    _kernel = "sgd"
 
     def _takes_rows(self, group: dict[str, Any]) -> bool:
         return group["momentum"] == 0 and group["weight_decay"] == 0
-
-    def _update_rows(
-        self,
-        group: dict[str, Any],
-        p: torch.Tensor,
-        state: dict[str, Any],
-        indices: np.ndarray,
-        values: np.ndarray,
-        step: int,
-    ) -> None:
-        functional.sparse_sgd(
-            _array(p), indices, values, lr=float(group["lr"]), maximize=group["maximize"]
-        )
-
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if p.dtype in _LOWP and "step" not in state:
-            state["step"] = torch.tensor(0.0)  # keys stochastic rounding
-        if group["momentum"] == 0 or state.get("momentum_buffer") is not None:
-            return False
-        # torch's first step copies the gradient into the buffer (the kernel does)
-        state["momentum_buffer"] = _state_like(p)
-        return True
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        functional.sgd(
-            arrays["params"],
-            arrays["grads"],
-            arrays.get("momentum_buffer") if group["momentum"] != 0 else None,
-            lr=float(group["lr"]),
-            momentum=group["momentum"],
-            dampening=group["dampening"],
-            weight_decay=group["weight_decay"],
-            nesterov=group["nesterov"],
-            maximize=group["maximize"],
-            first_step=fresh,
-            **mixed,
-        )
 
 
 class Adagrad(_Dropin, torch.optim.Adagrad):
     """``torch.optim.Adagrad`` whose step is optikern's fused kernel."""
 
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if "sum" not in state:  # torch's lazy state starts from the defaults' value
-            state["step"] = torch.tensor(0.0)
-            state["sum"] = _state_like(p, self.defaults["initial_accumulator_value"])
-        return False
+    _kernel = "adagrad"
+
+    def _options(self, group: dict[str, Any]) -> dict[str, Any]:
+        # torch's lazy state starts from the defaults' value, whatever the group says
+        return {**group, "initial_accumulator_value": self.defaults["initial_accumulator_value"]}
 
     def _takes_rows(self, group: dict[str, Any]) -> bool:
         return group["weight_decay"] == 0  # torch refuses weight decay with sparse gradients
-
-    def _update_rows(
-        self,
-        group: dict[str, Any],
-        p: torch.Tensor,
-        state: dict[str, Any],
-        indices: np.ndarray,
-        values: np.ndarray,
-        step: int,
-    ) -> None:
-        functional.sparse_adagrad(
-            _array(p),
-            indices,
-            values,
-            _array(state["sum"]),
-            step=step,
-            lr=float(group["lr"]),
-            lr_decay=group["lr_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-        )
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        functional.adagrad(
-            arrays["params"],
-            arrays["grads"],
-            arrays["sum"],
-            step=step,
-            lr=float(group["lr"]),
-            lr_decay=group["lr_decay"],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-            **mixed,
-        )
 
 
 class RMSprop(_Dropin, torch.optim.RMSprop):
     """``torch.optim.RMSprop`` whose step is optikern's fused kernel."""
 
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if "step" not in state:
-            state["step"] = torch.tensor(0.0)
-        _ensure(state, "square_avg", p)
-        if group["momentum"] > 0:
-            _ensure(state, "momentum_buffer", p)
-        if group["centered"]:
-            _ensure(state, "grad_avg", p)
-        return False
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        functional.rmsprop(
-            arrays["params"],
-            arrays["grads"],
-            arrays["square_avg"],
-            arrays["grad_avg"] if group["centered"] else None,
-            arrays["momentum_buffer"] if group["momentum"] > 0 else None,
-            lr=float(group["lr"]),
-            alpha=group["alpha"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            momentum=group["momentum"],
-            centered=group["centered"],
-            maximize=group["maximize"],
-            **mixed,
-        )
+    _kernel = "rmsprop"
 
 
 class Adam(_Dropin, torch.optim.Adam):
     """``torch.optim.Adam`` whose step is optikern's fused kernel."""
 
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if "step" not in state:
-            state["step"] = torch.tensor(0.0)
-        _ensure(state, "exp_avg", p)
-        _ensure(state, "exp_avg_sq", p)
-        if group["amsgrad"]:
-            _ensure(state, "max_exp_avg_sq", p)
-        return False
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        beta1, beta2 = group["betas"]
-        functional.adam(
-            arrays["params"],
-            arrays["grads"],
-            arrays["exp_avg"],
-            arrays["exp_avg_sq"],
-            arrays["max_exp_avg_sq"] if group["amsgrad"] else None,
-            step=step,
-            lr=float(group["lr"]),
-            beta1=float(beta1),
-            beta2=float(beta2),
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            amsgrad=group["amsgrad"],
-            maximize=group["maximize"],
-            decoupled_weight_decay=group.get("decoupled_weight_decay", False),
-            **mixed,
-        )
+    _kernel = "adam"
 
 
 class AdamW(Adam, torch.optim.AdamW):
@@ -463,139 +312,32 @@ class AdamW(Adam, torch.optim.AdamW):
 class Adamax(_Dropin, torch.optim.Adamax):
     """``torch.optim.Adamax`` whose step is optikern's fused kernel."""
 
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if "step" not in state:
-            state["step"] = torch.tensor(0.0)
-        _ensure(state, "exp_avg", p)
-        _ensure(state, "exp_inf", p)
-        return False
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        beta1, beta2 = group["betas"]
-        functional.adamax(
-            arrays["params"],
-            arrays["grads"],
-            arrays["exp_avg"],
-            arrays["exp_inf"],
-            step=step,
-            lr=float(group["lr"]),
-            beta1=float(beta1),
-            beta2=float(beta2),
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
-            **mixed,
-        )
+    _kernel = "adamax"
 
 
 class RAdam(_Dropin, torch.optim.RAdam):
     """``torch.optim.RAdam`` whose step is optikern's fused kernel."""
 
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if "step" not in state:
-            state["step"] = torch.tensor(0.0)
-        _ensure(state, "exp_avg", p)
-        _ensure(state, "exp_avg_sq", p)
-        return False
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        beta1, beta2 = group["betas"]
-        functional.radam(
-            arrays["params"],
-            arrays["grads"],
-            arrays["exp_avg"],
-            arrays["exp_avg_sq"],
-            step=step,
-            lr=float(group["lr"]),
-            beta1=float(beta1),
-            beta2=float(beta2),
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            decoupled_weight_decay=group["decoupled_weight_decay"],
-            maximize=group["maximize"],
-            **mixed,
-        )
+    _kernel = "radam"
 
 
 class Adadelta(_Dropin, torch.optim.Adadelta):
     """``torch.optim.Adadelta`` whose step is optikern's fused kernel."""
 
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
-        if "step" not in state:
-            state["step"] = torch.zeros(())
-        _ensure(state, "square_avg", p)
-        _ensure(state, "acc_delta", p)
-        return False
-
-    def _update(
-        self,
-        group: dict[str, Any],
-        arrays: dict[str, list[np.ndarray]],
-        step: int,
-        fresh: bool,
-        mixed: dict[str, Any],
-    ) -> None:
-        functional.adadelta(
-            arrays["params"],
-            arrays["grads"],
-            arrays["square_avg"],
-            arrays["acc_delta"],
-            lr=float(group["lr"]),
-            rho=group["rho"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
-            **mixed,
-        )
+    _kernel = "adadelta"
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):
     """``torch.optim.SparseAdam`` whose step updates the touched rows in one C++ pass."""
 
+    _kernel = "sparse_adam"
+
     def _takes_rows(self, group: dict[str, Any]) -> bool:
         return True
 
-    def _init_state(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+    def _init_state(self, p: torch.Tensor, fill: dict[str, float], state: dict[str, Any]) -> bool:
         if len(state) == 0:  # torch's: a Python int step and zero moments
             state["step"] = 0
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return False
-
-    def _update_rows(
-        self,
-        group: dict[str, Any],
-        p: torch.Tensor,
-        state: dict[str, Any],
-        indices: np.ndarray,
-        values: np.ndarray,
-        step: int,
-    ) -> None:
-        beta1, beta2 = group["betas"]
-        functional.sparse_adam(
-            _array(p),
-            indices,
-            values,
-            _array(state["exp_avg"]),
-            _array(state["exp_avg_sq"]),
-            step=step,
-            lr=float(group["lr"]),
-            beta1=float(beta1),
-            beta2=float(beta2),
-            eps=group["eps"],
-            maximize=group.get("maximize", False),
-        )
