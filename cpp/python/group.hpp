@@ -237,7 +237,7 @@ public:
             py::gil_scoped_release release;
             for_each_core(per_core, grad_float32, [&](auto& c, auto grad_type, const auto& g) {
                 using G = decltype(grad_type);
-                c.step(reinterpret_cast<const G* const*>(g.data()), g.size(), mixed);
+                c.step_checked(reinterpret_cast<const G* const*>(g.data()), g.size(), mixed);
             });
         }
         write_steps();

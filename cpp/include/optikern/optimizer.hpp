@@ -212,6 +212,15 @@ public:
     template <class G>
     void step(const G* const* grads, std::size_t count, const mixed_options& mixed_step = {}) {
         check_grads(grads, count);
+        step_checked(grads, count, mixed_step);
+    }
+
+    // step() for gradients that already passed check_grads (a caller checking several
+    // optimizers before the first writes, as a Python param group does).
+    template <class G>
+    void step_checked(const G* const* grads,
+                      std::size_t count,
+                      const mixed_options& mixed_step = {}) {
         if (!mixed && mixed_step.grad_scale != 1.0)
             throw std::invalid_argument("grad_scale: applies to 16-bit params only");
         // One pass per run of tensors sharing a step count and freshness: one in all, usually.
