@@ -13,6 +13,8 @@ import optikern
 
 #: The options every optimizer takes besides its hyperparameters (see optikern.Optimizer).
 COMMON_OPTIONS = {"nonfinite", "rounding", "seed", "master_weights"}
+# The optimizers of running averages also take these (tests/test_8bit_state.py).
+STATE_FORMAT_OPTIONS = {"state_bits", "min_8bit_size"}
 
 
 @pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
@@ -36,6 +38,7 @@ def test_signature_and_defaults(info: OptimizerInfo) -> None:
 def test_the_table_knows_every_option(info: OptimizerInfo) -> None:
     """optim_db describes every hyperparameter, so the property tests draw them all."""
     names = set(inspect.signature(info.cls).parameters) - {"params"} - COMMON_OPTIONS
+    names -= STATE_FORMAT_OPTIONS
     assert set(info.options) == names
     assert set(info.representative) <= names
     for kwargs in info.grid:

@@ -83,10 +83,12 @@ void require_same_layout(const header& a,
             like_name + ", got another layout (the kernels pair elements in memory order)");
 }
 
-// Bytes per element of the types a step accepts (float64, float32, uint16 views of 16-bit floats).
+// Bytes per element of the types a step accepts (float64, float32, uint16 views of 16-bit
+// floats, the uint8 codes of 8-bit state).
 std::size_t item_size(int type_num) {
     if (type_num == py::detail::npy_api::NPY_DOUBLE_) return 8;
     if (type_num == py::detail::npy_api::NPY_FLOAT_) return 4;
+    if (type_num == py::detail::npy_api::NPY_UBYTE_) return 1;
     return 2;
 }
 
@@ -357,6 +359,31 @@ std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
         found = optikern::first_nonfinite(tensors.data(), sizes.data(), tensors.size());
     });
     return found;
+}
+
+const code_map& code_map_of(PyObject* qmap,
+                            const std::string& name,
+                            std::vector<std::unique_ptr<code_map>>& owned) {
+    const header h = checked_array(qmap, name, false);
+    if (h.type_num != py::detail::npy_api::NPY_FLOAT_ || !h.native_order)
+        throw py::type_error(name + ": expected a float32 code map, got " +
+                             dtype_name(py::handle(qmap)));
+    if (h.ndim != 1 || h.size != code_map::size)
+        throw py::value_error(name + ": expected 256 codes, got shape " +
+                              shape_of(py::handle(qmap)));
+    const auto* codes = reinterpret_cast<const float*>(h.data);
+    for (bool is_signed : {true, false}) {
+        const code_map& built_in = code_map::dynamic(is_signed);
+        if (std::equal(codes, codes + code_map::size, built_in.codes())) return built_in;
+    }
+    for (const auto& map : owned)
+        if (std::equal(codes, codes + code_map::size, map->codes())) return *map;
+    try {
+        owned.push_back(std::make_unique<code_map>(codes));
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error(name + ": " + std::string(e.what()).substr(6));  // drop "qmap: "
+    }
+    return *owned.back();
 }
 
 void require_positive_step(std::int64_t step) {

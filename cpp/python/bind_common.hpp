@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,7 @@ std::string where(const char* name, std::size_t t);  // "name[t]"
 std::string type_name(py::handle obj);
 std::string dtype_name(py::handle array);
 std::string shape_of(py::handle array);
-std::size_t item_size(int type_num);  // float64, float32, 16-bit
+std::size_t item_size(int type_num);  // float64, float32, 16-bit, uint8
 inline std::size_t item_size_of(py::handle array) {
     return array.attr("itemsize").cast<std::size_t>();
 }
@@ -156,5 +157,11 @@ std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
                                   std::size_t grad_role);
 
 void require_positive_step(std::int64_t step);
+
+// The code map of a float32 array of 256 sorted codes (a state's "<name>_qmap"): the built-in
+// dynamic map when equal to it, else a map built into `owned`. ValueError/TypeError naming it.
+const code_map& code_map_of(PyObject* qmap,
+                            const std::string& name,
+                            std::vector<std::unique_ptr<code_map>>& owned);
 
 }  // namespace optikern::python

@@ -11,7 +11,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bind_common.hpp"
@@ -73,14 +75,19 @@ const std::array<PyObject*, Kernel::fields.size()>& option_keys() {
     return keys;
 }
 
+// With a suffix: the keys of 8-bit state's scales ("_absmax") and code maps ("_qmap").
 template <class Kernel>
-const std::array<PyObject*, Kernel::state_names.size()>& state_keys() {
-    static const auto keys = [] {
-        std::array<PyObject*, Kernel::state_names.size()> out{};
-        for (std::size_t i = 0; i < out.size(); ++i) out[i] = interned(Kernel::state_names[i]);
+const std::array<PyObject*, Kernel::state_names.size()>& state_keys(const char* suffix = "") {
+    using keys_type = std::array<PyObject*, Kernel::state_names.size()>;
+    const auto make = [](const char* end) {
+        keys_type out{};
+        for (std::size_t i = 0; i < out.size(); ++i)
+            out[i] = interned((std::string(Kernel::state_names[i]) + end).c_str());
         return out;
-    }();
-    return keys;
+    };
+    static const keys_type plain = make(""), absmax = make("_absmax"), qmap = make("_qmap");
+    const std::string_view which = suffix;
+    return which.empty() ? plain : which == "_absmax" ? absmax : qmap;
 }
 
 // The distinct option keys of a kernel in table order ("betas" once), and each field's slot.
@@ -247,6 +254,112 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
     return -1;
 }
 
+// One step of float32 params whose used states are all 8-bit (the path of optikern.torch's
+// 8-bit classes): codes, absmax and qmaps hold per state one list with an array per tensor
+// (None for state the options do not use). Checked through an optimizer object built for the
+// call: shapes, layouts, dtypes and separate memory, before anything is written.
+template <class Kernel>
+void optimizer_step_8bit(const std::vector<std::string>& state_args,
+                         py::handle params,
+                         py::handle grads,
+                         py::handle codes,
+                         py::handle absmax,
+                         py::handle qmaps,
+                         py::handle group,
+                         std::int64_t step,
+                         bool fresh) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    const auto options = parse_options<Kernel>(group);
+    if (Kernel::counts_steps) require_positive_step(step);
+    const auto list_of = [](py::handle seq, const std::string& name, std::size_t n) {
+        if (!(PyList_Check(seq.ptr()) || PyTuple_Check(seq.ptr())) ||
+            (n != SIZE_MAX && static_cast<std::size_t>(PySequence_Fast_GET_SIZE(seq.ptr())) != n))
+            throw py::type_error(
+                name + ": expected a list" +
+                (n == SIZE_MAX ? std::string() : " of " + std::to_string(n) + " entries"));
+        return PySequence_Fast_ITEMS(seq.ptr());
+    };
+    const std::size_t n = static_cast<std::size_t>(py::len(params));
+    PyObject** param_items = list_of(params, "params", SIZE_MAX);
+    PyObject** grad_items = list_of(grads, "grads", n);
+    std::array<PyObject**, n_state> code_items{}, absmax_items{}, qmap_items{};
+    for (std::size_t k = 0; k < n_state; ++k) {
+        if (!Kernel::uses_state(options, k)) continue;
+        const auto slot = [&](py::handle all, const char* what) {
+            return list_of(list_of(all, what, n_state)[k], state_args[k] + " " + what, n);
+        };
+        code_items[k] = slot(codes, "codes");
+        absmax_items[k] = slot(absmax, "absmax");
+        qmap_items[k] = slot(qmaps, "qmaps");
+    }
+    const auto require = [](const header& h, int type_num, const std::string& name, PyObject* obj) {
+        if (h.type_num != type_num || !h.native_order)
+            throw py::type_error(
+                name + ": expected dtype " +
+                (type_num == py::detail::npy_api::NPY_FLOAT_ ? "float32" : "uint8") + ", got " +
+                dtype_name(obj));
+    };
+    const auto like_param = [](const header& h, const header& p, const std::string& name,
+                               PyObject* obj, PyObject* param, const std::string& param_name) {
+        if (h.ndim != p.ndim || !std::equal(h.shape, h.shape + h.ndim, p.shape))
+            throw py::value_error(name + ": expected shape " + shape_of(param) + " to match " +
+                                  param_name + ", got " + shape_of(obj));
+        require_same_layout(h, p, name, param_name);
+    };
+    optimizer<Kernel, float> opt(options);
+    std::vector<std::unique_ptr<code_map>> owned;
+    std::vector<const float*> grad_data(n);
+    const auto role_name = [&](std::size_t t, int role) {
+        if (role == role_param) return where("params", t);
+        if (role == role_grad) return where("grads", t);
+        return state_args[static_cast<std::size_t>(role)] + "[" + std::to_string(t) + "]";
+    };
+    for (std::size_t t = 0; t < n; ++t) {
+        const header p = checked_array(param_items[t], "params", t, true);
+        require(p, py::detail::npy_api::NPY_FLOAT_, where("params", t), param_items[t]);
+        const header g = checked_array(grad_items[t], "grads", t, false);
+        require(g, py::detail::npy_api::NPY_FLOAT_, where("grads", t), grad_items[t]);
+        like_param(g, p, where("grads", t), grad_items[t], param_items[t], where("params", t));
+        grad_data[t] = reinterpret_cast<const float*>(g.data);
+        quantized_states<Kernel> quantized{};
+        for (std::size_t k = 0; k < n_state; ++k) {
+            if (code_items[k] == nullptr) continue;
+            const std::string name = state_args[k] + "[" + std::to_string(t) + "]";
+            const header c = checked_array(code_items[k][t], name, true);
+            require(c, py::detail::npy_api::NPY_UBYTE_, name, code_items[k][t]);
+            like_param(c, p, name, code_items[k][t], param_items[t], where("params", t));
+            const std::string absmax_name = state_args[k] + " absmax[" + std::to_string(t) + "]";
+            const header a = checked_array(absmax_items[k][t], absmax_name, true);
+            require(a, py::detail::npy_api::NPY_FLOAT_, absmax_name, absmax_items[k][t]);
+            if (a.ndim != 1 || a.size != quantization_blocks(p.size))
+                throw py::value_error(
+                    absmax_name + ": expected " + std::to_string(quantization_blocks(p.size)) +
+                    " scales (one per block of 256), got shape " + shape_of(absmax_items[k][t]));
+            const code_map& map = code_map_of(
+                qmap_items[k][t], state_args[k] + " qmaps[" + std::to_string(t) + "]", owned);
+            quantized[k] = {reinterpret_cast<std::uint8_t*>(c.data),
+                            reinterpret_cast<float*>(a.data), &map};
+        }
+        try {
+            opt.add(reinterpret_cast<float*>(p.data), p.size, {}, nullptr, fresh,
+                    std::max<std::int64_t>(step - 1, 0), quantized);
+        } catch (const overlap_error& e) {
+            throw py::value_error(role_name(e.tensor_a, e.role_a) + " and " +
+                                  role_name(e.tensor_b, e.role_b) +
+                                  ": expected separate memory, but the arrays overlap");
+        }
+    }
+    try {
+        opt.check_grads(grad_data.data(), n);
+    } catch (const overlap_error& e) {
+        throw py::value_error(role_name(e.tensor_a, e.role_a) + " and " +
+                              role_name(e.tensor_b, e.role_b) +
+                              ": expected separate memory, but the arrays overlap");
+    }
+    py::gil_scoped_release release;
+    opt.step_checked(grad_data.data(), n);
+}
+
 // A row update of one (rows x ...) table from a sparse gradient: `indices` (int64, strictly
 // increasing, below the row count) name the rows, `values` (len(indices) x ...) their
 // gradients; `states` holds the full state tables. Only the named rows change.
@@ -385,6 +498,17 @@ void register_optimizer(py::module_& m,
           "The update of the rows of the table `param` that a sparse gradient touches: rows "
           "`indices` (int64, strictly increasing) with gradients `values`; states: the full "
           "state tables (one per state name, None where unused).");
+    if constexpr (quantizable<Kernel>::value)
+        m.def((std::string(name) + "_step_8bit").c_str(),
+              [args](py::handle params, py::handle grads, py::handle codes, py::handle absmax,
+                     py::handle qmaps, py::handle options, std::int64_t step, bool fresh) {
+                  optimizer_step_8bit<Kernel>(args, params, grads, codes, absmax, qmaps, options,
+                                              step, fresh);
+              },
+              py::arg("params"), py::arg("grads"), py::arg("codes"), py::arg("absmax"),
+              py::arg("qmaps"), py::arg("options"), py::arg("step"), py::arg("fresh") = false,
+              "One step of float32 params with 8-bit state: codes, absmax, qmaps: per state "
+              "name one list of arrays (None where the options use none).");
     m.def((std::string(name) + "_check_options").c_str(),
           [](py::handle options) { parse_options<Kernel>(options); }, py::arg("options"),
           "Raise TypeError/ValueError (torch's messages) unless the options are valid.");
@@ -402,6 +526,14 @@ void register_optimizer(py::module_& m,
     for (const char* s : Kernel::state_names) names.append(s);
     m.attr((std::string(name) + "_state_names").c_str()) = py::tuple(names);
     m.attr((std::string(name) + "_counts_steps").c_str()) = Kernel::counts_steps;
+    // Which states may be negative, for the optimizers whose state may be 8-bit; else None.
+    py::object state_signed = py::none();
+    if constexpr (quantizable<Kernel>::value) {
+        py::list signs;
+        for (bool s : Kernel::state_signed) signs.append(s);
+        state_signed = py::tuple(signs);
+    }
+    m.attr((std::string(name) + "_state_signed").c_str()) = state_signed;
     py::list keys;
     for (std::size_t i = 0; i < option_slots<Kernel>().count; ++i)
         keys.append(option_slots<Kernel>().keys[i]);

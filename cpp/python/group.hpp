@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,8 +42,10 @@ class optimizer_group {
         py::object param;
         py::object state;                        // the param's state dict
         std::array<py::object, n_state> arrays;  // registered state arrays (None: unused)
-        py::object master;                       // registered master_param or None
-        py::object step;                         // the "step" object last read or written
+        std::array<py::object, n_state> absmax;  // 8-bit state: its scales and code map
+        std::array<py::object, n_state> qmap;
+        py::object master;  // registered master_param or None
+        py::object step;    // the "step" object last read or written
         storage kind;
         std::size_t index;  // inside its core
         int type_num;
@@ -105,8 +108,15 @@ public:
                 return py::reinterpret_borrow<py::object>(a);
             };
             std::array<void*, n_state> data{};
+            quantized_states<Kernel> quantized{};
             for (std::size_t k = 0; k < n_state; ++k) {
                 if (!Kernel::uses_state(options, k)) continue;
+                PyObject* a = PyDict_GetItemString(t.state.ptr(), Kernel::state_names[k]);
+                if (a != nullptr && py::detail::npy_api::get().PyArray_Check_(a) &&
+                    read_header(a).type_num == py::detail::npy_api::NPY_UBYTE_) {
+                    quantized[k] = codes_in_state(t, k, h, name, state_name);
+                    continue;
+                }
                 t.arrays[k] = array_in_state(Kernel::state_names[k]);
                 data[k] = read_header(t.arrays[k].ptr()).data;
             }
@@ -130,7 +140,7 @@ public:
                 t.index = c.size();
                 try {
                     c.add(reinterpret_cast<storage_of<C>*>(h.data), h.size, arrays,
-                          static_cast<T*>(master), is_fresh, steps);
+                          static_cast<T*>(master), is_fresh, steps, quantized);
                 } catch (const overlap_error& e) {
                     const auto in_group = [&](std::size_t j) {
                         return j == t.index ? i : group_index_[t.kind][j];
@@ -296,6 +306,8 @@ private:
         static PyObject* const master_key = interned("master_param");
         static PyObject* const step_key = interned("step");
         const auto& names = state_keys<Kernel>();
+        const auto& absmax_keys = state_keys<Kernel>("_absmax");
+        const auto& qmap_keys = state_keys<Kernel>("_qmap");
         PyObject* params = dict_item(group.ptr(), params_key);
         if (params == nullptr || !PyList_Check(params) ||
             static_cast<std::size_t>(PyList_GET_SIZE(params)) != tensors_.size())
@@ -308,6 +320,10 @@ private:
                 const bool used = Kernel::uses_state(options, k);
                 if (used && t.arrays[k].ptr() == nullptr) throw stale_group("options need state");
                 if (used && dict_item(state, names[k]) != t.arrays[k].ptr())
+                    throw stale_group("state replaced");
+                if (t.absmax[k].ptr() != nullptr &&
+                    (dict_item(state, absmax_keys[k]) != t.absmax[k].ptr() ||
+                     dict_item(state, qmap_keys[k]) != t.qmap[k].ptr()))
                     throw stale_group("state replaced");
             }
             if (t.master.ptr() != nullptr && dict_item(state, master_key) != t.master.ptr())
@@ -365,8 +381,10 @@ private:
             };
             add(t.param, role_param);
             if (t.master.ptr() != nullptr) add(t.master, role_master);
-            for (std::size_t k = 0; k < n_state; ++k)
+            for (std::size_t k = 0; k < n_state; ++k) {
                 if (t.arrays[k].ptr() != nullptr) add(t.arrays[k], static_cast<int>(k));
+                if (t.absmax[k].ptr() != nullptr) add(t.absmax[k], static_cast<int>(k));
+            }
         }
         std::sort(spans.begin(), spans.end(),
                   [](const span& a, const span& b) { return a.begin < b.begin; });
@@ -388,7 +406,51 @@ private:
                "']";
     }
 
+    // State k of tensor t kept in 8 bits: codes under the state's name (uint8, the param's
+    // shape and layout), "<name>_absmax" (float32, one per block of 256) and "<name>_qmap".
+    quantized_state codes_in_state(tensor& t,
+                                   std::size_t k,
+                                   const header& param,
+                                   const std::string& name,
+                                   const std::string& state_name) {
+        const std::string key = Kernel::state_names[k];
+        const auto where_key = [&](const std::string& k_) { return state_name + "['" + k_ + "']"; };
+        if (!quantizable<Kernel>::value)
+            throw py::type_error(where_key(key) +
+                                 ": expected a float array (this optimizer keeps no 8-bit "
+                                 "state), got uint8");
+        if (t.kind != f32)
+            throw py::type_error(where_key(key) + ": 8-bit state needs float32 params, " + name +
+                                 " is " + dtype_name(t.param));
+        PyObject* codes = PyDict_GetItemString(t.state.ptr(), key.c_str());
+        const header c = checked_array(codes, where_key(key), true);
+        if (c.ndim != param.ndim || !std::equal(c.shape, c.shape + c.ndim, param.shape))
+            throw py::value_error(where_key(key) + ": expected shape " + shape_of(t.param) +
+                                  " like the param, got " + shape_of(codes));
+        require_same_layout(c, param, where_key(key), name);
+        const auto item = [&](const std::string& suffix, const char* what) {
+            PyObject* a = PyDict_GetItemString(t.state.ptr(), (key + suffix).c_str());
+            if (a == nullptr)
+                throw py::value_error(state_name + ": lacks '" + key + suffix + "' (8-bit '" + key +
+                                      "' keeps " + what + ")");
+            return py::reinterpret_borrow<py::object>(a);
+        };
+        t.absmax[k] = item("_absmax", "a float32 scale per block of 256");
+        t.qmap[k] = item("_qmap", "its code map");
+        const header a = checked_array(t.absmax[k].ptr(), where_key(key + "_absmax"), true);
+        const std::int64_t blocks = quantization_blocks(c.size);
+        if (a.type_num != py::detail::npy_api::NPY_FLOAT_ || !a.native_order || a.ndim != 1 ||
+            a.size != blocks)
+            throw py::value_error(where_key(key + "_absmax") + ": expected " +
+                                  std::to_string(blocks) + " float32 scales, got " +
+                                  dtype_name(t.absmax[k]) + " of shape " + shape_of(t.absmax[k]));
+        const code_map& map = code_map_of(t.qmap[k].ptr(), where_key(key + "_qmap"), owned_maps_);
+        t.arrays[k] = py::reinterpret_borrow<py::object>(codes);
+        return {reinterpret_cast<std::uint8_t*>(c.data), reinterpret_cast<float*>(a.data), &map};
+    }
+
     std::vector<tensor> tensors_;
+    std::vector<std::unique_ptr<code_map>> owned_maps_;    // code maps other than the built-in
     std::array<std::vector<std::size_t>, 4> group_index_;  // per core: its tensors' group index
     core<float> f32_;
     core<double> f64_;

@@ -8,6 +8,7 @@ void register_optimizers(py::module_&);
 void register_runtime(py::module_&);
 void register_clip(py::module_&);
 void register_stream(py::module_&);
+void register_quantize(py::module_&);
 }  // namespace optikern::python
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     optikern::python::register_runtime(m);
     optikern::python::register_clip(m);
     optikern::python::register_stream(m);
+    optikern::python::register_quantize(m);
 }

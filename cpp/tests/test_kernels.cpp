@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -66,6 +67,91 @@ std::vector<std::vector<T>> run_optimizer(const typename Kernel::options& option
     for (auto& arrays : state)
         for (auto& a : arrays) p.push_back(a);
     return p;
+}
+
+// The same with every state in 8 bits (quantize.hpp): params, codes and scales as bytes.
+template <class Kernel>
+std::vector<std::uint8_t> run_quantized(const typename Kernel::options& options,
+                                        const std::vector<std::int64_t>& sizes) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    std::vector<std::vector<float>> p, g;
+    std::vector<std::array<std::vector<std::uint8_t>, n_state>> codes(sizes.size());
+    std::vector<std::array<std::vector<float>, n_state>> absmax(sizes.size());
+    optikern::optimizer<Kernel, float> opt(options);
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+        const auto n = static_cast<std::size_t>(sizes[t]);
+        p.push_back(random_vector<float>(n, static_cast<unsigned>(t)));
+        g.emplace_back(n);
+        optikern::quantized_states<Kernel> quantized{};
+        for (std::size_t k = 0; k < n_state; ++k) {
+            if (!Kernel::uses_state(options, k)) continue;
+            const auto& map = optikern::code_map::dynamic(Kernel::state_signed[k]);
+            const std::vector<float> initial(n,
+                                             static_cast<float>(Kernel::initial_state(options, k)));
+            codes[t][k].resize(n);
+            absmax[t][k].resize(static_cast<std::size_t>(optikern::quantization_blocks(sizes[t])));
+            optikern::quantize_blockwise(initial.data(), sizes[t], map, codes[t][k].data(),
+                                         absmax[t][k].data());
+            quantized[k] = {codes[t][k].data(), absmax[t][k].data(), &map};
+        }
+        opt.add(p[t].data(), sizes[t], {}, nullptr, true, 0, quantized);
+    }
+    for (int step = 1; step <= 3; ++step) {
+        std::vector<const float*> grads;
+        for (std::size_t t = 0; t < sizes.size(); ++t) {
+            g[t] = random_vector<float>(g[t].size(), static_cast<unsigned>(100 * step + t));
+            grads.push_back(g[t].data());
+        }
+        opt.step(grads.data(), grads.size());
+    }
+    std::vector<std::uint8_t> out;
+    const auto append = [&](const void* data, std::size_t bytes) {
+        const auto* b = static_cast<const std::uint8_t*>(data);
+        out.insert(out.end(), b, b + bytes);
+    };
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+        append(p[t].data(), p[t].size() * sizeof(float));
+        for (std::size_t k = 0; k < n_state; ++k) {
+            append(codes[t][k].data(), codes[t][k].size());
+            append(absmax[t][k].data(), absmax[t][k].size() * sizeof(float));
+        }
+    }
+    return out;
+}
+
+// Every level's codec picks the nearest code (ties to the lower) for values at and around
+// every decision point, as a linear search does.
+void check_codec_nearest() {
+    for (bool is_signed : {true, false}) {
+        const auto& map = optikern::code_map::dynamic(is_signed);
+        const float* codes = map.codes();
+        std::vector<float> values;
+        for (int j = 0; j + 1 < optikern::code_map::size; ++j) {
+            float x = (codes[j] + codes[j + 1]) / 2.0f;
+            for (int k = 0; k < 8; ++k) x = std::nextafter(x, -2.0f);
+            for (int k = 0; k < 16; ++k, x = std::nextafter(x, 2.0f)) values.push_back(x);
+        }
+        values.resize((values.size() + 255) / 256 * 256, 0.0f);
+        for (std::size_t b = 0; b < values.size(); b += 256) values[b] = 1.0f;  // absmax 1
+        for (auto level : optikern::available_simd_levels()) {
+            const auto codec = optikern::dispatch::select_codec(level);
+            std::vector<std::uint8_t> q(values.size());
+            for (std::size_t b = 0; b < values.size(); b += 256)
+                codec.quantize(map, values.data() + b, 256, q.data() + b);
+            for (std::size_t i = 0; i < values.size(); ++i) {
+                const float x = std::max(values[i], codes[0]);
+                int nearest = 0;
+                for (int j = 1; j < optikern::code_map::size; ++j)
+                    if (std::fabs(codes[j] - x) < std::fabs(x - codes[nearest])) nearest = j;
+                if (q[i] != nearest) {
+                    std::printf("FAIL codec %s signed=%d: %.9g -> %d, nearest %d\n",
+                                optikern::simd_level_name(level), is_signed, x, q[i], nearest);
+                    ++failures;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 // The same through the mixed-precision path: bfloat16 params, float32 masters and state.
@@ -306,6 +392,12 @@ int main() {
     });
     check_everywhere("adam mixed float16",
                      [&] { return run_mixed<adam, optikern::float16>(adam_amsgrad(), sizes); });
+    check_everywhere("sgd 8-bit state", [&] { return run_quantized<sgd>(sgd_nesterov(), sizes); });
+    check_everywhere("rmsprop 8-bit state",
+                     [&] { return run_quantized<rmsprop>(rmsprop_centered(), sizes); });
+    check_everywhere("adam 8-bit state",
+                     [&] { return run_quantized<adam>(adam_amsgrad(), sizes); });
+    check_codec_nearest();
     check_validation();
     check_split_past_2_31();
     std::printf("%s: %d failures\n", failures ? "FAILED" : "ok", failures);

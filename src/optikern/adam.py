@@ -35,8 +35,8 @@ class Adam(Optimizer):
         Use the running maximum of the second moment (Reddi et al. 2018).
     maximize : bool, default False
         Ascend the objective instead of descending it.
-    nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer`.
+    nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        The options of every optimizer and of 8-bit state: see :class:`~optikern.Optimizer`.
     decoupled_weight_decay : bool, default False
         Decay the weights directly (AdamW) instead of adding an L2 term to the gradient.
 
@@ -62,6 +62,8 @@ class Adam(Optimizer):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -72,7 +74,9 @@ class Adam(Optimizer):
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
+        super().__init__(
+            params, defaults, nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        )
 
 
 class AdamW(Adam):
@@ -97,6 +101,8 @@ class AdamW(Adam):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         super().__init__(
             params,
@@ -111,4 +117,6 @@ class AdamW(Adam):
             rounding=rounding,
             seed=seed,
             master_weights=master_weights,
+            state_bits=state_bits,
+            min_8bit_size=min_8bit_size,
         )

@@ -30,8 +30,8 @@ class Adamax(Optimizer):
         L2 penalty :math:`\lambda` added to the gradient.
     maximize : bool, default False
         Ascend the objective instead of descending it.
-    nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer`.
+    nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        The options of every optimizer and of 8-bit state: see :class:`~optikern.Optimizer`.
 
     Notes
     -----
@@ -53,6 +53,10 @@ class Adamax(Optimizer):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
+        super().__init__(
+            params, defaults, nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        )

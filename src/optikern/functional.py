@@ -73,6 +73,9 @@ _ALL_KERNELS = (*_KERNELS, "sparse_adam")  # SparseAdam: row updates only, no cl
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _ALL_KERNELS}
 #: Whether each kernel's state keeps torch's per-param "step".
 COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _ALL_KERNELS}
+#: For the optimizers whose state may be 8-bit: whether each state can be negative (its
+#: dynamic code map is signed); None for the others.
+STATE_SIGNED = {kernel: getattr(_core, f"{kernel}_state_signed") for kernel in _ALL_KERNELS}
 #: The state arrays a param group's options use, with their initial values.
 STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _ALL_KERNELS}
 _STEPS = {kernel: getattr(_core, f"{kernel}_step") for kernel in _ALL_KERNELS}
@@ -92,6 +95,25 @@ StaleGroup = _core.StaleGroup
 
 #: Raise TypeError/ValueError with torch's messages unless a param group's options are valid.
 CHECK_OPTIONS = {kernel: getattr(_core, f"{kernel}_check_options") for kernel in _ALL_KERNELS}
+
+
+def dynamic_map(signed: bool) -> np.ndarray:
+    """bitsandbytes' dynamic code map (``create_dynamic_map(signed)``): 256 sorted float32
+    codes in [-1, 1], dense near 0 (7 decades down to 1e-7), for 8-bit optimizer state."""
+    return _core.dynamic_map(signed)
+
+
+def quantize_blockwise(values: np.ndarray, qmap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blockwise 8-bit quantization of a C-contiguous float32 array: ``(codes, absmax)``, per
+    block of 256 elements the index of the code nearest to ``value / absmax`` (ties to the
+    lower code) and the block's largest magnitude (NaN if it holds NaN or infinity)."""
+    codes, absmax = _core.quantize_blockwise(values, qmap)
+    return codes, absmax
+
+
+def dequantize_blockwise(codes: np.ndarray, absmax: np.ndarray, qmap: np.ndarray) -> np.ndarray:
+    """The float32 values ``qmap[codes] * absmax`` (per block of 256) that 8-bit state holds."""
+    return _core.dequantize_blockwise(codes, absmax, qmap)
 
 
 def _step(
@@ -115,6 +137,22 @@ def _step(
     return _STEPS[kernel](params, grads, states, options, step, fresh, False, False, mixed)
 
 
+def _step_8bit(
+    kernel: str,
+    params: Arrays,
+    grads: Arrays,
+    codes: list,
+    absmax: list,
+    qmaps: list,
+    options: dict,
+    step: int,
+    fresh: bool,
+) -> None:
+    """One step of float32 params whose state is all 8-bit (optikern.torch's 8-bit path):
+    per state name a list of codes, of scales and of code maps (None where unused)."""
+    getattr(_core, f"{kernel}_step_8bit")(params, grads, codes, absmax, qmaps, options, step, fresh)
+
+
 def _rows_step(
     kernel: str,
     param: np.ndarray,
@@ -136,8 +174,11 @@ __all__ = [
     "adamax",
     "adamw",
     "clamp_",
+    "dequantize_blockwise",
+    "dynamic_map",
     "first_nonfinite",
     "grad_norm",
+    "quantize_blockwise",
     "radam",
     "rmsprop",
     "scale_",

@@ -92,6 +92,15 @@ class Optimizer:
         Keep a float32 master copy of float16/bfloat16 params (``state[p]["master_param"]``).
         Without it the 16-bit params are updated directly (2 bytes less per param): then use
         ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
+    state_bits : {32, 8}, default 32
+        Optimizers whose state is a running average (SGD with momentum, RMSprop, Adam, AdamW,
+        RAdam, Adamax, Adadelta) may keep it in 8 bits per element: blockwise dynamic
+        quantization (Dettmers et al. 2022, as bitsandbytes): ``state[p][name]`` holds uint8
+        codes, ``name + "_absmax"`` a float32 scale per block of 256 elements and
+        ``name + "_qmap"`` the 256 codes; each step reads the state back, updates it in float32
+        and quantizes it again in the same pass. float32 params only.
+    min_8bit_size : int, default 4096
+        With ``state_bits=8``, params of fewer elements keep float32 state (as bitsandbytes).
 
     State is created at a param's first step, as torch does. Arrays in ``state[p]`` may be
     replaced between steps (``opt.state[p]["exp_avg"] = a``): the next step uses the new array,
@@ -105,7 +114,10 @@ class Optimizer:
     @property
     def _state_names(self) -> frozenset[str]:
         """Every state name the optimizer may keep (load_state_dict refuses others)."""
-        return frozenset(functional.STATE_NAMES[self._kernel])
+        names = functional.STATE_NAMES[self._kernel]
+        if functional.STATE_SIGNED[self._kernel] is None:
+            return frozenset(names)
+        return frozenset(n + suffix for n in names for suffix in ("", "_absmax", "_qmap"))
 
     @property
     def _counts_steps(self) -> bool:
@@ -119,6 +131,8 @@ class Optimizer:
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         if nonfinite not in NONFINITE_POLICIES:
             raise ValueError(
@@ -133,6 +147,18 @@ class Optimizer:
         self.seed = int(seed)
         _validation.flag(master_weights, "master_weights")
         self.master_weights = bool(master_weights)
+        if state_bits not in (8, 32) or isinstance(state_bits, bool):
+            raise ValueError(f"state_bits: expected 32 or 8, got {state_bits!r}")
+        if state_bits == 8 and functional.STATE_SIGNED[self._kernel] is None:
+            raise ValueError(
+                f"state_bits: {type(self).__name__} keeps no running average to store in 8 bits"
+            )
+        if isinstance(min_8bit_size, bool) or not isinstance(min_8bit_size, (int, np.integer)):
+            raise TypeError(f"min_8bit_size: expected an int, got {min_8bit_size!r}")
+        if min_8bit_size < 0:
+            raise ValueError(f"min_8bit_size: expected >= 0, got {min_8bit_size}")
+        self.state_bits = int(state_bits)
+        self.min_8bit_size = int(min_8bit_size)
         self._grad_scale = 1.0
         self.skipped_steps = 0
         self.found_nonfinite = False
@@ -178,6 +204,8 @@ class Optimizer:
                 "rounding": self.rounding,
                 "seed": self.seed,
                 "master_weights": self.master_weights,
+                "state_bits": self.state_bits,
+                "min_8bit_size": self.min_8bit_size,
                 "skipped_steps": self.skipped_steps,
                 "found_nonfinite": self.found_nonfinite,
             }
@@ -189,6 +217,8 @@ class Optimizer:
         self.rounding = saved["rounding"]
         self.seed = saved["seed"]
         self.master_weights = saved["master_weights"]
+        self.state_bits = saved.get("state_bits", 32)
+        self.min_8bit_size = saved.get("min_8bit_size", 4096)
         self._grad_scale = 1.0
         self.skipped_steps = saved["skipped_steps"]
         self.found_nonfinite = saved["found_nonfinite"]
@@ -368,7 +398,10 @@ class Optimizer:
         for p in group["params"]:
             entry = self.state._by_id.get(id(p))
             state = entry[1] if entry is not None else {}
-            new = {name: _initial_state(p, v) for name, v in fill.items() if name not in state}
+            new: dict[str, Any] = {}
+            for name, value in fill.items():
+                if name not in state:
+                    new.update(self._initial_state(p, name, value))
             if _is_lowp(p) and self.master_weights and "master_param" not in state:
                 new["master_param"] = p.astype(np.float32)
             if new or entry is None:
@@ -384,6 +417,42 @@ class Optimizer:
             self._discard([(-1, created)])
             raise
         return core, created
+
+    def _dequantized(
+        self, saved: dict[str, Any], name: str, codes: np.ndarray, index: int
+    ) -> np.ndarray:
+        """The float32 values of saved 8-bit state `name` (a checkpoint in another format)."""
+        if name + "_absmax" not in saved or name + "_qmap" not in saved:
+            raise ValueError(
+                f"state_dict: state[{index}][{name!r}] is 8-bit (uint8) but "
+                f"'{name}_absmax' or '{name}_qmap' is missing"
+            )
+        absmax = np.ascontiguousarray(saved[name + "_absmax"], dtype=np.float32)
+        qmap = np.ascontiguousarray(saved[name + "_qmap"], dtype=np.float32)
+        values = np.empty_like(codes, dtype=np.float32)
+        _in_memory_order(values)[...] = functional.dequantize_blockwise(
+            np.ascontiguousarray(codes.ravel(order="K")), absmax, qmap
+        )
+        return values
+
+    def _in_8bit(self, p: np.ndarray) -> bool:
+        """Whether p's state is kept in 8 bits."""
+        return self.state_bits == 8 and p.dtype == np.float32 and p.size >= self.min_8bit_size
+
+    def _initial_state(self, p: np.ndarray, name: str, value: float) -> dict[str, np.ndarray]:
+        """Fresh state `name` of p: float arrays (float32 for 16-bit params), or 8-bit codes
+        with their scales and code map."""
+        if not self._in_8bit(p):
+            return {name: np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)}
+        codes, absmax = _quantized(
+            np.full(p.shape, value, dtype=np.float32), self._qmap(name), like=p
+        )
+        return {name: codes, name + "_absmax": absmax, name + "_qmap": self._qmap(name)}
+
+    def _qmap(self, name: str) -> np.ndarray:
+        """The dynamic code map of state `name`: signed unless it cannot be negative."""
+        k = functional.STATE_NAMES[self._kernel].index(name)
+        return functional.dynamic_map(functional.STATE_SIGNED[self._kernel][k])
 
     def _discard(self, pending: list[tuple[int, list]]) -> None:
         """Undo the state created for a step that did not happen."""
@@ -512,17 +581,38 @@ class Optimizer:
                     raise ValueError(f"state_dict: state[{index}]['step'] must be a count >= 0")
                 loaded[name] = int(step)
                 continue
+            if name.endswith(("_absmax", "_qmap")):
+                continue  # read with the codes they belong to
             array = np.asarray(value)
             if array.shape != p.shape:
                 raise ValueError(
                     f"state_dict: state[{index}][{name!r}] has shape {array.shape}, "
                     f"expected {p.shape} like the param"
                 )
-            if not np.issubdtype(array.dtype, np.floating):
+            if array.dtype == np.uint8 and name != "master_param":
+                if self._in_8bit(p):  # kept as saved: quantizing read-back values can move codes
+                    codes = np.empty_like(p, dtype=np.uint8)
+                    codes[...] = array
+                    self._dequantized(saved, name, array, index)  # checks scales and map
+                    loaded.update(
+                        {
+                            name: codes,
+                            name + "_absmax": np.array(saved[name + "_absmax"], np.float32),
+                            name + "_qmap": np.array(saved[name + "_qmap"], np.float32),
+                        }
+                    )
+                    continue
+                array = self._dequantized(saved, name, array, index)
+            elif not np.issubdtype(array.dtype, np.floating):
                 raise TypeError(
                     f"state_dict: state[{index}][{name!r}] has dtype {array.dtype}, "
                     "expected a floating-point array"
                 )
+            if name != "master_param" and self._in_8bit(p):
+                qmap = np.asarray(saved.get(name + "_qmap", self._qmap(name)), dtype=np.float32)
+                codes, absmax = _quantized(array.astype(np.float32), qmap, like=p)
+                loaded.update({name: codes, name + "_absmax": absmax, name + "_qmap": qmap})
+                continue
             dtype = np.float32 if _is_lowp(p) else p.dtype
             loaded[name] = np.empty_like(p, dtype=dtype)  # the param's memory layout
             loaded[name][...] = array
@@ -535,9 +625,25 @@ def _is_lowp(p: np.ndarray) -> bool:
     return _validation.lowp_format(p.dtype) is not None
 
 
-def _initial_state(p: np.ndarray, value: float) -> np.ndarray:
-    """A fresh state array for p: float32 for 16-bit params."""
-    return np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)
+def _in_memory_order(a: np.ndarray) -> np.ndarray:
+    """A 1-D view of a dense array's elements in memory order (quantization blocks and the
+    kernels follow memory order)."""
+    flat = a.ravel(order="K")
+    if not np.shares_memory(flat, a):  # pragma: no cover - dense arrays always have one
+        raise ValueError("8-bit state needs params laid out densely in memory")
+    return flat
+
+
+def _quantized(
+    values: np.ndarray, qmap: np.ndarray, like: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """8-bit codes of values, laid out in memory like the param `like`, and their scales."""
+    ordered = np.empty_like(like, dtype=np.float32)
+    ordered[...] = values
+    codes = np.empty_like(like, dtype=np.uint8)
+    flat_codes, absmax = functional.quantize_blockwise(_in_memory_order(ordered), qmap)
+    _in_memory_order(codes)[...] = flat_codes
+    return codes, absmax
 
 
 def _check_distinct(params: list[np.ndarray]) -> None:

@@ -38,8 +38,8 @@ class RAdam(Optimizer):
         Decay the params directly (as AdamW does) instead of adding an L2 term.
     maximize : bool, default False
         Ascend the objective instead of descending it.
-    nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer`.
+    nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        The options of every optimizer and of 8-bit state: see :class:`~optikern.Optimizer`.
 
     Notes
     -----
@@ -62,6 +62,8 @@ class RAdam(Optimizer):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -71,4 +73,6 @@ class RAdam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
+        super().__init__(
+            params, defaults, nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        )

@@ -18,7 +18,9 @@ first), ``lr_in_momentum`` (the buffer accumulates ``lr*g``) and ``eps_inside_sq
 
 from __future__ import annotations
 
+import bisect
 import math
+import struct
 from typing import Any
 
 State = dict[str, Any]
@@ -405,3 +407,59 @@ def adamw_step(
         maximize=maximize,
         decoupled_weight_decay=True,
     )
+
+
+# -- 8-bit state (blockwise dynamic quantization) -------------------------------------------
+
+#: Elements per quantization block, each with one float32 scale.
+QUANTIZATION_BLOCK = 256
+
+
+def _f32(x: float) -> float:
+    """x rounded to float32 (every float32 operation below is one exact double operation
+    rounded once: doubles hold products and sums of these float32 values exactly, and double
+    rounding is harmless for one division)."""
+    return float(struct.unpack("<f", struct.pack("<f", x))[0])
+
+
+def dynamic_map(signed: bool) -> list[float]:
+    """bitsandbytes' ``create_dynamic_map(signed)`` (Dettmers et al. 2022): 7 decades
+    10^-6 .. 1, each split linearly (``torch.linspace(0.1, 1)`` in float32, whose values are
+    fused multiply-adds) into 2^i codes of both signs (signed) or 2^(i+1) codes (unsigned) at the
+    midpoints, plus 0 and 1; 256 sorted float32 values."""
+    codes = [0.0, 1.0]
+    for decade in range(7):
+        points = (1 << decade if signed else 2 << decade) + 1
+        step = _f32(_f32(1.0 - _f32(0.1)) / (points - 1))
+        edges = [
+            _f32(step * j + _f32(0.1)) if j < points // 2 else _f32(1.0 - step * (points - 1 - j))
+            for j in range(points)
+        ]
+        scale = _f32(10.0 ** (decade - 6))
+        for low, high in zip(edges, edges[1:]):
+            code = _f32(scale * _f32(_f32(low + high) / 2.0))
+            codes += [code, -code] if signed else [code]
+    return sorted(codes)
+
+
+def quantize_block(values: list[float], qmap: list[float]) -> tuple[list[int], float]:
+    """One block of float32 values as codes and a scale: ``absmax`` the largest magnitude
+    (NaN, with every code that of 0, when a value is NaN or infinite), each code the index of
+    the entry of ``qmap`` nearest to ``value / absmax`` in float32 (ties to the lower one)."""
+    if not all(math.isfinite(v) for v in values):
+        return [qmap.index(0.0)] * len(values), math.nan
+    absmax = max((abs(v) for v in values), default=0.0)
+    divisor = absmax if absmax > 0 else 1.0
+    codes = []
+    for v in values:
+        x = min(max(_f32(v / divisor), qmap[0]), qmap[-1])
+        low = max(bisect.bisect_right(qmap, x) - 1, 0)
+        if low + 1 < len(qmap) and _f32(abs(qmap[low + 1] - x)) < _f32(abs(x - qmap[low])):
+            low += 1
+        codes.append(low)
+    return codes, absmax
+
+
+def dequantize_block(codes: list[int], absmax: float, qmap: list[float]) -> list[float]:
+    """The float32 values ``qmap[code] * absmax`` a block stands for."""
+    return [_f32(qmap[c] * absmax) for c in codes]

@@ -45,8 +45,8 @@ class RMSprop(Optimizer):
     eps_inside_sqrt : bool, default False
         :math:`a_t = \sqrt{v_t - \bar g_t^2 + \epsilon}` (Keras and optax) instead of adding
         :math:`\epsilon` after the root.
-    nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer`.
+    nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        The options of every optimizer and of 8-bit state: see :class:`~optikern.Optimizer`.
 
     Notes
     -----
@@ -74,6 +74,8 @@ class RMSprop(Optimizer):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -87,4 +89,6 @@ class RMSprop(Optimizer):
             lr_in_momentum=lr_in_momentum,
             eps_inside_sqrt=eps_inside_sqrt,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
+        super().__init__(
+            params, defaults, nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        )

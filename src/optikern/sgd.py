@@ -35,8 +35,8 @@ class SGD(Optimizer):
     lr_in_momentum : bool, default False
         Keras' momentum form: the buffer accumulates :math:`\gamma g_t` and the step is
         :math:`p_t = p_{t-1} - b_t` (differs from torch's when the learning rate changes).
-    nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer`.
+    nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        The options of every optimizer and of 8-bit state: see :class:`~optikern.Optimizer`.
 
     Notes
     -----
@@ -63,6 +63,8 @@ class SGD(Optimizer):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -74,4 +76,6 @@ class SGD(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             lr_in_momentum=lr_in_momentum,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
+        super().__init__(
+            params, defaults, nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        )

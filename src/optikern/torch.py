@@ -35,7 +35,9 @@ __all__ = [
     "Adadelta",
     "Adagrad",
     "Adam",
+    "Adam8bit",
     "AdamW",
+    "AdamW8bit",
     "Adamax",
     "RAdam",
     "RMSprop",
@@ -120,10 +122,27 @@ class _Dropin(torch.optim.Optimizer):
 
     rounding = "nearest"
     seed = 0
+    state_bits = 32
+    min_8bit_size = 4096
     #: The kernel (``functional.STATE_NAMES``' keys) whose update the class runs.
     _kernel: str
     #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
     _fixed: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self, *args: Any, state_bits: int = 32, min_8bit_size: int = 4096, **kwargs: Any
+    ) -> None:
+        if state_bits not in (8, 32) or isinstance(state_bits, bool):
+            raise ValueError(f"state_bits: expected 32 or 8, got {state_bits!r}")
+        if state_bits == 8 and functional.STATE_SIGNED[self._kernel] is None:
+            raise ValueError(
+                f"state_bits: {type(self).__name__} keeps no running average to store in 8 bits"
+            )
+        if isinstance(min_8bit_size, bool) or not isinstance(min_8bit_size, int):
+            raise TypeError(f"min_8bit_size: expected an int, got {min_8bit_size!r}")
+        super().__init__(*args, **kwargs)
+        self.state_bits = state_bits
+        self.min_8bit_size = min_8bit_size
 
     def _takes_rows(self, group: dict[str, Any]) -> bool:
         """Whether sparse gradients under these options go to the row kernels (else torch's
@@ -163,6 +182,10 @@ class _Dropin(torch.optim.Optimizer):
             for p in group["params"]
             if p.grad is not None
         )
+        if self.state_bits == 8:
+            for group in self.param_groups:
+                _Blockwise8bit(self, group).step()
+            return loss
         if not fused:
             super().step()  # torch's implementation, with torch's checks and errors
             return loss
@@ -253,20 +276,164 @@ class _Dropin(torch.optim.Optimizer):
         if "step" in state:
             state["step"] += 1
 
+    def state_dict(self) -> dict[str, Any]:
+        """torch's; with 8-bit state, bitsandbytes' layout: the codes, scales and code maps of
+        each param inside its ``"__bnb_optimizer_quant_state__"`` dict (FSDP then leaves
+        them alone), so ``bitsandbytes.optim`` and optikern load each other's checkpoints."""
+        saved = super().state_dict()
+        if self.state_bits == 8:
+            saved["state"] = {index: _wrap_quant_state(s) for index, s in saved["state"].items()}
+        return saved
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's, keeping the float32 state of 16-bit params float32 (torch would cast it
-        to the param's dtype)."""
+        to the param's dtype) and 8-bit codes uint8 (bitsandbytes' layout is read too)."""
+        if any(_QUANT_STATE in s for s in state_dict["state"].values() if isinstance(s, dict)):
+            state_dict = {
+                **state_dict,
+                "state": {
+                    index: _unwrap_quant_state(s) for index, s in state_dict["state"].items()
+                },
+            }
         params = [p for g in self.param_groups for p in g["params"]]
         keep = {
             (index, key): value.detach().clone()
             for index, entries in state_dict["state"].items()
-            if isinstance(index, int) and index < len(params) and params[index].dtype in _LOWP
+            if isinstance(index, int) and index < len(params)
             for key, value in entries.items()
-            if isinstance(value, torch.Tensor) and key != "step"
+            if isinstance(value, torch.Tensor)
+            and key != "step"
+            and (params[index].dtype in _LOWP or value.dtype == torch.uint8)
         }
         super().load_state_dict(state_dict)
-        for (index, key), value in keep.items():
-            self.state[params[index]][key] = value.to(torch.float32)
+        for (index, key), value in keep.items():  # 8-bit codes stay uint8 (as bitsandbytes)
+            self.state[params[index]][key] = (
+                value if value.dtype == torch.uint8 else value.to(torch.float32)
+            )
+
+
+_QUANT_STATE = "__bnb_optimizer_quant_state__"  # bitsandbytes' key for the 8-bit arrays
+_QUANT_KEYS = frozenset(f"{kind}{k}" for kind in ("state", "absmax", "qmap") for k in range(1, 4))
+
+
+def _wrap_quant_state(state: Any) -> Any:
+    if not isinstance(state, dict):
+        return state
+    inner = {k: v for k, v in state.items() if k in _QUANT_KEYS}
+    outer = {k: v for k, v in state.items() if k not in _QUANT_KEYS}
+    return {**outer, _QUANT_STATE: inner} if inner else outer
+
+
+def _unwrap_quant_state(state: Any) -> Any:
+    if not isinstance(state, dict) or _QUANT_STATE not in state:
+        return state
+    outer = {k: v for k, v in state.items() if k != _QUANT_STATE}
+    return {**outer, **state[_QUANT_STATE]}
+
+
+class _Blockwise8bit:
+    """One param group's step with 8-bit state, in bitsandbytes' layout: state k of the kernel
+    (in ``functional.STATE_NAMES`` order) is ``state{k+1}`` (uint8 codes), ``absmax{k+1}``
+    (float32, one per block of 256) and ``qmap{k+1}`` (the dynamic code map, signed for
+    ``exp_avg``), ``step`` an int; params of fewer than ``min_8bit_size`` elements keep float32
+    ``state{k+1}``. A checkpoint moves between this layout and ``bitsandbytes.optim``'s, and
+    torch.optim's float32 state (``exp_avg``, ...) found in ``state[p]`` is converted."""
+
+    _maps: ClassVar[dict[bool, torch.Tensor]] = {}
+
+    def __init__(self, optimizer: _Dropin, group: dict[str, Any]) -> None:
+        self.optimizer = optimizer
+        self.kernel = optimizer._kernel
+        self.options = optimizer._options(group)
+        self.group = group
+        fill = functional.STATE_FILL[self.kernel](self.options)
+        names = functional.STATE_NAMES[self.kernel]
+        self.slots = [(k, names[k], fill[names[k]]) for k in range(len(names)) if names[k] in fill]
+
+    @classmethod
+    def qmap(cls, signed: bool) -> torch.Tensor:
+        if signed not in cls._maps:
+            cls._maps[signed] = torch.from_numpy(functional.dynamic_map(signed))
+        return cls._maps[signed]
+
+    def step(self) -> None:
+        batches: dict[tuple[bool, int, bool], list[torch.Tensor]] = {}
+        for p in self.group["params"]:
+            if p.grad is None:
+                continue
+            _require_8bit_ready(p, type(self.optimizer).__name__)
+            state = self.optimizer.state[p]
+            fresh = self._init_state(p, state)
+            eightbit = any(state[f"state{k + 1}"].dtype == torch.uint8 for k, _, _ in self.slots)
+            batches.setdefault((eightbit, int(state.get("step", 0)) + 1, fresh), []).append(p)
+        for (eightbit, step, fresh), params in batches.items():
+            states = [self.optimizer.state[p] for p in params]
+            arrays = [_array(p) for p in params]
+            grads = [_array(p.grad) for p in params]  # type: ignore[arg-type]
+            n_state = len(functional.STATE_NAMES[self.kernel])
+            per_slot: list[list[Any] | None] = [None] * n_state
+            if eightbit:
+                absmax: list[list[Any] | None] = [None] * n_state
+                qmaps: list[list[Any] | None] = [None] * n_state
+                for k, _, _ in self.slots:
+                    per_slot[k] = [_array(s[f"state{k + 1}"]) for s in states]
+                    absmax[k] = [_array(s[f"absmax{k + 1}"]) for s in states]
+                    qmaps[k] = [_array(s[f"qmap{k + 1}"].float().contiguous()) for s in states]
+                functional._step_8bit(
+                    self.kernel, arrays, grads, per_slot, absmax, qmaps, self.options, step, fresh
+                )
+            else:
+                for k, _, _ in self.slots:
+                    per_slot[k] = [_array(s[f"state{k + 1}"]) for s in states]
+                functional._step(self.kernel, arrays, grads, per_slot, self.options, step, fresh)
+            for s in states:
+                s["step"] = int(s.get("step", 0)) + 1
+
+    def _init_state(self, p: torch.Tensor, state: dict[str, Any]) -> bool:
+        """Create p's missing state (True if any was made), converting torch.optim's."""
+        eightbit = p.numel() >= self.optimizer.min_8bit_size
+        signs = functional.STATE_SIGNED[self.kernel]
+        fresh = False
+        for k, name, initial in self.slots:
+            key = f"state{k + 1}"
+            if key in state:
+                continue
+            values = state.pop(name, None)  # torch.optim's float state of the same moment
+            if values is None:
+                values = torch.full_like(p, initial, memory_format=torch.preserve_format)
+                fresh = True
+            values = values.to(torch.float32, copy=True)  # never shared with the loaded dict
+            if eightbit:
+                qmap = self.qmap(signs[k])
+                codes, scales = functional.quantize_blockwise(
+                    _array(values.contiguous()).ravel(), _array(qmap)
+                )
+                state[key] = torch.from_numpy(codes).view(p.shape)
+                state[f"absmax{k + 1}"] = torch.from_numpy(scales)
+                state[f"qmap{k + 1}"] = qmap
+            else:
+                state[key] = values.contiguous()
+        step = state.get("step", 0)
+        state["step"] = int(step.item() if isinstance(step, torch.Tensor) else step)
+        return fresh
+
+
+def _require_8bit_ready(p: torch.Tensor, owner: str) -> None:
+    g = p.grad
+    if not (
+        p.device.type == "cpu"
+        and p.dtype == torch.float32
+        and p.is_contiguous()
+        and g is not None
+        and not g.is_sparse
+        and g.dtype == torch.float32
+        and g.is_contiguous()
+    ):
+        raise TypeError(
+            f"{owner} with 8-bit state updates contiguous CPU float32 params with dense "
+            f"float32 gradients; got a {p.dtype} param on {p.device} "
+            f"({'sparse' if g is not None and g.is_sparse else 'dense'} gradient)"
+        )
 
 
 class SGD(_Dropin, torch.optim.SGD):
@@ -307,6 +474,22 @@ class AdamW(Adam, torch.optim.AdamW):
     """``torch.optim.AdamW`` whose step is optikern's fused kernel."""
 
     _fixed: ClassVar[dict[str, Any]] = {"decoupled_weight_decay": True}
+
+
+class Adam8bit(Adam):
+    """``Adam`` with 8-bit state, as ``bitsandbytes.optim.Adam8bit``: ``Adam(...,
+    state_bits=8)``, state in bitsandbytes' layout (see the mixed-precision and 8-bit docs)."""
+
+    def __init__(self, params: Any, *args: Any, min_8bit_size: int = 4096, **kwargs: Any) -> None:
+        super().__init__(params, *args, state_bits=8, min_8bit_size=min_8bit_size, **kwargs)
+
+
+class AdamW8bit(AdamW):
+    """``AdamW`` with 8-bit state, as ``bitsandbytes.optim.AdamW8bit``: ``AdamW(...,
+    state_bits=8)``."""
+
+    def __init__(self, params: Any, *args: Any, min_8bit_size: int = 4096, **kwargs: Any) -> None:
+        super().__init__(params, *args, state_bits=8, min_8bit_size=min_8bit_size, **kwargs)
 
 
 class Adamax(_Dropin, torch.optim.Adamax):

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "optikern/dispatch/mixed.hpp"
+#include "optikern/dispatch/quantized.hpp"
 #include "optikern/dispatch/table.hpp"
 #include "optikern/optimizer.hpp"
 #include "optikern/version.hpp"

@@ -8,6 +8,8 @@
 //
 // With a 16-bit Storage type (float16, bfloat16) the params the user sees are 16-bit, the
 // arithmetic and the state float32, and `master` the float32 master copy of each param.
+// float32 optimizers of running averages may keep any state in 8 bits (quantize.hpp): pass it
+// in `quantized` instead of `state`.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "optikern/dispatch/mixed.hpp"
+#include "optikern/dispatch/quantized.hpp"
 #include "optikern/dispatch/table.hpp"
 #include "optikern/lowp.hpp"
 #include "optikern/options.hpp"
@@ -85,7 +88,9 @@ public:
     explicit optimizer(const options_type& options = {}) { set_options(options); }
 
     // Registers one tensor of `size` elements, updated in place. `state` holds its state arrays
-    // in Kernel::state_names order (nullptr where the options use none); `master` (16-bit
+    // in Kernel::state_names order (nullptr where the options use none, or where `quantized`
+    // holds the state in 8 bits: codes of `size` bytes, quantization_blocks(size) scales and
+    // the code map; float32 params only); `master` (16-bit
     // Storage only) its float32 master copy, or nullptr to update the 16-bit values directly.
     // `fresh`: the state was just created (SGD's momentum buffer then starts as the gradient);
     // `steps`: the steps the state has seen (tensors resumed at different counts are stepped
@@ -96,7 +101,8 @@ public:
              const state_arrays& state,
              T* master = nullptr,
              bool fresh = true,
-             std::int64_t steps = 0) {
+             std::int64_t steps = 0,
+             const quantized_states<Kernel>& quantized = {}) {
         if (size < 0) throw std::invalid_argument("size: expected >= 0");
         if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
         if (!mixed && master != nullptr)
@@ -112,9 +118,32 @@ public:
         };
         claim(param, sizeof(Storage), role_param);
         if (master != nullptr) claim(master, sizeof(T), role_master);
-        for (std::size_t k = 0; k < state_count; ++k)
-            if (Kernel::uses_state(options_, k) || state[k] != nullptr)
-                claim(state[k], sizeof(T), static_cast<int>(k));
+        bool any_quantized = false;
+        for (std::size_t k = 0; k < state_count; ++k) {
+            const quantized_state& q = quantized[k];
+            if (q.codes == nullptr) {
+                if (Kernel::uses_state(options_, k) || state[k] != nullptr)
+                    claim(state[k], sizeof(T), static_cast<int>(k));
+                continue;
+            }
+            if (!quantizable<Kernel>::value || mixed || !std::is_same_v<T, float>)
+                throw std::invalid_argument(
+                    "quantized: 8-bit state needs float32 params and an "
+                    "optimizer of running averages");
+            if (state[k] != nullptr || q.absmax == nullptr || q.map == nullptr)
+                throw std::invalid_argument("tensor " + std::to_string(t) + ": state " +
+                                            std::to_string(k) +
+                                            " needs codes, scales and a map, and no float array");
+            claim(q.codes, 1, static_cast<int>(k));
+            if (size > 0) {
+                const auto begin = reinterpret_cast<std::uintptr_t>(q.absmax);
+                added.push_back(
+                    {begin,
+                     begin + static_cast<std::uintptr_t>(quantization_blocks(size)) * sizeof(float),
+                     t, static_cast<int>(k)});
+            }
+            any_quantized = true;
+        }
         std::vector<span> merged = written_;
         merged.insert(merged.end(), added.begin(), added.end());
         std::sort(merged.begin(), merged.end());
@@ -132,6 +161,8 @@ public:
         for (std::size_t k = 0; k < state_count; ++k) b.*(Kernel::template state<T>[k]) = state[k];
         b.size = size;
         tensors_.push_back(b);
+        quantized_.push_back(quantized);
+        any_quantized_ = any_quantized_ || any_quantized;
         fresh_.push_back(fresh);
         steps_.push_back(steps);
         written_ = std::move(merged);
@@ -150,10 +181,11 @@ public:
     // Checked with torch's messages (option_error); state the new options need must exist.
     void set_options(const options_type& options) {
         check_options(Kernel::fields, &Kernel::invalid_combination, options);
-        for (const auto& b : tensors_)
+        for (std::size_t t = 0; t < tensors_.size(); ++t)
             for (std::size_t k = 0; k < state_count; ++k)
-                if (b.size > 0 && Kernel::uses_state(options, k) &&
-                    b.*(Kernel::template state<T>[k]) == nullptr)
+                if (tensors_[t].size > 0 && Kernel::uses_state(options, k) &&
+                    tensors_[t].*(Kernel::template state<T>[k]) == nullptr &&
+                    quantized_[t][k].codes == nullptr)
                     throw std::invalid_argument(std::string("options: need state '") +
                                                 Kernel::state_names[k] +
                                                 "', which was not registered");
@@ -258,11 +290,20 @@ private:
                                  context, m);
         } else {
             for (std::size_t t = first; t < last; ++t) tensors_[t].grad = grads[t];
+            if constexpr (quantizable<Kernel>::value && std::is_same_v<T, float>) {
+                if (any_quantized_) {
+                    update_quantized<Kernel>(tensors_.data() + first, quantized_.data() + first,
+                                             last - first, options_, context);
+                    return;
+                }
+            }
             update<Kernel, T>(tensors_.data() + first, last - first, options_, context);
         }
     }
 
     std::vector<buffers_type> tensors_;
+    std::vector<quantized_states<Kernel>> quantized_;
+    bool any_quantized_ = false;
     std::vector<Storage*> lowp_params_;  // 16-bit Storage: the params the user sees
     std::vector<span> written_;          // every written array, sorted
     std::vector<bool> fresh_;

@@ -3,11 +3,13 @@
 // flags, no -march=native, and C++ users get the same dispatch as the Python module.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "optikern/config.hpp"
 #include "optikern/kernels/reduce.hpp"
 #include "optikern/lowp.hpp"
+#include "optikern/quantize.hpp"
 #include "optikern/simd/avx2.hpp"
 #include "optikern/simd/avx512.hpp"
 #include "optikern/simd/scalar.hpp"
@@ -48,6 +50,20 @@ bool block_has_nonfinite_baseline(const T* data, std::int64_t n) {
 template <class P>
 bool all_round_to_baseline(const float* x, const P* value, std::int64_t n) {
     return lowp::all_round_to(x, value, n);
+}
+
+// 8-bit state: one block quantized or read back (quantize.hpp), plain loops that vectorise
+// with gathers at each level's width, with the same bytes on every level.
+inline float quantize_baseline(const code_map& map,
+                               const float* values,
+                               std::int64_t n,
+                               std::uint8_t* out) {
+    return map.quantize(values, n, out);
+}
+
+inline void dequantize_baseline(
+    const code_map& map, const std::uint8_t* q, std::int64_t n, float absmax, float* out) {
+    map.dequantize(q, n, absmax, out);
 }
 
 template <class Kernel, class T>
@@ -111,6 +127,104 @@ template <class P>
 OPTIKERN_TARGET("avx512f")
 OPTIKERN_FLATTEN bool all_round_to_avx512(const float* x, const P* value, std::int64_t n) {
     return lowp::all_round_to(x, value, n);
+}
+
+// The block codec: code_map::quantize/dequantize with the table lookups as gathers (AVX-512;
+// AVX2 gathers only to read back, its quantize is the scalar code compiled for AVX2). Tails
+// run the scalar code, and every level writes the same bytes.
+OPTIKERN_TARGET("avx512f")
+OPTIKERN_FLATTEN inline float quantize_avx512(const code_map& map,
+                                              const float* values,
+                                              std::int64_t n,
+                                              std::uint8_t* out) {
+    const code_map::lookup l = map.tables();
+    const __m512i magnitude_mask = _mm512_set1_epi32(0x7FFFFFFF);
+    __m512 largest = _mm512_setzero_ps();
+    __mmask16 nonfinite = 0;
+    std::int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i magnitude =
+            _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(values + i)), magnitude_mask);
+        nonfinite |= _mm512_cmpge_epu32_mask(magnitude, _mm512_set1_epi32(0x7F800000));
+        largest = _mm512_max_ps(largest, _mm512_castsi512_ps(magnitude));
+    }
+    alignas(64) float lanes[16];  // (GCC 12 warns on _mm512_reduce_max_ps's undefined lanes)
+    _mm512_store_ps(lanes, largest);
+    float absmax = *std::max_element(lanes, lanes + 16);
+    bool bad = nonfinite != 0;
+    for (; i < n; ++i) {
+        const std::uint32_t magnitude = lowp::bits_of(values[i]) & 0x7FFFFFFFu;
+        bad = bad || magnitude >= 0x7F800000u;
+        absmax = std::max(absmax, lowp::float_of(magnitude));
+    }
+    if (bad) {
+        for (std::int64_t j = 0; j < n; ++j) out[j] = l.zero_index;
+        return NAN;
+    }
+    const float divisor = absmax > 0.0f ? absmax : 1.0f;
+    const __m512 lowest = _mm512_set1_ps(l.codes[0]);
+    const __m512 highest = _mm512_set1_ps(l.codes[code_map::size - 1]);
+    const __m512i floor = _mm512_set1_epi32(static_cast<int>(l.floor_bits));
+    const __m512i first_key = _mm512_set1_epi32(l.first_key);
+    const __m128i shift = _mm_cvtsi32_si128(l.shift);
+    const __m512i offset_mask = _mm512_set1_epi32(static_cast<int>((1u << l.shift) - 1u));
+    i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_div_ps(_mm512_loadu_ps(values + i), _mm512_set1_ps(divisor));
+        x = _mm512_min_ps(_mm512_max_ps(x, lowest), highest);
+        // code_map::position_of, then the bucket's entry and one comparison.
+        const __m512i bits = _mm512_castps_si512(x);
+        const __m512i above = _mm512_sub_epi32(
+            _mm512_max_epu32(_mm512_and_si512(bits, magnitude_mask), floor), floor);
+        const __m512i bucket = _mm512_srl_epi32(above, shift);
+        const __m512i inside = _mm512_and_si512(above, offset_mask);
+        const __mmask16 negative = _mm512_cmplt_epi32_mask(bits, _mm512_setzero_si512());
+        const __m512i key = _mm512_mask_sub_epi32(bucket, negative, _mm512_setzero_si512(), bucket);
+        const __m512i offset = _mm512_mask_sub_epi32(inside, negative, offset_mask, inside);
+        const __m512i entry = _mm512_i32gather_epi32(_mm512_sub_epi32(key, first_key), l.table, 4);
+        const __mmask16 past = _mm512_cmpge_epu32_mask(offset, _mm512_srli_epi32(entry, 8));
+        const __m512i base = _mm512_and_si512(entry, _mm512_set1_epi32(0xFF));
+        const __m512i q = _mm512_mask_add_epi32(base, past, base, _mm512_set1_epi32(1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi32_epi8(q));
+    }
+    for (; i < n; ++i) out[i] = map.index_of(values[i] / divisor);
+    return absmax;
+}
+
+OPTIKERN_TARGET("avx512f")
+OPTIKERN_FLATTEN inline void dequantize_avx512(
+    const code_map& map, const std::uint8_t* q, std::int64_t n, float absmax, float* out) {
+    const float* codes = map.codes();
+    const __m512 scale = _mm512_set1_ps(absmax);
+    std::int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i index =
+            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_i32gather_ps(index, codes, 4), scale));
+    }
+    for (; i < n; ++i) out[i] = codes[q[i]] * absmax;
+}
+
+OPTIKERN_TARGET("avx2")
+OPTIKERN_FLATTEN inline float quantize_avx2(const code_map& map,
+                                            const float* values,
+                                            std::int64_t n,
+                                            std::uint8_t* out) {
+    return map.quantize(values, n, out);
+}
+
+OPTIKERN_TARGET("avx2")
+OPTIKERN_FLATTEN inline void dequantize_avx2(
+    const code_map& map, const std::uint8_t* q, std::int64_t n, float absmax, float* out) {
+    const float* codes = map.codes();
+    const __m256 scale = _mm256_set1_ps(absmax);
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i index =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_i32gather_ps(codes, index, 4), scale));
+    }
+    for (; i < n; ++i) out[i] = codes[q[i]] * absmax;
 }
 #endif
 

@@ -59,6 +59,8 @@ struct adadelta {
     static constexpr const char* invalid_combination(const adadelta_options&) { return nullptr; }
 
     static constexpr std::array<const char*, 2> state_names{"square_avg", "acc_delta"};
+    // Running averages, which may be stored in 8 bits (quantize.hpp): can each be negative?
+    static constexpr std::array<bool, 2> state_signed{false, false};
     template <class T>
     static constexpr std::array<T * adadelta_buffers<T>::*, 2> state{
         &adadelta_buffers<T>::square_avg, &adadelta_buffers<T>::acc_delta};

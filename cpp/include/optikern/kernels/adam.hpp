@@ -90,6 +90,8 @@ struct adam {
     // use each, and its initial value.
     static constexpr std::array<const char*, 3> state_names{"exp_avg", "exp_avg_sq",
                                                             "max_exp_avg_sq"};
+    // Running averages, which may be stored in 8 bits (quantize.hpp): can each be negative?
+    static constexpr std::array<bool, 3> state_signed{true, false, false};
     template <class T>
     static constexpr std::array<T * adam_buffers<T>::*, 3> state{
         &adam_buffers<T>::exp_avg, &adam_buffers<T>::exp_avg_sq, &adam_buffers<T>::max_exp_avg_sq};

@@ -66,6 +66,8 @@ struct adamax {
     static constexpr const char* invalid_combination(const adamax_options&) { return nullptr; }
 
     static constexpr std::array<const char*, 2> state_names{"exp_avg", "exp_inf"};
+    // Running averages, which may be stored in 8 bits (quantize.hpp): can each be negative?
+    static constexpr std::array<bool, 2> state_signed{true, false};
     template <class T>
     static constexpr std::array<T * adamax_buffers<T>::*, 2> state{&adamax_buffers<T>::exp_avg,
                                                                    &adamax_buffers<T>::exp_inf};

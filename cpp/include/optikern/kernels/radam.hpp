@@ -94,6 +94,8 @@ struct radam {
     static constexpr const char* invalid_combination(const radam_options&) { return nullptr; }
 
     static constexpr std::array<const char*, 2> state_names{"exp_avg", "exp_avg_sq"};
+    // Running averages, which may be stored in 8 bits (quantize.hpp): can each be negative?
+    static constexpr std::array<bool, 2> state_signed{true, false};
     template <class T>
     static constexpr std::array<T * radam_buffers<T>::*, 2> state{&radam_buffers<T>::exp_avg,
                                                                   &radam_buffers<T>::exp_avg_sq};

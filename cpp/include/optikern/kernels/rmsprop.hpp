@@ -93,6 +93,8 @@ struct rmsprop {
     // torch's order: square_avg, momentum_buffer (momentum > 0), grad_avg (centered).
     static constexpr std::array<const char*, 3> state_names{"square_avg", "momentum_buffer",
                                                             "grad_avg"};
+    // Running averages, which may be stored in 8 bits (quantize.hpp): can each be negative?
+    static constexpr std::array<bool, 3> state_signed{false, true, true};
     template <class T>
     static constexpr std::array<T * rmsprop_buffers<T>::*, 3> state{
         &rmsprop_buffers<T>::square_avg, &rmsprop_buffers<T>::momentum_buffer,

@@ -85,6 +85,8 @@ struct sgd {
     // Plain SGD keeps no state; the momentum buffer starts as a copy of the first gradient
     // (step_context::fresh_state), so its initial value is never read.
     static constexpr std::array<const char*, 1> state_names{"momentum_buffer"};
+    // Running averages, which may be stored in 8 bits (quantize.hpp): can each be negative?
+    static constexpr std::array<bool, 1> state_signed{true};
     template <class T>
     static constexpr std::array<T * sgd_buffers<T>::*, 1> state{&sgd_buffers<T>::momentum_buffer};
     static constexpr bool uses_state(const sgd_options& o, std::size_t) {

@@ -1,0 +1,302 @@
+"""8-bit optimizer state (``state_bits=8``): the code maps, the blockwise codec and the
+quantized update against the pure-Python reference on every SIMD level, determinism across
+levels and threads, memory, state dicts in both formats, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optikern
+from optikern import functional, reference
+
+QUANTIZABLE = {
+    "SGD": dict(lr=0.05, momentum=0.9),
+    "RMSprop": dict(lr=1e-2, momentum=0.5, centered=True),
+    "Adam": dict(lr=1e-2, weight_decay=0.1),
+    "AdamW": dict(lr=1e-2, amsgrad=True),
+    "RAdam": dict(lr=1e-2),
+    "Adamax": dict(lr=1e-2),
+    "Adadelta": dict(lr=1.0),
+}
+SIZES = [1, 255, 256, 257, 4099]
+
+
+def _f32(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values.astype(np.float32)]
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_dynamic_map_is_the_reference_map(signed: bool) -> None:
+    qmap = functional.dynamic_map(signed)
+    assert qmap.dtype == np.float32 and qmap.shape == (256,)
+    assert qmap.tolist() == reference.dynamic_map(signed)
+    assert (qmap < 0).any() == signed and qmap[-1] == 1.0 and 0.0 in qmap
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_dynamic_map_is_bitsandbytes_map(signed: bool) -> None:
+    bnb_functional = pytest.importorskip("bitsandbytes.functional")
+    expected = bnb_functional.create_dynamic_map(signed=signed).numpy()
+    assert (
+        functional.dynamic_map(signed).view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+    )
+
+
+def _hard_values(rng: np.random.Generator, qmap: np.ndarray, n: int) -> np.ndarray:
+    """Values whose ratio to the block maximum sits on, or one float from, the decision
+    points between codes, plus ordinary and tiny values."""
+    mids = ((qmap[:-1].astype(np.float64) + qmap[1:]) / 2).astype(np.float32)
+    near = np.concatenate([mids, np.nextafter(mids, 2), np.nextafter(mids, -2), qmap])
+    values = np.where(
+        rng.random(n) < 0.5,
+        rng.choice(near, n),
+        rng.standard_normal(n).astype(np.float32) * 10.0 ** rng.integers(-9, 1, n),
+    ).astype(np.float32)
+    values[:: max(1, n // 7)] *= 1e-8
+    if n >= 2:
+        values[0] = 1.0  # the block maximum, so the ratios above are exact
+    return values
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("n", SIZES)
+def test_quantize_matches_reference(
+    simd_level: str, rng: np.random.Generator, signed: bool, n: int
+) -> None:
+    qmap = functional.dynamic_map(signed)
+    values = _hard_values(rng, qmap, n)
+    if not signed:
+        values = np.abs(values)
+    values[257:514] = 0.0  # a block of zeros (sizes > 514)
+    codes, absmax = functional.quantize_blockwise(values, qmap)
+    assert codes.dtype == np.uint8 and codes.shape == values.shape
+    assert absmax.shape == ((n + 255) // 256,)
+    table = qmap.tolist()
+    for b in range(0, n, 256):
+        want_codes, want_absmax = reference.quantize_block(_f32(values[b : b + 256]), table)
+        assert codes[b : b + 256].tolist() == want_codes
+        assert float(absmax[b // 256]) == want_absmax
+        back = functional.dequantize_blockwise(
+            codes[b : b + 256], absmax[b // 256 : b // 256 + 1], qmap
+        )
+        assert back.tolist() == reference.dequantize_block(want_codes, want_absmax, table)
+
+
+def test_nonfinite_block_reads_back_as_nan(simd_level: str) -> None:
+    values = np.ones(600, dtype=np.float32)
+    values[300] = np.inf
+    values[10] = np.nan
+    qmap = functional.dynamic_map(True)
+    codes, absmax = functional.quantize_blockwise(values, qmap)
+    back = functional.dequantize_blockwise(codes, absmax, qmap)
+    assert np.isnan(back[:512]).all() and (back[512:] == 1.0).all()
+
+
+def _run(name: str, size: int, steps: int, seed: int, **extra: object) -> optikern.Optimizer:
+    rng = np.random.default_rng(seed)
+    param = rng.standard_normal(size).astype(np.float32)
+    opt = getattr(optikern, name)(
+        [param], **QUANTIZABLE[name], state_bits=8, min_8bit_size=0, **extra
+    )
+    for _ in range(steps):
+        opt.step([rng.standard_normal(size).astype(np.float32)])
+    return opt
+
+
+def _snapshot(opt: optikern.Optimizer) -> dict:
+    (param,) = opt.param_groups[0]["params"]
+    state = {k: np.array(v, copy=True) for k, v in opt.state[param].items()}
+    return {"param": param.copy(), **state}
+
+
+@pytest.mark.parametrize("name", QUANTIZABLE)
+def test_levels_and_threads_write_the_same_bytes(name: str) -> None:
+    size = 100_003  # large enough for two threads, with a partial last block
+    runs = []
+    for level in optikern.available_simd_levels():
+        for threads in (1, 2):
+            with optikern.simd_level(level):
+                optikern.set_num_threads(threads)
+                try:
+                    runs.append(_snapshot(_run(name, size, 3, seed=7)))
+                finally:
+                    optikern.set_num_threads(0)
+    for other in runs[1:]:
+        assert other.keys() == runs[0].keys()
+        for key in runs[0]:
+            np.testing.assert_array_equal(other[key], runs[0][key], err_msg=key)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_adam_step_matches_reference(simd_level: str, rng: np.random.Generator, n: int) -> None:
+    """One 8-bit Adam step from a quantized state: the reference reads the state back, updates
+    it in double and quantizes the float32 result; codes may differ by one where the two
+    roundings of the update straddle a decision point."""
+    opt = _run("AdamW", n, 2, seed=int(rng.integers(1 << 30)))
+    (param,) = opt.param_groups[0]["params"]
+    state = opt.state[param]
+    before = _snapshot(opt)
+    grad = rng.standard_normal(n).astype(np.float32)
+    opt.step([grad])
+    group = opt.param_groups[0]
+    moments = {}
+    for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+        table = before[name + "_qmap"].tolist()
+        moments[name] = [
+            v
+            for b in range(0, n, 256)
+            for v in reference.dequantize_block(
+                before[name][b : b + 256].tolist(), float(before[name + "_absmax"][b // 256]), table
+            )
+        ]
+    ref_param = _f32(before["param"])
+    ref_state = {**moments, "step": before["step"]}
+    reference.adamw_step(
+        ref_param,
+        _f32(grad),
+        ref_state,
+        lr=group["lr"],
+        betas=group["betas"],
+        eps=group["eps"],
+        weight_decay=group["weight_decay"],
+        amsgrad=True,
+    )
+    np.testing.assert_allclose(param, ref_param, rtol=2e-6, atol=2e-7)
+    for name in moments:
+        table = state[name + "_qmap"].tolist()
+        for b in range(0, n, 256):
+            want, want_absmax = reference.quantize_block(
+                _f32(np.array(ref_state[name][b : b + 256])), table
+            )
+            got = state[name][b : b + 256].astype(int)
+            assert np.abs(got - want).max() <= 1, name
+            assert np.mean(got == want) > 0.97, name
+            np.testing.assert_allclose(state[name + "_absmax"][b // 256], want_absmax, rtol=1e-6)
+
+
+def test_8bit_adam_tracks_float32_adam() -> None:
+    """The quantization error stays small over a run: same data, 8-bit and float32 state."""
+    rng = np.random.default_rng(3)
+    p8 = rng.standard_normal(20_000).astype(np.float32)
+    p32 = p8.copy()
+    o8 = optikern.AdamW([p8], lr=1e-3, state_bits=8)
+    o32 = optikern.AdamW([p32], lr=1e-3)
+    for _ in range(100):
+        g = (0.1 * p8 + rng.standard_normal(p8.size)).astype(np.float32)
+        o8.step([g])
+        o32.step([g.copy()])
+    drift = np.abs(p8 - p32).max()
+    assert 0 < drift < 0.02  # 100 steps of 1e-3: the update itself moved params ~0.1
+
+
+def test_state_memory_per_param() -> None:
+    param = np.zeros(1_000_000, dtype=np.float32)
+    opt = optikern.Adam([param], state_bits=8)
+    opt.step([np.ones_like(param)])
+    state = opt.state[param]
+    own = sum(
+        state[k].nbytes for k in state if isinstance(state[k], np.ndarray) and "qmap" not in k
+    )
+    assert state["exp_avg"].dtype == np.uint8 and state["exp_avg_sq"].dtype == np.uint8
+    assert own / param.size <= 2.05
+    shared = {id(state[k]) for k in ("exp_avg_qmap", "exp_avg_sq_qmap")}
+    assert len(shared) == 2  # one signed, one unsigned map
+
+
+def test_small_params_keep_float32_state() -> None:
+    small, large = np.zeros(4095, np.float32), np.zeros(4096, np.float32)
+    opt = optikern.Adam([small, large], state_bits=8)
+    opt.step([np.ones_like(small), np.ones_like(large)])
+    assert opt.state[small]["exp_avg"].dtype == np.float32
+    assert opt.state[large]["exp_avg"].dtype == np.uint8
+
+
+@pytest.mark.parametrize("name", QUANTIZABLE)
+def test_state_dict_round_trip_is_exact(name: str) -> None:
+    opt = _run(name, 5000, 3, seed=1)
+    saved = opt.state_dict()
+    expected = _snapshot(opt)
+    (param,) = opt.param_groups[0]["params"]
+    fresh = getattr(optikern, name)(
+        [param.copy()], **QUANTIZABLE[name], state_bits=8, min_8bit_size=0
+    )
+    fresh.load_state_dict(saved)
+    restored = _snapshot(fresh)
+    assert restored.keys() == expected.keys()
+    for key in expected:
+        np.testing.assert_array_equal(restored[key], expected[key], err_msg=key)
+    grad = np.ones(5000, np.float32)
+    opt.step([grad])
+    fresh.step([grad])
+    np.testing.assert_array_equal(_snapshot(fresh)["param"], _snapshot(opt)["param"])
+
+
+def test_state_dict_converts_between_formats() -> None:
+    opt8 = _run("Adam", 3000, 4, seed=2)
+    (param,) = opt8.param_groups[0]["params"]
+    state8 = opt8.state[param]
+    opt32 = optikern.Adam([param.copy()], **QUANTIZABLE["Adam"])
+    opt32.load_state_dict(opt8.state_dict())
+    (p32,) = opt32.param_groups[0]["params"]
+    for name in ("exp_avg", "exp_avg_sq"):
+        read_back = functional.dequantize_blockwise(
+            state8[name], state8[name + "_absmax"], state8[name + "_qmap"]
+        )
+        assert opt32.state[p32][name].dtype == np.float32
+        np.testing.assert_array_equal(opt32.state[p32][name], read_back)
+    again = optikern.Adam([param.copy()], **QUANTIZABLE["Adam"], state_bits=8, min_8bit_size=0)
+    again.load_state_dict(opt32.state_dict())
+    (p8,) = again.param_groups[0]["params"]
+    for name in ("exp_avg", "exp_avg_sq"):  # quantized again: within one code step
+        read_back = functional.dequantize_blockwise(
+            state8[name], state8[name + "_absmax"], state8[name + "_qmap"]
+        )
+        again_back = functional.dequantize_blockwise(
+            again.state[p8][name],
+            again.state[p8][name + "_absmax"],
+            again.state[p8][name + "_qmap"],
+        )
+        scale = np.repeat(state8[name + "_absmax"], 256)[: read_back.size]
+        assert again.state[p8][name].dtype == np.uint8
+        assert np.all(np.abs(again_back - read_back) <= 0.02 * scale)
+
+
+def test_fortran_ordered_param_keeps_its_layout() -> None:
+    rng = np.random.default_rng(4)
+    f = np.asfortranarray(rng.standard_normal((300, 41)).astype(np.float32))
+    c = np.ascontiguousarray(f.T)  # the same memory order as f
+    of = optikern.Adam([f], state_bits=8, min_8bit_size=0)
+    oc = optikern.Adam([c], state_bits=8, min_8bit_size=0)
+    for _ in range(3):
+        g = rng.standard_normal(f.shape).astype(np.float32)
+        of.step([np.asfortranarray(g)])
+        oc.step([np.ascontiguousarray(g.T)])
+    assert of.state[f]["exp_avg"].flags.f_contiguous
+    np.testing.assert_array_equal(f.T, c)
+    np.testing.assert_array_equal(of.state[f]["exp_avg"].T, oc.state[c]["exp_avg"])
+
+
+def test_bad_options_and_state() -> None:
+    p = np.zeros(5000, np.float32)
+    with pytest.raises(ValueError, match="state_bits: expected 32 or 8"):
+        optikern.Adam([p], state_bits=4)
+    with pytest.raises(TypeError, match="state_bits"):  # its sum is no running average
+        optikern.Adagrad([p], state_bits=8)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="min_8bit_size"):
+        optikern.Adam([p], state_bits=8, min_8bit_size=-1)
+    opt = optikern.Adam([p], state_bits=8)
+    opt.step([np.ones_like(p)])
+    opt.state[p]["exp_avg_absmax"] = np.zeros(3, np.float32)
+    before = p.copy()
+    with pytest.raises(ValueError, match=r"state\[0\]\['exp_avg_absmax'\]: expected 20 float32"):
+        opt.step([np.ones_like(p)])
+    np.testing.assert_array_equal(p, before)
+    opt.state[p]["exp_avg_absmax"] = np.zeros(20, np.float32)
+    opt.state[p]["exp_avg_qmap"] = functional.dynamic_map(True)[::-1].copy()
+    with pytest.raises(ValueError, match="ascending"):
+        opt.step([np.ones_like(p)])
+    del opt.state[p]["exp_avg_qmap"]
+    with pytest.raises(ValueError, match="lacks 'exp_avg_qmap'"):
+        opt.step([np.ones_like(p)])
+    np.testing.assert_array_equal(p, before)
