@@ -300,3 +300,38 @@ def test_bad_options_and_state() -> None:
     with pytest.raises(ValueError, match="lacks 'exp_avg_qmap'"):
         opt.step([np.ones_like(p)])
     np.testing.assert_array_equal(p, before)
+
+
+def test_functional_quantized_state_is_the_class_update() -> None:
+    rng = np.random.default_rng(5)
+    param = rng.standard_normal(3000).astype(np.float32)
+    twin = param.copy()
+    opt = optikern.Adam([twin], lr=1e-2, state_bits=8, min_8bit_size=0)
+    exp_avg = functional.quantized_like(param, signed=True)
+    exp_avg_sq = functional.quantized_like(param, signed=False)
+    for step in range(1, 4):
+        grad = rng.standard_normal(3000).astype(np.float32)
+        assert functional.adam([param], [grad], [exp_avg], [exp_avg_sq], step=step, lr=1e-2) == -1
+        opt.step([grad])
+    state = opt.state[twin]
+    np.testing.assert_array_equal(param, twin)
+    np.testing.assert_array_equal(exp_avg.codes, state["exp_avg"])
+    np.testing.assert_array_equal(exp_avg_sq.absmax, state["exp_avg_sq_absmax"])
+    before = [param.copy(), exp_avg.codes.copy(), exp_avg.absmax.copy()]
+    grad = np.full(3000, np.nan, dtype=np.float32)
+    kwargs = dict(step=4, lr=1e-2)
+    assert (
+        functional.adam([param], [grad], [exp_avg], [exp_avg_sq], check_only=True, **kwargs) == -1
+    )
+    assert (
+        functional.adam([param], [grad], [exp_avg], [exp_avg_sq], skip_nonfinite=True, **kwargs)
+        == 0
+    )
+    for now, then in zip([param, exp_avg.codes, exp_avg.absmax], before):
+        np.testing.assert_array_equal(now, then)
+    with pytest.raises(
+        TypeError, match=r"exp_avg_sq of params\[0\]: expected functional.Quantized"
+    ):
+        functional.adam([param], [grad], [exp_avg], [np.zeros_like(param)], **kwargs)
+    with pytest.raises(ValueError, match="overlap"):
+        functional.adam([param], [grad], [exp_avg], [exp_avg], **kwargs)

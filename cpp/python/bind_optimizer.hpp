@@ -267,7 +267,8 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
                          py::handle qmaps,
                          py::handle group,
                          std::int64_t step,
-                         bool fresh) {
+                         bool fresh,
+                         bool check_only) {
     constexpr std::size_t n_state = Kernel::state_names.size();
     const auto options = parse_options<Kernel>(group);
     if (Kernel::counts_steps) require_positive_step(step);
@@ -356,6 +357,7 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
                               role_name(e.tensor_b, e.role_b) +
                               ": expected separate memory, but the arrays overlap");
     }
+    if (check_only) return;
     py::gil_scoped_release release;
     opt.step_checked(grad_data.data(), n);
 }
@@ -501,12 +503,14 @@ void register_optimizer(py::module_& m,
     if constexpr (quantizable<Kernel>::value)
         m.def((std::string(name) + "_step_8bit").c_str(),
               [args](py::handle params, py::handle grads, py::handle codes, py::handle absmax,
-                     py::handle qmaps, py::handle options, std::int64_t step, bool fresh) {
+                     py::handle qmaps, py::handle options, std::int64_t step, bool fresh,
+                     bool check_only) {
                   optimizer_step_8bit<Kernel>(args, params, grads, codes, absmax, qmaps, options,
-                                              step, fresh);
+                                              step, fresh, check_only);
               },
               py::arg("params"), py::arg("grads"), py::arg("codes"), py::arg("absmax"),
               py::arg("qmaps"), py::arg("options"), py::arg("step"), py::arg("fresh") = false,
+              py::arg("check_only") = false,
               "One step of float32 params with 8-bit state: codes, absmax, qmaps: per state "
               "name one list of arrays (None where the options use none).");
     m.def((std::string(name) + "_check_options").c_str(),

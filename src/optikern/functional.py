@@ -16,6 +16,11 @@ Pass ``check_only=True`` to run every check without writing: a caller that needs
 for one logical step (several param groups, say) checks them all first to stay atomic (with
 ``skip_nonfinite=True`` too, the gradients are also scanned).
 
+8-bit state: pass :class:`Quantized` state (codes, scales, code map; :func:`quantized_like`
+makes it) in place of float arrays, for every state the options use and every param (float32
+params): each step reads it back, updates and quantizes it in the same pass (see the 8-bit
+state docs).
+
 Mixed precision: pass float32 master weights as ``params`` (with float32 state) and the
 model's float16 / bfloat16 arrays as ``lowp_params``; ``grads`` are then float16/bfloat16 like
 those params, or float32. In one pass the gradients are converted and divided by
@@ -34,6 +39,7 @@ such gradient, or -1 when the update was applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -97,6 +103,68 @@ StaleGroup = _core.StaleGroup
 CHECK_OPTIONS = {kernel: getattr(_core, f"{kernel}_check_options") for kernel in _ALL_KERNELS}
 
 
+class Quantized(NamedTuple):
+    """One state array of one param kept in 8 bits: ``codes`` (uint8, the param's shape and
+    memory layout), ``absmax`` (float32, one scale per block of 256 elements in memory order)
+    and ``qmap`` (256 sorted float32 codes, e.g. :func:`dynamic_map`); element ``i`` stands for
+    ``qmap[codes[i]] * absmax[i // 256]``. Updated in place like a float state array."""
+
+    codes: np.ndarray
+    absmax: np.ndarray
+    qmap: np.ndarray
+
+
+def quantized_like(param: np.ndarray, value: float = 0.0, *, signed: bool = True) -> Quantized:
+    """8-bit state for ``param`` (float32) holding ``value`` everywhere, with the signed
+    dynamic map (moments that can be negative, ``exp_avg``) or the unsigned one."""
+    qmap = dynamic_map(signed)
+    codes, absmax = quantize_blockwise(np.full(param.size, value, dtype=np.float32), qmap)
+    shaped = np.empty_like(param, dtype=np.uint8)  # the param's memory layout
+    shaped.ravel(order="K")[...] = codes
+    return Quantized(shaped, absmax, qmap)
+
+
+def _dispatch(
+    kernel: str,
+    params: Arrays | None,
+    grads: Arrays,
+    states: list,
+    options: tuple | dict,
+    step: int,
+    fresh: bool,
+    check_only: bool,
+    skip_nonfinite: bool,
+    mixed: object,
+) -> int:
+    """The kernel's step for float state, or its 8-bit step for :class:`Quantized` state."""
+    if not any(s and type(s[0]) is Quantized for s in states if s is not None):
+        return int(
+            _STEPS[kernel](
+                params, grads, states, options, step, fresh, check_only, skip_nonfinite, mixed
+            )
+        )
+    if mixed is not None or params is None:
+        raise TypeError("8-bit state: params must be float32 arrays (no lowp_params)")
+    parts: list[list[list | None]] = [[], [], []]
+    for k, state in enumerate(states):
+        for part in parts:
+            part.append(None if state is None else [])
+        for i, entry in enumerate(state or ()):
+            if type(entry) is not Quantized:
+                raise TypeError(
+                    f"{STATE_NAMES[kernel][k]} of params[{i}]: expected functional.Quantized "
+                    f"like the others (8-bit state is all or nothing), got {type(entry).__name__}"
+                )
+            for part, array in zip(parts, entry):
+                part[k].append(array)  # type: ignore[union-attr]
+    if skip_nonfinite:
+        bad = _core.first_nonfinite(grads)
+        if bad >= 0:
+            return int(bad)
+    getattr(_core, f"{kernel}_step_8bit")(params, grads, *parts, options, step, fresh, check_only)
+    return -1
+
+
 def dynamic_map(signed: bool) -> np.ndarray:
     """bitsandbytes' dynamic code map (``create_dynamic_map(signed)``): 256 sorted float32
     codes in [-1, 1], dense near 0 (7 decades down to 1e-7), for 8-bit optimizer state."""
@@ -150,7 +218,9 @@ def _step_8bit(
 ) -> None:
     """One step of float32 params whose state is all 8-bit (optikern.torch's 8-bit path):
     per state name a list of codes, of scales and of code maps (None where unused)."""
-    getattr(_core, f"{kernel}_step_8bit")(params, grads, codes, absmax, qmaps, options, step, fresh)
+    getattr(_core, f"{kernel}_step_8bit")(
+        params, grads, codes, absmax, qmaps, options, step, fresh, False
+    )
 
 
 def _rows_step(
@@ -168,6 +238,7 @@ def _rows_step(
 
 
 __all__ = [
+    "Quantized",
     "adadelta",
     "adagrad",
     "adam",
@@ -179,6 +250,7 @@ __all__ = [
     "first_nonfinite",
     "grad_norm",
     "quantize_blockwise",
+    "quantized_like",
     "radam",
     "rmsprop",
     "scale_",
@@ -238,8 +310,17 @@ def sgd(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.sgd_step(
-        params, grads, [momentum_buffers], options, 0, first_step, check_only, skip_nonfinite, mixed
+    return _dispatch(
+        "sgd",
+        params,
+        grads,
+        [momentum_buffers],
+        options,
+        0,
+        first_step,
+        check_only,
+        skip_nonfinite,
+        mixed,
     )
 
 
@@ -349,7 +430,8 @@ def rmsprop(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.rmsprop_step(
+    return _dispatch(
+        "rmsprop",
         params,
         grads,
         [square_avgs, momentum_buffers, grad_avgs],
@@ -403,7 +485,8 @@ def adam(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.adam_step(
+    return _dispatch(
+        "adam",
         params,
         grads,
         [exp_avgs, exp_avg_sqs, max_exp_avg_sqs],
@@ -571,8 +654,17 @@ def adamax(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.adamax_step(
-        params, grads, [exp_avgs, exp_infs], options, step, False, check_only, skip_nonfinite, mixed
+    return _dispatch(
+        "adamax",
+        params,
+        grads,
+        [exp_avgs, exp_infs],
+        options,
+        step,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
     )
 
 
@@ -607,7 +699,8 @@ def radam(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.radam_step(
+    return _dispatch(
+        "radam",
         params,
         grads,
         [exp_avgs, exp_avg_sqs],
@@ -652,7 +745,8 @@ def adadelta(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.adadelta_step(
+    return _dispatch(
+        "adadelta",
         params,
         grads,
         [square_avgs, acc_deltas],
