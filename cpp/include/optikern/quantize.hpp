@@ -48,6 +48,10 @@ public:
             if (i > 0 && !(codes[i] > codes[i - 1]))
                 throw std::invalid_argument("qmap: expected 256 distinct codes in ascending order");
             code_[static_cast<std::size_t>(i)] = codes[i];
+            low_halves_[static_cast<std::size_t>(i)] =
+                static_cast<std::uint16_t>(lowp::bits_of(codes[i]) & 0xFFFFu);
+            high_halves_[static_cast<std::size_t>(i)] =
+                static_cast<std::uint16_t>(lowp::bits_of(codes[i]) >> 16);
         }
         for (int j = 0; j + 1 < size; ++j) threshold_[static_cast<std::size_t>(j)] = first_above(j);
         build_table();
@@ -92,14 +96,17 @@ public:
     // What a vectorised search needs (dispatch/targets.hpp): index_of spelled out.
     struct lookup {
         const float* codes;
-        const std::uint32_t* table;  // per bucket: codes below it | threshold offset << 8
+        const std::uint16_t* low_halves;   // the codes' low and high 16 bits: 256-entry tables
+        const std::uint16_t* high_halves;  // that 16-bit permutes read without gathers
+        const std::uint32_t* table;        // per bucket: codes below it | threshold offset << 8
         std::uint32_t floor_bits;
         int shift;
         std::int32_t first_key;
         std::uint8_t zero_index;
     };
     lookup tables() const {
-        return {code_.data(), table_.data(), floor_bits_, shift_, first_key_, zero_index_};
+        return {code_.data(), low_halves_.data(), high_halves_.data(), table_.data(), floor_bits_,
+                shift_,       first_key_,         zero_index_};
     }
 
     bool operator==(const code_map& o) const { return code_ == o.code_; }
@@ -225,6 +232,8 @@ private:
     }
 
     std::array<float, size> code_{};
+    alignas(64) std::array<std::uint16_t, size> low_halves_{};
+    alignas(64) std::array<std::uint16_t, size> high_halves_{};
     std::array<float, size - 1> threshold_{};  // threshold_[j]: first value mapped above code j
     std::vector<std::uint32_t> table_;
     std::uint32_t floor_bits_ = 0;

@@ -40,7 +40,10 @@ inline bool parse_simd_level(const char* name, simd_level& level) {
 inline simd_level detected_simd_level() {
 #if OPTIKERN_X86 && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return simd_level::avx512;
+    // AVX-512BW too (every AVX-512 CPU since Skylake-X): 8-bit state reads codes back with
+    // 16-bit permutes.
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        return simd_level::avx512;
     if (__builtin_cpu_supports("avx2")) return simd_level::avx2;
 #endif
     return simd_level::baseline;

@@ -191,18 +191,52 @@ OPTIKERN_FLATTEN inline float quantize_avx512(const code_map& map,
     return absmax;
 }
 
-OPTIKERN_TARGET("avx512f")
+// One 16-bit half of 32 codes' values: four 64-entry permutes, blended by index bits 6 and 7.
+OPTIKERN_TARGET("avx512f,avx512bw")
+inline __m512i lookup_halves(const std::uint16_t* table,
+                             __m512i index,
+                             __mmask32 bit6,
+                             __mmask32 bit7) {
+    __m512i part[4];  // entries 64k .. 64k + 63 (a lambda would lose the target attribute)
+    for (int k = 0; k < 4; ++k)
+        part[k] = _mm512_permutex2var_epi16(_mm512_load_si512(table + 64 * k), index,
+                                            _mm512_load_si512(table + 64 * k + 32));
+    return _mm512_mask_blend_epi16(bit7, _mm512_mask_blend_epi16(bit6, part[0], part[1]),
+                                   _mm512_mask_blend_epi16(bit6, part[2], part[3]));
+}
+
+// Reads codes back 32 at a time without gathers (slow on many CPUs): the codes' float bits
+// come from two 16-bit tables, interleaved by unpacks in an order fixed by a first permute.
+OPTIKERN_TARGET("avx512f,avx512bw")
 OPTIKERN_FLATTEN inline void dequantize_avx512(
     const code_map& map, const std::uint8_t* q, std::int64_t n, float absmax, float* out) {
-    const float* codes = map.codes();
+    const code_map::lookup l = map.tables();
+    // Unpacks interleave within 128-bit lanes: word 8j + e of lane j must hold element 4j + e
+    // (e < 4) and word 8j + 4 + e element 16 + 4j + e.
+    alignas(64) std::uint16_t order[32];
+    for (int j = 0; j < 4; ++j)
+        for (int e = 0; e < 4; ++e) {
+            order[8 * j + e] = static_cast<std::uint16_t>(4 * j + e);
+            order[8 * j + 4 + e] = static_cast<std::uint16_t>(16 + 4 * j + e);
+        }
+    const __m512i in_order = _mm512_load_si512(order);
     const __m512 scale = _mm512_set1_ps(absmax);
     std::int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512i index =
-            _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i)));
-        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_i32gather_ps(index, codes, 4), scale));
+    for (; i + 32 <= n; i += 32) {
+        const __m512i index = _mm512_permutexvar_epi16(
+            in_order,
+            _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i))));
+        const __mmask32 bit6 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(64));
+        const __mmask32 bit7 = _mm512_test_epi16_mask(index, _mm512_set1_epi16(128));
+        const __m512i low = lookup_halves(l.low_halves, index, bit6, bit7);
+        const __m512i high = lookup_halves(l.high_halves, index, bit6, bit7);
+        _mm512_storeu_ps(
+            out + i, _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(low, high)), scale));
+        _mm512_storeu_ps(
+            out + i + 16,
+            _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(low, high)), scale));
     }
-    for (; i < n; ++i) out[i] = codes[q[i]] * absmax;
+    for (; i < n; ++i) out[i] = l.codes[q[i]] * absmax;
 }
 
 OPTIKERN_TARGET("avx2")
