@@ -37,11 +37,14 @@ inline bool parse_simd_level(const char* name, simd_level& level) {
 }
 
 // The best level this CPU and OS support (the builtins check the OS enabled the registers).
+// Mixed precision adds F16C to the avx2 level and AVX-512DQ to avx512 (what every CPU with
+// AVX2, and every AVX-512 CPU but Xeon Phi, has).
 inline simd_level detected_simd_level() {
 #if OPTIKERN_X86 && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return simd_level::avx512;
-    if (__builtin_cpu_supports("avx2")) return simd_level::avx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+        return simd_level::avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return simd_level::avx2;
 #endif
     return simd_level::baseline;
 }

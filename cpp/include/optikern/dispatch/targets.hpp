@@ -7,7 +7,6 @@
 
 #include "optikern/config.hpp"
 #include "optikern/kernels/reduce.hpp"
-#include "optikern/lowp.hpp"
 #include "optikern/simd/avx2.hpp"
 #include "optikern/simd/avx512.hpp"
 #include "optikern/simd/scalar.hpp"
@@ -41,13 +40,6 @@ double block_reduce_baseline(const T* data, std::int64_t n, norm_kind kind, doub
 template <class T>
 bool block_has_nonfinite_baseline(const T* data, std::int64_t n) {
     return kernels::block_has_nonfinite(data, n);
-}
-
-// Mixed precision's check that every 16-bit param still rounds from its master: integer
-// work that vectorises at each level's width, with the same answer on every level.
-template <class P>
-bool all_round_to_baseline(const float* x, const P* value, std::int64_t n) {
-    return lowp::all_round_to(x, value, n);
 }
 
 template <class Kernel, class T>
@@ -99,18 +91,6 @@ template <class T>
 OPTIKERN_TARGET("avx512f")
 OPTIKERN_FLATTEN bool block_has_nonfinite_avx512(const T* data, std::int64_t n) {
     return kernels::block_has_nonfinite(data, n);
-}
-
-template <class P>
-OPTIKERN_TARGET("avx2")
-OPTIKERN_FLATTEN bool all_round_to_avx2(const float* x, const P* value, std::int64_t n) {
-    return lowp::all_round_to(x, value, n);
-}
-
-template <class P>
-OPTIKERN_TARGET("avx512f")
-OPTIKERN_FLATTEN bool all_round_to_avx512(const float* x, const P* value, std::int64_t n) {
-    return lowp::all_round_to(x, value, n);
 }
 #endif
 
