@@ -78,6 +78,46 @@ def run_and_check(info: OptimizerInfo, fmt: str, grad_format: str, rounding: str
             assert np.array_equal(p.view(np.uint16), expected)
 
 
+def special_floats() -> np.ndarray:
+    """float32 values of every exponent (subnormals, infinities and NaN included, both signs),
+    at and around the last mantissa bit of float16 (bit 13) and of bfloat16 (bit 16)."""
+    mantissas = np.array(
+        [0, 1, 0xFFF, 0x1000, 0x1001, 0x1FFF, 0x2000, 0x3000, 0x7FFF, 0x8000, 0x8001, 0x18000]
+        + [0x400000, 0x7FE000, 0x7FEFFF, 0x7FF000, 0x7FFFFF],
+        dtype=np.uint32,
+    )
+    bits = (np.arange(256, dtype=np.uint32)[:, None] << 23 | mantissas).ravel()
+    return np.concatenate([bits, bits | 0x80000000]).view(np.float32)
+
+
+@pytest.mark.parametrize("level", optikern.available_simd_levels())
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_special_values_round_as_modelled(fmt: str, rounding: str, level: str) -> None:
+    """The vector conversions at every level write the model's bits for every kind of float,
+    and read every 16-bit gradient pattern exactly."""
+    master = special_floats()
+    param = model_round(master, fmt, "nearest", 0, 0, 0).view(FORMATS[fmt])
+    grad = np.zeros(master.shape, np.float32)
+    opt = optikern.SGD([param], lr=0.0, rounding=rounding, seed=9)
+    opt.state[param] = {"master_param": master.copy(), "step": 0}
+    with optikern.simd_level(level):
+        opt.step([grad])
+    kept = opt.state[param]["master_param"]  # the step quiets signalling NaN
+    assert np.array_equal(kept, master, equal_nan=True)
+    assert np.array_equal(param.view(np.uint16), model_round(kept, fmt, rounding, 9, 1, 0))
+
+    patterns = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    zeros = np.zeros(patterns.shape, FORMATS[fmt])
+    opt = optikern.SGD([zeros], lr=1.0, rounding=rounding)
+    with optikern.simd_level(level):
+        opt.step([patterns.view(FORMATS[fmt])], grad_scale=4.0)
+    expected = np.array([R.to_float(int(h), fmt) / -4.0 for h in patterns], np.float32)
+    got = opt.state[zeros]["master_param"]
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    assert np.array_equal(got[~np.isnan(got)], expected[~np.isnan(expected)])
+
+
 def edit_outside_the_optimizer(params: list, masters: list, fmt: str, stochastic: bool) -> None:
     """Change some 16-bit params in place, as ``p.clamp_()`` or loading weights would, and give
     the float32 twin the masters the rule implies: an element keeps its master only while the

@@ -328,6 +328,143 @@ void check_validation() {
     });
 }
 
+// Every conversion of the mixed-precision pass, through one level's vector policy V (whole
+// vectors, then its scalar tail) or, with simd::scalar, through the scalar functions alone.
+template <class P>
+struct conversions {
+    std::vector<std::uint16_t> patterns;  // every 16-bit pattern
+    std::vector<float> floats;            // every exponent, rounding boundaries, NaN, inf
+    std::vector<float> widened, unscaled;
+    std::vector<P> nearest, stochastic;
+    // all_round_to over chunks of 37 (whole vectors and tails): of the patterns from their
+    // widened values (false only around signalling NaN), of the stochastic roundings.
+    std::vector<char> widened_round_to, stochastic_round_to;
+    // restart_stale of masters `floats` against the stochastic roundings, a few of them edited,
+    // under each rounding mode.
+    std::vector<float> restarted_nearest, restarted_stochastic;
+
+    bool operator==(const conversions& o) const {
+        const auto bits = [](const std::vector<P>& v) {
+            std::vector<std::uint16_t> b;
+            for (auto h : v) b.push_back(h.bits);
+            return b;
+        };
+        return same_bits(widened, o.widened) && same_bits(unscaled, o.unscaled) &&
+               bits(nearest) == bits(o.nearest) && bits(stochastic) == bits(o.stochastic) &&
+               widened_round_to == o.widened_round_to &&
+               stochastic_round_to == o.stochastic_round_to &&
+               same_bits(restarted_nearest, o.restarted_nearest) &&
+               same_bits(restarted_stochastic, o.restarted_stochastic);
+    }
+};
+
+template <class V, class P>
+OPTIKERN_INLINE std::vector<char> round_to_by_chunk(const float* x,
+                                                    const P* value,
+                                                    std::int64_t n) {
+    std::vector<char> out;
+    for (std::int64_t at = 0; at < n; at += 37)
+        out.push_back(optikern::lowp::all_round_to<V>(x + at, value + at,
+                                                      std::min<std::int64_t>(37, n - at)));
+    return out;
+}
+
+template <class V, class P>
+OPTIKERN_INLINE void convert(conversions<P>& c) {
+    namespace lowp = optikern::lowp;
+    const auto n16 = static_cast<std::int64_t>(c.patterns.size());
+    const auto n = static_cast<std::int64_t>(c.floats.size());
+    const auto* in = reinterpret_cast<const P*>(c.patterns.data());
+    c.widened.assign(c.patterns.size(), 0.0f);
+    c.unscaled.assign(c.patterns.size(), 0.0f);
+    c.nearest.assign(c.floats.size(), P{});
+    c.stochastic.assign(c.floats.size(), P{});
+    lowp::widen<V>(in, c.widened.data(), n16);
+    lowp::unscale<V>(in, c.unscaled.data(), n16, 1.0f / 1024.0f);
+    lowp::round_nearest<V>(c.floats.data(), c.nearest.data(), n);
+    lowp::round_stochastic<V>(c.floats.data(), c.stochastic.data(), n, lowp::random_base(3, 5, 7),
+                              12345);
+    c.widened_round_to = round_to_by_chunk<V>(c.widened.data(), in, n16);
+    c.stochastic_round_to = round_to_by_chunk<V>(c.floats.data(), c.stochastic.data(), n);
+    std::vector<P> edited = c.stochastic;
+    // Sparse edits (a vector holding two would be fixed lane by lane), one 16-bit step
+    // either way: the edits a stochastic rounding could have made.
+    for (std::size_t i = 0; i < edited.size(); i += 37)
+        edited[i].bits = static_cast<std::uint16_t>(edited[i].bits + (i % 2 ? 1 : 0xFFFF));
+    c.restarted_nearest = c.floats;
+    c.restarted_stochastic = c.floats;
+    lowp::restart_stale<V>(c.restarted_nearest.data(), edited.data(), n, false);
+    lowp::restart_stale<V>(c.restarted_stochastic.data(), edited.data(), n, true);
+}
+
+#if OPTIKERN_X86
+template <class P>
+OPTIKERN_TARGET("avx2,f16c")
+OPTIKERN_FLATTEN void convert_avx2(conversions<P>& c) {
+    convert<optikern::simd::avx2<float>>(c);
+}
+
+template <class P>
+OPTIKERN_TARGET("avx512f,avx512dq")
+OPTIKERN_FLATTEN void convert_avx512(conversions<P>& c) {
+    convert<optikern::simd::avx512<float>>(c);
+}
+#endif
+
+std::vector<float> conversion_inputs() {
+    std::vector<std::uint32_t> bits;
+    for (std::uint32_t sign : {0u, 0x80000000u})
+        for (std::uint32_t exponent = 0; exponent < 256; ++exponent)
+            // Around the rounding boundaries of both formats (bit 13 of float16's last
+            // mantissa bit, bit 16 of bfloat16's), odd and even, and the mantissa's ends.
+            for (std::uint32_t mantissa :
+                 {0x0u,      0x1u,      0xFFFu,    0x1000u,   0x1001u,   0x1FFFu,
+                  0x2000u,   0x3000u,   0x7FFFu,   0x8000u,   0x8001u,   0xFFFFu,
+                  0x10000u,  0x18000u,  0x17FFFu,  0x7FE000u, 0x7FEFFFu, 0x7FF000u,
+                  0x7FF001u, 0x7FFFFFu, 0x400000u, 0x400001u, 0x7F7FFFu, 0x7F8000u})
+                bits.push_back(sign | exponent << 23 | mantissa);
+    for (std::uint64_t u = 0; u < (std::uint64_t{1} << 32); u += 4099)  // a sweep of everything
+        bits.push_back(static_cast<std::uint32_t>(u));
+    bits.push_back(0x477FEFFFu);  // just below 65520, the float16 overflow boundary
+    bits.push_back(0x477FF000u);  // 65520
+    bits.push_back(0x7F7FFFFFu);  // the largest float
+    bits.push_back(0x33000000u);  // 2^-25, half the smallest float16 subnormal: ties to 0
+    bits.push_back(0x33000001u);
+    std::vector<float> floats;
+    for (auto u : bits) floats.push_back(optikern::lowp::float_of(u));
+    return floats;
+}
+
+// The vector conversions give the scalar functions' bits on every input.
+template <class P>
+void check_conversions(const char* name) {
+    conversions<P> expected;
+    for (std::uint32_t h = 0; h < 0x10000u; ++h)
+        expected.patterns.push_back(static_cast<std::uint16_t>(h));
+    expected.floats = conversion_inputs();
+    conversions<P> tested = expected;
+    convert<optikern::simd::scalar<float>>(expected);
+    const auto count = [](const std::vector<char>& v) { return std::count(v.begin(), v.end(), 1); };
+    if (count(expected.widened_round_to) == 0 || count(expected.stochastic_round_to) == 0 ||
+        count(expected.widened_round_to) == static_cast<long>(expected.widened_round_to.size())) {
+        std::printf("FAIL %s: all_round_to cases do not mix true and false\n", name);
+        ++failures;
+    }
+#if OPTIKERN_X86
+    for (auto level : optikern::available_simd_levels()) {
+        if (level == optikern::simd_level::baseline) continue;
+        if (level == optikern::simd_level::avx2)
+            convert_avx2(tested);
+        else
+            convert_avx512(tested);
+        if (!(tested == expected)) {
+            std::printf("FAIL %s conversions at %s\n", name, optikern::simd_level_name(level));
+            ++failures;
+        }
+    }
+#endif
+}
+
 template <class Run>
 void check_everywhere(const char* name, Run&& run) {
     optikern::set_simd_level(optikern::simd_level::baseline);
@@ -398,6 +535,8 @@ int main() {
     check_everywhere("adam 8-bit state",
                      [&] { return run_quantized<adam>(adam_amsgrad(), sizes); });
     check_codec_nearest();
+    check_conversions<optikern::bfloat16>("bfloat16");
+    check_conversions<optikern::float16>("float16");
     check_validation();
     check_split_past_2_31();
     std::printf("%s: %d failures\n", failures ? "FAILED" : "ok", failures);

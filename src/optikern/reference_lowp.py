@@ -28,6 +28,9 @@ def bfloat16_to_float(bits: int) -> float:
 
 
 def float16_to_float(bits: int) -> float:
+    """Exact; a NaN becomes a quiet float NaN with the same sign and payload (F16C's rule)."""
+    if bits & 0x7C00 == 0x7C00 and bits & 0x3FF:
+        return float32_value((bits & 0x8000) << 16 | 0x7FC00000 | (bits & 0x3FF) << 13)
     return struct.unpack("<e", struct.pack("<H", bits))[0]
 
 
@@ -38,8 +41,9 @@ def to_float(bits: int, fmt: str) -> float:
 def round_nearest(x: float, fmt: str) -> int:
     """x (a float32 value) to the nearest 16-bit value, ties to even; NaN stays NaN."""
     if fmt == "float16":
-        if math.isnan(x):
-            return 0x7E00 | (0x8000 if math.copysign(1.0, x) < 0 else 0)
+        if math.isnan(x):  # quiet, with the payload's top 10 bits (F16C's rule)
+            bits = float32_bits(x)
+            return (bits >> 16) & 0x8000 | 0x7E00 | (bits >> 13) & 0x3FF
         try:
             return struct.unpack("<H", struct.pack("<e", x))[0]  # IEEE round-half-even
         except OverflowError:  # beyond 65520 rounds to infinity

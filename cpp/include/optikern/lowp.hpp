@@ -1,7 +1,8 @@
 // 16-bit floating-point storage types for mixed-precision training: bfloat16 (8-bit exponent,
 // 7-bit mantissa) and IEEE float16 (5-bit exponent, 10-bit mantissa), with exact conversions
-// to float, round-to-nearest-even and stochastic rounding from float. Portable C++ (bit
-// manipulation), so every SIMD level and the pure-Python reference agree bit for bit.
+// to float, round-to-nearest-even and stochastic rounding from float. The scalar functions are
+// portable C++ (bit manipulation) and define the results; their vector twins below give the
+// same bits on every SIMD level, and the pure-Python reference (reference_lowp.py) agrees.
 #pragma once
 
 #include <cmath>
@@ -62,7 +63,9 @@ OPTIKERN_INLINE float to_float(float16 h) {
         const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
         return sign ? -magnitude : magnitude;
     }
-    if (exponent == 31) return float_of(sign | 0x7F800000u | (mantissa << 13));
+    // Infinity, or NaN made quiet with its payload kept (what F16C's conversion does).
+    if (exponent == 31)
+        return float_of(sign | 0x7F800000u | (mantissa << 13) | (mantissa ? 0x400000u : 0u));
     return float_of(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 
@@ -154,40 +157,278 @@ OPTIKERN_INLINE bool is_rounding_of(P value, float x, bool stochastic) {
     return value.bits == static_cast<std::uint16_t>(low.bits + 1u) && to_float(low) != x;
 }
 
-// Whether every value[i] is round_nearest(x[i]): one pass without branches, so that the
-// compiler vectorises it (the common case of a mixed step, where nothing was edited).
-template <class P>
-OPTIKERN_INLINE bool all_round_to(const float* OPTIKERN_RESTRICT x,
-                                  const P* OPTIKERN_RESTRICT value,
-                                  std::int64_t n) {
-    std::uint32_t differ = 0;
-    if constexpr (std::is_same_v<P, bfloat16>) {
-        for (std::int64_t i = 0; i < n; ++i) {
-            const std::uint32_t u = bits_of(x[i]);
-            const std::uint32_t nearest = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
-            const std::uint32_t quiet_nan = (u >> 16) | 0x40u;
-            const std::uint32_t r = (u & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : nearest;
-            differ |= (r ^ value[i].bits) & 0xFFFFu;
-        }
-    } else {
-        for (std::int64_t i = 0; i < n; ++i)
-            differ |= static_cast<std::uint32_t>(round_nearest<P>(x[i]).bits ^ value[i].bits);
-    }
-    return differ == 0;
+// The stochastic-rounding stream: 32 random bits for (seed, step, tensor, element), SplitMix64's
+// finaliser over a linear mix of the four, so a stream is reproducible and independent of how
+// the work is split. random_base holds the terms that do not depend on the element.
+inline constexpr std::uint64_t random_element_weight = 0x9E3779B97F4A7C15ull;
+
+OPTIKERN_INLINE std::uint64_t random_base(std::uint64_t seed,
+                                          std::uint64_t step,
+                                          std::uint64_t tensor) {
+    return seed + 0xD1B54A32D192ED03ull * step + 0x8CB92BA72F3D8DD7ull * tensor;
 }
 
-// 32 random bits for (seed, step, tensor, element): SplitMix64's finaliser over a linear mix of
-// the four, so a stream is reproducible and independent of how the work is split.
-OPTIKERN_INLINE std::uint32_t random_bits(std::uint64_t seed,
-                                          std::uint64_t step,
-                                          std::uint64_t tensor,
-                                          std::uint64_t element) {
-    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (element + 1) + 0xD1B54A32D192ED03ull * step +
-                      0x8CB92BA72F3D8DD7ull * tensor;
+OPTIKERN_INLINE std::uint32_t random_mix(std::uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
     return static_cast<std::uint32_t>(z >> 32);
+}
+
+OPTIKERN_INLINE std::uint32_t random_at(std::uint64_t base, std::uint64_t element) {
+    return random_mix(base + random_element_weight * (element + 1));
+}
+
+OPTIKERN_INLINE std::uint32_t random_bits(std::uint64_t seed,
+                                          std::uint64_t step,
+                                          std::uint64_t tensor,
+                                          std::uint64_t element) {
+    return random_at(random_base(seed, step, tensor), element);
+}
+
+// ---- The same conversions V::width elements at a time, for a vector policy V with integer
+// lanes (simd::avx2<float>, simd::avx512<float>). Every function returns the bits of its
+// scalar twin above for every input, NaN, infinities, subnormals and overflow included: the
+// float16 side uses the hardware conversions (F16C / AVX-512F), which round and quiet NaN as
+// to_float16 does; the rest is the same bit formulas on integer lanes. The array functions
+// below run them over whole vectors and the scalar functions over the tail.
+
+template <class P>
+OPTIKERN_INLINE const std::uint16_t* bits_pointer(const P* p) {
+    return reinterpret_cast<const std::uint16_t*>(p);
+}
+
+template <class V>
+OPTIKERN_INLINE typename V::reg load(const bfloat16* p) {
+    return V::from_bits(V::shl(V::widen(V::load_half(bits_pointer(p))), 16));
+}
+
+template <class V>
+OPTIKERN_INLINE typename V::reg load(const float16* p) {
+    return V::from_float16(V::load_half(bits_pointer(p)));
+}
+
+template <class V>
+OPTIKERN_INLINE typename V::reg load(const float* p) {
+    return V::load(p);
+}
+
+template <class V, class P>
+OPTIKERN_INLINE typename V::ireg nearest_bits(typename V::reg x) {
+    if constexpr (std::is_same_v<P, bfloat16>) {
+        const auto u = V::bits(x);
+        const auto odd = V::iand(V::shr(u, 16), V::iset1(1));
+        const auto nearest = V::shr(V::iadd(u, V::iadd(V::iset1(0x7FFFu), odd)), 16);
+        const auto quiet_nan = V::ior(V::shr(u, 16), V::iset1(0x40u));
+        const auto is_nan = V::ilt(V::iset1(0x7F800000u), V::iand(u, V::iset1(0x7FFFFFFFu)));
+        return V::select(is_nan, quiet_nan, nearest);
+    } else {
+        return V::widen(V::to_float16(x));
+    }
+}
+
+// toward_zero on V::width lanes (x finite; other lanes hold anything). Float16's is the
+// hardware conversion rounding toward zero, which also saturates to the largest finite value.
+template <class V, class P>
+OPTIKERN_INLINE typename V::ireg toward_zero_bits(typename V::reg x) {
+    if constexpr (std::is_same_v<P, bfloat16>)
+        return V::shr(V::bits(x), 16);
+    else
+        return V::widen(V::to_float16_toward_zero(x));
+}
+
+// The values of 16-bit patterns held in 32-bit lanes.
+template <class V, class P>
+OPTIKERN_INLINE typename V::reg value_of(typename V::ireg h) {
+    if constexpr (std::is_same_v<P, bfloat16>)
+        return V::from_bits(V::shl(h, 16));
+    else
+        return V::from_float16(V::narrow(h));
+}
+
+// Whether round_stochastic's uniform number (random >> 8) * 2^-24 is below the fraction
+// (x - low) / (high - low), where low and high are x's neighbours in P toward and away from zero,
+// computed without the division: for bfloat16 and normal float16 the fraction is the float bits
+// below P's last mantissa bit, 16 and 13 of them, so the test is an integer comparison with the
+// random number's top bits; subnormal float16 compares in units of 2^-24, where every value
+// involved is exact.
+template <class V, class P>
+OPTIKERN_INLINE typename V::mask above(typename V::reg x, typename V::ireg random) {
+    const auto magnitude = V::iand(V::bits(x), V::iset1(0x7FFFFFFFu));
+    if constexpr (std::is_same_v<P, bfloat16>) {
+        return V::ilt(V::shr(random, 16), V::iand(magnitude, V::iset1(0xFFFFu)));
+    } else {
+        const auto normal = V::ilt(V::shr(random, 19), V::iand(magnitude, V::iset1(0x1FFFu)));
+        const auto units = V::mul(V::from_bits(magnitude), V::set1(16777216.0f));
+        const auto fraction = V::sub(units, V::to_float(V::truncate(units)));
+        const auto subnormal =
+            V::lt(V::to_float(V::shr(random, 8)), V::mul(fraction, V::set1(16777216.0f)));
+        const auto is_subnormal = V::ilt(magnitude, V::iset1(0x38800000u));
+        return V::either(V::both(is_subnormal, subnormal), V::but_not(normal, is_subnormal));
+    }
+}
+
+template <class V>
+OPTIKERN_INLINE typename V::mask is_finite(typename V::reg x) {
+    return V::ilt(V::iand(V::bits(x), V::iset1(0x7FFFFFFFu)), V::iset1(0x7F800000u));
+}
+
+// round_stochastic on V::width lanes: up to the neighbour away from zero when the random number
+// is below the fraction, unless that neighbour is infinite (the lower one is P's largest).
+template <class V, class P>
+OPTIKERN_INLINE typename V::ireg stochastic_bits(typename V::reg x, typename V::ireg random) {
+    constexpr std::uint32_t largest = std::is_same_v<P, bfloat16> ? 0x7F7Fu : 0x7BFFu;
+    const auto low = toward_zero_bits<V, P>(x);
+    const auto saturated = V::ieq(V::iand(low, V::iset1(0x7FFFu)), V::iset1(largest));
+    const auto up = V::but_not(above<V, P>(x, random), saturated);
+    const auto rounded = V::select(up, V::iadd(low, V::iset1(1)), low);
+    return V::select(is_finite<V>(x), rounded, nearest_bits<V, P>(x));
+}
+
+// random_at(base, first), random_at(base, first + 1), ... V::width at a time, in 64-bit lanes.
+template <class V>
+class random_lanes {
+public:
+    OPTIKERN_INLINE random_lanes(std::uint64_t base, std::uint64_t first) {
+        std::uint64_t z[V::width];
+        for (int j = 0; j < V::width; ++j)
+            z[j] = base + random_element_weight * (first + static_cast<std::uint64_t>(j) + 1);
+        low_ = V::wload(z);
+        high_ = V::wload(z + V::width / 2);
+    }
+
+    OPTIKERN_INLINE typename V::ireg next() {
+        const auto bits = V::high_halves(mix(low_), mix(high_));
+        const auto stride = V::wset1(random_element_weight * V::width);
+        low_ = V::wadd(low_, stride);
+        high_ = V::wadd(high_, stride);
+        return bits;
+    }
+
+private:
+    static OPTIKERN_INLINE typename V::wide mix(typename V::wide z) {
+        z = V::wmul(V::wxor(z, V::wshr(z, 30)), V::wset1(0xBF58476D1CE4E5B9ull));
+        z = V::wmul(V::wxor(z, V::wshr(z, 27)), V::wset1(0x94D049BB133111EBull));
+        return V::wxor(z, V::wshr(z, 31));
+    }
+
+    typename V::wide low_, high_;
+};
+
+// out[i] = to_float(in[i]) * inverse_scale (the loss scale's inverse), for a float16, bfloat16
+// or float gradient.
+template <class V, class G>
+OPTIKERN_INLINE void unscale(const G* OPTIKERN_RESTRICT in,
+                             float* OPTIKERN_RESTRICT out,
+                             std::int64_t n,
+                             float inverse_scale) {
+    std::int64_t i = 0;
+    if constexpr (V::width > 1)
+        for (; i + V::width <= n; i += V::width)
+            V::store(out + i, V::mul(load<V>(in + i), V::set1(inverse_scale)));
+    for (; i < n; ++i) out[i] = to_float(in[i]) * inverse_scale;
+}
+
+// out[i] = to_float(in[i]).
+template <class V, class P>
+OPTIKERN_INLINE void widen(const P* OPTIKERN_RESTRICT in,
+                           float* OPTIKERN_RESTRICT out,
+                           std::int64_t n) {
+    std::int64_t i = 0;
+    if constexpr (V::width > 1)
+        for (; i + V::width <= n; i += V::width) V::store(out + i, load<V>(in + i));
+    for (; i < n; ++i) out[i] = to_float(in[i]);
+}
+
+// out[i] = round_nearest<P>(x[i]).
+template <class V, class P>
+OPTIKERN_INLINE void round_nearest(const float* OPTIKERN_RESTRICT x,
+                                   P* OPTIKERN_RESTRICT out,
+                                   std::int64_t n) {
+    std::int64_t i = 0;
+    auto* out_bits = reinterpret_cast<std::uint16_t*>(out);
+    if constexpr (V::width > 1) {
+        for (; i + V::width <= n; i += V::width) {
+            if constexpr (std::is_same_v<P, float16>)
+                V::store_half(out_bits + i, V::to_float16(V::load(x + i)));
+            else
+                V::store_half(out_bits + i, V::narrow(nearest_bits<V, P>(V::load(x + i))));
+        }
+    }
+    for (; i < n; ++i) out[i] = round_nearest<P>(x[i]);
+}
+
+// out[i] = round_stochastic<P>(x[i], random_at(base, first + i)).
+template <class V, class P>
+OPTIKERN_INLINE void round_stochastic(const float* OPTIKERN_RESTRICT x,
+                                      P* OPTIKERN_RESTRICT out,
+                                      std::int64_t n,
+                                      std::uint64_t base,
+                                      std::uint64_t first) {
+    std::int64_t i = 0;
+    if constexpr (V::width > 1) {
+        auto* out_bits = reinterpret_cast<std::uint16_t*>(out);
+        random_lanes<V> random(base, first);
+        for (; i + V::width <= n; i += V::width)
+            V::store_half(out_bits + i,
+                          V::narrow(stochastic_bits<V, P>(V::load(x + i), random.next())));
+    }
+    for (; i < n; ++i)
+        out[i] = round_stochastic<P>(x[i], random_at(base, first + static_cast<std::uint64_t>(i)));
+}
+
+// is_rounding_of on V::width lanes.
+template <class V, class P>
+OPTIKERN_INLINE typename V::mask rounds_from(typename V::ireg value,
+                                             typename V::reg x,
+                                             bool stochastic) {
+    const auto nearest = V::ieq(value, nearest_bits<V, P>(x));
+    if (!stochastic) return nearest;
+    const auto low = toward_zero_bits<V, P>(x);
+    const auto high =
+        V::but_not(V::ieq(value, V::iadd(low, V::iset1(1))), V::eq(value_of<V, P>(low), x));
+    return V::either(nearest, V::both(is_finite<V>(x), V::either(V::ieq(value, low), high)));
+}
+
+// Where value[i] is not what the rounding mode could have written for master[i]
+// (is_rounding_of), master[i] restarts from value[i]. Whole vectors are checked at once; the
+// rare vector holding an edited value is fixed lane by lane.
+template <class V, class P>
+OPTIKERN_INLINE void restart_stale(float* OPTIKERN_RESTRICT master,
+                                   const P* OPTIKERN_RESTRICT value,
+                                   std::int64_t n,
+                                   bool stochastic) {
+    const auto restart = [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i)
+            if (!is_rounding_of(value[i], master[i], stochastic)) master[i] = to_float(value[i]);
+    };
+    std::int64_t i = 0;
+    if constexpr (V::width > 1)
+        for (; i + V::width <= n; i += V::width)
+            if (!V::all(rounds_from<V, P>(V::widen(V::load_half(bits_pointer(value + i))),
+                                          V::load(master + i), stochastic)))
+                restart(i, i + V::width);
+    restart(i, n);
+}
+
+// Whether every value[i] is round_nearest<P>(x[i]): one pass without a branch per vector (the
+// common case of a step under round-to-nearest, where nothing was edited).
+template <class V, class P>
+OPTIKERN_INLINE bool all_round_to(const float* OPTIKERN_RESTRICT x,
+                                  const P* OPTIKERN_RESTRICT value,
+                                  std::int64_t n) {
+    std::int64_t i = 0;
+    if constexpr (V::width > 1) {
+        auto differ = V::iset1(0);
+        for (; i + V::width <= n; i += V::width)
+            differ = V::ior(differ, V::ixor(nearest_bits<V, P>(V::load(x + i)),
+                                            V::widen(V::load_half(bits_pointer(value + i)))));
+        if (V::any(differ)) return false;
+    }
+    std::uint32_t differ = 0;
+    for (; i < n; ++i)
+        differ |= static_cast<std::uint32_t>(round_nearest<P>(x[i]).bits ^ value[i].bits);
+    return differ == 0;
 }
 
 OPTIKERN_INLINE bool is_finite(float x) {

@@ -6,12 +6,15 @@
 // masters by round-to-nearest-even or stochastic rounding. Where a 16-bit param no longer
 // holds a rounding of its master (it was changed outside the optimizer), the master first
 // restarts from the param, so the param the user sees always wins. One pass over memory, the same
-// kernels, and results that do not depend on the SIMD level or the thread count.
+// kernels, and results that do not depend on the SIMD level or the thread count. The whole
+// block runs at one SIMD level (conversions, check, kernel and rounding, lowp.hpp's vector
+// functions), compiled per level like the plain kernels.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "optikern/dispatch/table.hpp"
 #include "optikern/lowp.hpp"
@@ -29,15 +32,106 @@ namespace dispatch {
 
 inline constexpr std::int64_t mixed_block = 1024;
 
-template <class P>
-auto select_all_round_to(simd_level level) {
+// Elements [begin, end) of one tensor, block by block: gradients in, the float kernel, params out.
+template <class Kernel, class V, class P, class G>
+OPTIKERN_INLINE void mixed_range(const buffers_t<Kernel, float>& master,
+                                 const lowp_tensor<P, G>& lowp,
+                                 std::uint64_t tensor,
+                                 std::int64_t begin,
+                                 std::int64_t end,
+                                 const scalars_t<Kernel, float>& s,
+                                 const mixed_options& m) {
+    const float inverse_scale = static_cast<float>(1.0 / m.grad_scale);
+    // Without a loss scale a float32 gradient is read where it is, and a 16-bit one is
+    // converted without the multiply (which would quiet a signalling NaN).
+    const bool unscale = m.grad_scale != 1.0;
+    const bool stochastic = m.mode == rounding::stochastic;
+    const std::uint64_t random = lowp::random_base(m.seed, m.stream, tensor);
+    float grad[mixed_block];
+    float own_master[mixed_block];
+    for (std::int64_t at = begin; at < end; at += mixed_block) {
+        const std::int64_t n = std::min(mixed_block, end - at);
+        const G* raw = lowp.grad + at;
+        const float* g = grad;
+        if (unscale)
+            lowp::unscale<V>(raw, grad, n, inverse_scale);
+        else if constexpr (std::is_same_v<G, float>)
+            g = raw;
+        else
+            lowp::widen<V>(raw, grad, n);
+        P* out = lowp.param + at;
+        auto block = block_of<Kernel>(master, at, g, n);
+        if (master.param == nullptr) {  // no master copy: update the 16-bit values
+            lowp::widen<V>(out, own_master, n);
+            block.param = own_master;
+        } else if (stochastic || !lowp::all_round_to<V>(block.param, out, n)) {
+            // The param the user sees wins over a master it no longer rounds from. (The
+            // branch-free test passes whenever nothing was edited under round-to-nearest.)
+            lowp::restart_stale<V>(block.param, out, n, stochastic);
+        }
+        run_range<Kernel, V>(block, s, 0, n);
+        if (stochastic)
+            lowp::round_stochastic<V>(block.param, out, n, random, static_cast<std::uint64_t>(at));
+        else
+            lowp::round_nearest<V>(block.param, out, n);
+    }
+}
+
+template <class Kernel, class P, class G>
+using mixed_range_fn = void (*)(const buffers_t<Kernel, float>&,
+                                const lowp_tensor<P, G>&,
+                                std::uint64_t,
+                                std::int64_t,
+                                std::int64_t,
+                                const scalars_t<Kernel, float>&,
+                                const mixed_options&);
+
+template <class Kernel, class P, class G>
+void mixed_range_baseline(const buffers_t<Kernel, float>& master,
+                          const lowp_tensor<P, G>& lowp,
+                          std::uint64_t tensor,
+                          std::int64_t begin,
+                          std::int64_t end,
+                          const scalars_t<Kernel, float>& s,
+                          const mixed_options& m) {
+    mixed_range<Kernel, simd::scalar<float>>(master, lowp, tensor, begin, end, s, m);
+}
+
 #if OPTIKERN_X86
-    if (level == simd_level::avx512) return &all_round_to_avx512<P>;
-    if (level == simd_level::avx2) return &all_round_to_avx2<P>;
+template <class Kernel, class P, class G>
+OPTIKERN_TARGET("avx2,f16c")
+OPTIKERN_FLATTEN void mixed_range_avx2(const buffers_t<Kernel, float>& master,
+                                       const lowp_tensor<P, G>& lowp,
+                                       std::uint64_t tensor,
+                                       std::int64_t begin,
+                                       std::int64_t end,
+                                       const scalars_t<Kernel, float>& s,
+                                       const mixed_options& m) {
+    mixed_range<Kernel, simd::avx2<float>>(master, lowp, tensor, begin, end, s, m);
+}
+
+template <class Kernel, class P, class G>
+OPTIKERN_TARGET("avx512f,avx512dq")
+OPTIKERN_FLATTEN void mixed_range_avx512(const buffers_t<Kernel, float>& master,
+                                         const lowp_tensor<P, G>& lowp,
+                                         std::uint64_t tensor,
+                                         std::int64_t begin,
+                                         std::int64_t end,
+                                         const scalars_t<Kernel, float>& s,
+                                         const mixed_options& m) {
+    mixed_range<Kernel, simd::avx512<float>>(master, lowp, tensor, begin, end, s, m);
+}
+#endif
+
+template <class Kernel, class P, class G>
+mixed_range_fn<Kernel, P, G> select_mixed_range(simd_level level) {
+#if OPTIKERN_X86
+    if (level == simd_level::avx512) return &mixed_range_avx512<Kernel, P, G>;
+    if (level == simd_level::avx2) return &mixed_range_avx2<Kernel, P, G>;
 #else
     (void)level;
 #endif
-    return &all_round_to_baseline<P>;
+    return &mixed_range_baseline<Kernel, P, G>;
 }
 
 template <class Kernel, class P, class G>
@@ -46,45 +140,9 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
                std::size_t count,
                const scalars_t<Kernel, float>& s,
                const mixed_options& m) {
-    const range_fn<Kernel, float> fn = select<Kernel, float>(active_simd_level());
-    const auto all_round_to = select_all_round_to<P>(active_simd_level());
-    const float inv_scale = static_cast<float>(1.0 / m.grad_scale);
-    const bool unscale = m.grad_scale != 1.0;
-    const bool stochastic = m.mode == rounding::stochastic;
+    const auto fn = select_mixed_range<Kernel, P, G>(active_simd_level());
     for_each_range(masters, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
-        float grad[mixed_block];
-        float own_master[mixed_block];
-        for (std::int64_t at = begin; at < end; at += mixed_block) {
-            const std::int64_t n = std::min(mixed_block, end - at);
-            const G* raw = lowp[t].grad + at;
-            for (std::int64_t i = 0; i < n; ++i) {
-                const float g = lowp::to_float(raw[i]);
-                grad[i] = unscale ? g * inv_scale : g;
-            }
-            P* out = lowp[t].param + at;
-            auto block = block_of<Kernel>(masters[t], at, grad, n);
-            if (masters[t].param == nullptr) {  // no master copy: update the 16-bit values
-                for (std::int64_t i = 0; i < n; ++i) own_master[i] = lowp::to_float(out[i]);
-                block.param = own_master;
-            } else if (!all_round_to(block.param, out, n)) {
-                // The param the user sees wins over a master it no longer rounds from. (The
-                // test above, one branch-free pass, passes whenever nothing was edited under
-                // round-to-nearest.)
-                for (std::int64_t i = 0; i < n; ++i)
-                    if (!lowp::is_rounding_of(out[i], block.param[i], stochastic))
-                        block.param[i] = lowp::to_float(out[i]);
-            }
-            fn(block, s, 0, n);
-            const float* master = block.param;
-            if (stochastic) {
-                for (std::int64_t i = 0; i < n; ++i)
-                    out[i] = lowp::round_stochastic<P>(
-                        master[i],
-                        lowp::random_bits(m.seed, m.stream, t, static_cast<std::uint64_t>(at + i)));
-            } else {
-                for (std::int64_t i = 0; i < n; ++i) out[i] = lowp::round_nearest<P>(master[i]);
-            }
-        }
+        fn(masters[t], lowp[t], t, begin, end, s, m);
     });
 }
 

@@ -8,7 +8,6 @@
 
 #include "optikern/config.hpp"
 #include "optikern/kernels/reduce.hpp"
-#include "optikern/lowp.hpp"
 #include "optikern/quantize.hpp"
 #include "optikern/simd/avx2.hpp"
 #include "optikern/simd/avx512.hpp"
@@ -45,15 +44,8 @@ bool block_has_nonfinite_baseline(const T* data, std::int64_t n) {
     return kernels::block_has_nonfinite(data, n);
 }
 
-// Mixed precision's check that every 16-bit param still rounds from its master: integer
-// work that vectorises at each level's width, with the same answer on every level.
-template <class P>
-bool all_round_to_baseline(const float* x, const P* value, std::int64_t n) {
-    return lowp::all_round_to(x, value, n);
-}
-
-// 8-bit state: one block quantized or read back (quantize.hpp), plain loops that vectorise
-// with gathers at each level's width, with the same bytes on every level.
+// 8-bit state: one block quantized or read back (quantize.hpp's definition; the AVX2 and
+// AVX-512 versions below write the same bytes).
 inline float quantize_baseline(const code_map& map,
                                const float* values,
                                std::int64_t n,
@@ -115,18 +107,6 @@ template <class T>
 OPTIKERN_TARGET("avx512f")
 OPTIKERN_FLATTEN bool block_has_nonfinite_avx512(const T* data, std::int64_t n) {
     return kernels::block_has_nonfinite(data, n);
-}
-
-template <class P>
-OPTIKERN_TARGET("avx2")
-OPTIKERN_FLATTEN bool all_round_to_avx2(const float* x, const P* value, std::int64_t n) {
-    return lowp::all_round_to(x, value, n);
-}
-
-template <class P>
-OPTIKERN_TARGET("avx512f")
-OPTIKERN_FLATTEN bool all_round_to_avx512(const float* x, const P* value, std::int64_t n) {
-    return lowp::all_round_to(x, value, n);
 }
 
 // The block codec: code_map::quantize/dequantize with the table lookups as gathers (AVX-512;
