@@ -33,6 +33,9 @@ class OptimizerInfo:
     grid: tuple[Mapping[str, Any], ...]  # the option grid: one kwargs row per case
     invalid: tuple[tuple[Mapping[str, Any], type, str], ...]  # (kwargs, error, message regex)
     representative: Mapping[str, Any]  # one config keeping every state name (has "lr")
+    # torch.optim has the class (else torch_defaults are those of the reference library named
+    # in the class docstring, and the tests hold it to the formula instead of to torch)
+    in_torch: bool = True
 
     def __post_init__(self) -> None:
         assert set(self.options.values()) <= set(OPTION_KINDS), self.name
@@ -61,7 +64,9 @@ class OptimizerInfo:
 
     @property
     def torch_grid(self) -> list[dict[str, Any]]:
-        """The rows of the grid that torch.optim takes too."""
+        """The rows of the grid that torch.optim takes too (none if torch lacks the class)."""
+        if not self.in_torch:
+            return []
         return [dict(kwargs) for kwargs in self.grid if set(kwargs) <= set(self.torch_defaults)]
 
 
@@ -401,7 +406,33 @@ ADADELTA = OptimizerInfo(
     representative={"lr": 0.5, "weight_decay": 0.01},
 )
 
+LION = OptimizerInfo(
+    name="Lion",
+    functional_name="lion",
+    reference_name="lion_step",
+    state_names=frozenset({"exp_avg"}),
+    counts_steps=False,
+    torch_defaults={"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0},  # lion-pytorch's
+    options={"lr": "positive", "betas": "betas", "weight_decay": "small", "maximize": "flag"},
+    checked=("lr", "weight_decay"),
+    grid=(
+        {"lr": 0.01},
+        {"lr": 0.01, "betas": (0.5, 0.9), "weight_decay": 0.1},
+        {"lr": 0.01, "betas": (0.0, 1.0), "maximize": True},  # the closed ends of the betas
+    ),
+    invalid=(
+        ({"betas": (1.5, 0.99)}, ValueError, "Invalid beta parameter at index 0"),
+        ({"betas": (0.9, -0.1)}, ValueError, "Invalid beta parameter at index 1"),
+    ),
+    representative={"lr": 0.01, "weight_decay": 0.1},
+    in_torch=False,
+)
+
 OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA]
+OPTIM_DB += [LION]  # not in torch.optim
+#: The rows torch.optim has: tests holding optikern to torch take theirs from here.
+IN_TORCH = [info for info in OPTIM_DB if info.in_torch]
+IN_TORCH_NAMES = [info.name for info in IN_TORCH]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

@@ -19,6 +19,7 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "Adamax": ["exp_avg", "exp_inf"],
     "RAdam": ["exp_avg", "exp_avg_sq"],
     "Adadelta": ["square_avg", "acc_delta"],
+    "Lion": ["exp_avg"],
 }
 
 

@@ -153,6 +153,14 @@ optikern::adadelta_options adadelta_decaying() {
     return o;
 }
 
+optikern::lion_options lion_decaying() {
+    optikern::lion_options o;
+    o.lr = 0.01;
+    o.weight_decay = 0.1;
+    o.maximize = true;
+    return o;
+}
+
 optikern::adam_options adam_amsgrad() {
     optikern::adam_options o;
     o.amsgrad = true;
@@ -296,6 +304,10 @@ int main() {
                      [&] { return run_optimizer<adadelta, float>(adadelta_decaying(), sizes); });
     check_everywhere("adadelta<double>",
                      [&] { return run_optimizer<adadelta, double>(adadelta_decaying(), sizes); });
+    check_everywhere("lion<float>",
+                     [&] { return run_optimizer<lion, float>(lion_decaying(), sizes); });
+    check_everywhere("lion<double>",
+                     [&] { return run_optimizer<lion, double>(lion_decaying(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

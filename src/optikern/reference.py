@@ -343,6 +343,40 @@ def adadelta_step(
         param[i] = param[i] + (-lr) * delta
 
 
+def lion_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-4,
+    betas: tuple[float, float] = (0.9, 0.99),
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    r"""Lion (Chen et al. 2023), in the order of lion-pytorch's ``update_fn``:
+
+    .. math::
+        p_t = p_{t-1}(1 - \gamma\lambda)
+            - \gamma \operatorname{sign}(\beta_1 m_{t-1} + (1 - \beta_1) g_t), \quad
+        m_t = \beta_2 m_{t-1} + (1 - \beta_2) g_t
+
+    with :math:`\operatorname{sign}(0) = 0` (NaN too, as ``torch.sign``). No step count.
+    """
+    if "exp_avg" not in state:
+        state["exp_avg"] = [0.0] * len(param)
+    beta1, beta2 = betas
+    exp_avg = state["exp_avg"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p = param[i]
+        if weight_decay != 0:
+            p = p * (1.0 - lr * weight_decay)
+        c = exp_avg[i] * beta1 + g * (1.0 - beta1)
+        sign = (c > 0) - (c < 0)
+        param[i] = p + (-lr) * sign
+        exp_avg[i] = exp_avg[i] * beta2 + g * (1.0 - beta2)
+
+
 def sparse_adam_step(
     param: list[float],
     grad: list[float],

@@ -1,6 +1,7 @@
 """A drop-in for ``torch.optim`` on CPU: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam`` and ``AdamW``
 are subclasses of torch's own classes whose ``step`` runs optikern's fused kernels on zero-copy
-NumPy views of the tensors.
+NumPy views of the tensors. ``Lion``, which torch.optim lacks, subclasses
+``torch.optim.Optimizer`` with lion-pytorch's signature.
 
 Everything but the arithmetic is torch's: the constructors (signatures, defaults, errors),
 param groups, ``state_dict``/``load_state_dict`` (older checkpoints get torch's defaults),
@@ -37,6 +38,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "Lion",
     "RAdam",
     "RMSprop",
     "SparseAdam",
@@ -164,13 +166,17 @@ class _Dropin(torch.optim.Optimizer):
             if p.grad is not None
         )
         if not fused:
-            super().step()  # torch's implementation, with torch's checks and errors
+            self._unfused_step()
             return loss
         if any(p.dtype == torch.bfloat16 for g in self.param_groups for p in g["params"]):
             import ml_dtypes  # noqa: F401  (fail before any state is made)
         for group in self.param_groups:
             self._step_group(group)
         return loss
+
+    def _unfused_step(self) -> None:
+        """torch's implementation, with torch's checks and errors."""
+        super().step()
 
     def _step_group(self, group: dict[str, Any]) -> None:
         options = self._options(group)
@@ -325,6 +331,44 @@ class Adadelta(_Dropin, torch.optim.Adadelta):
     """``torch.optim.Adadelta`` whose step is optikern's fused kernel."""
 
     _kernel = "adadelta"
+
+
+class Lion(_Dropin):
+    """Lion (Chen et al. 2023) with lion-pytorch's signature (``lion_pytorch.Lion`` plus
+    ``maximize``), whose step is optikern's fused kernel; see :class:`optikern.Lion`. torch.optim
+    has no Lion, so this subclasses ``torch.optim.Optimizer``; what the fused pass does not
+    serve runs lion-pytorch's update in torch operations."""
+
+    _kernel = "lion"
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize)
+        functional.CHECK_OPTIONS[self._kernel](defaults)
+        super().__init__(params, defaults)
+
+    def _unfused_step(self) -> None:
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr = group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = -p.grad if group["maximize"] else p.grad
+                state = self.state[p]
+                if "exp_avg" not in state:
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                exp_avg = state["exp_avg"]
+                p.mul_(1 - lr * group["weight_decay"])
+                p.add_(exp_avg.mul(beta1).add_(grad, alpha=1 - beta1).sign_(), alpha=-lr)
+                exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):

@@ -126,6 +126,15 @@ struct adadelta_options {
     bool maximize = false;
 };
 
+// Lion (lion-pytorch's signature; not in torch.optim). Its weight decay is decoupled.
+struct lion_options {
+    double lr = 1e-4;
+    double beta1 = 0.9;
+    double beta2 = 0.99;
+    double weight_decay = 0.0;
+    bool maximize = false;
+};
+
 // torch.optim.SparseAdam: Adam applied lazily, to the rows a sparse gradient touches.
 struct sparse_adam_options {
     double lr = 1e-3;

@@ -77,6 +77,22 @@ def make(
             np.multiply(t2, step_size, out=t2)
             np.subtract(p, t2, out=p)
 
-    return {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}[
-        optimizer
-    ]
+    def lion(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.99))
+        wd = kwargs.get("weight_decay", 0.0)
+        for p, g, (m, _, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            if wd:
+                np.multiply(p, 1 - lr * wd, out=p)
+            np.multiply(m, beta1, out=t)
+            np.multiply(g, 1 - beta1, out=t2)
+            np.add(t, t2, out=t)
+            np.sign(t, out=t)
+            np.multiply(t, lr, out=t)
+            np.subtract(p, t, out=p)
+            np.multiply(m, beta2, out=m)
+            np.multiply(g, 1 - beta2, out=t)
+            np.add(m, t, out=m)
+
+    steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
+    steps["Lion"] = lion
+    return steps[optimizer]

@@ -114,6 +114,7 @@ def reference_step(config: Config, params: list[np.ndarray]) -> Step:
             "RMSprop": "rmsprop_step",
             "Adam": "adam_step",
             "AdamW": "adamw_step",
+            "Lion": "lion_step",
         }[config.optimizer],
     )
 

@@ -36,6 +36,8 @@ def make(
     flag = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[
         variant
     ]
+    if optimizer in UPDATES:  # not in torch.optim: what its users run instead
+        return _tensor_steps(UPDATES[optimizer], variant, kwargs, tensors)
     try:
         opt = getattr(torch.optim, optimizer)(tensors, **kwargs, **flag)
     except (RuntimeError, TypeError, ValueError):
@@ -49,9 +51,55 @@ def make(
     return step
 
 
+def lion_update(
+    foreach: bool, kwargs: dict[str, Any], params: list, grads: list, exp_avgs: list
+) -> None:
+    """lion-pytorch's update_fn per tensor, or the same with torch's _foreach ops (lerp:
+    one pass per moving average)."""
+    import torch
+
+    lr, wd = kwargs.get("lr", 1e-4), kwargs.get("weight_decay", 0.0)
+    beta1, beta2 = kwargs.get("betas", (0.9, 0.99))
+    if foreach:
+        torch._foreach_mul_(params, 1 - lr * wd)
+        signs = torch._foreach_lerp(exp_avgs, grads, 1 - beta1)
+        torch._foreach_sign_(signs)
+        torch._foreach_add_(params, signs, alpha=-lr)
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta2)
+        return
+    for p, g, m in zip(params, grads, exp_avgs):
+        p.mul_(1 - lr * wd)
+        p.add_(m.clone().mul_(beta1).add(g, alpha=1 - beta1).sign_(), alpha=-lr)
+        m.mul_(beta2).add_(g, alpha=1 - beta2)
+
+
+#: Optimizers torch.optim lacks: their update in torch operations and the state it keeps.
+UPDATES: dict[str, tuple[Callable[..., None], int]] = {"Lion": (lion_update, 1)}
+
+
+def _tensor_steps(
+    update: tuple[Callable[..., None], int], variant: str, kwargs: dict[str, Any], tensors: list
+) -> Callable[[list], None] | None:
+    import torch
+
+    if variant == "fused":
+        return None
+    fn, n_state = update
+    states = [[torch.zeros_like(t) for t in tensors] for _ in range(n_state)]
+    params = [t.detach() for t in tensors]
+
+    def step(grads: list[np.ndarray]) -> None:
+        with torch.no_grad():
+            fn(variant == "foreach", kwargs, params, [torch.from_numpy(g) for g in grads], *states)
+
+    return step
+
+
 def make_deepspeed(
     optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
 ) -> Callable[[list], None] | None:
+    if optimizer == "Lion":
+        return _deepspeed_lion(kwargs, params)
     if optimizer not in ("Adam", "AdamW"):
         return None
     try:
@@ -65,6 +113,30 @@ def make_deepspeed(
         lr=kwargs.get("lr", 1e-3),
         weight_decay=kwargs.get("weight_decay", 0.0),
         adamw_mode=optimizer == "AdamW",
+    )
+
+    def step(grads: list[np.ndarray]) -> None:
+        for t, g in zip(tensors, grads):
+            t.grad = torch.from_numpy(g)
+        opt.step()
+
+    return step
+
+
+def _deepspeed_lion(
+    kwargs: dict[str, Any], params: list[np.ndarray]
+) -> Callable[[list], None] | None:
+    try:
+        import torch
+        from deepspeed.ops.lion import DeepSpeedCPULion
+    except Exception:  # noqa: BLE001 - any failure to import or JIT-build means "not available"
+        return None
+    tensors = [torch.from_numpy(p).requires_grad_(True) for p in params]
+    opt = DeepSpeedCPULion(
+        tensors,
+        lr=kwargs.get("lr", 1e-4),
+        betas=kwargs.get("betas", (0.9, 0.99)),
+        weight_decay=kwargs.get("weight_decay", 0.0),
     )
 
     def step(grads: list[np.ndarray]) -> None:

@@ -33,6 +33,7 @@ CONFIGS = [
     Config("Adam", "Adam", {"lr": 1e-3}, inplace=3),
     Config("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3),
 ]
+CONFIGS += [Config("Lion", "Lion", {"lr": 1e-4, "weight_decay": 1e-2}, inplace=2)]
 
 
 def resnet50_shapes() -> list[tuple[int, ...]]:

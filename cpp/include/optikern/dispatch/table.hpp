@@ -16,6 +16,7 @@
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
 #include "optikern/kernels/clip.hpp"
+#include "optikern/kernels/lion.hpp"
 #include "optikern/kernels/radam.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"

@@ -33,6 +33,11 @@ struct avx2<float> {
     static OPTIKERN_AVX2 inline reg neg(reg a) { return _mm256_sub_ps(_mm256_set1_ps(-0.0f), a); }
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
     static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
+    static OPTIKERN_AVX2 inline reg sign(reg a) {
+        const reg zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+        return _mm256_sub_ps(_mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GT_OQ), one),
+                             _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 template <>
@@ -52,6 +57,11 @@ struct avx2<double> {
     static OPTIKERN_AVX2 inline reg neg(reg a) { return _mm256_sub_pd(_mm256_set1_pd(-0.0), a); }
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_pd(a, b); }
     static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_pd(a, b); }
+    static OPTIKERN_AVX2 inline reg sign(reg a) {
+        const reg zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+        return _mm256_sub_pd(_mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GT_OQ), one),
+                             _mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 }  // namespace optikern::simd

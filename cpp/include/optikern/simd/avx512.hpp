@@ -32,6 +32,11 @@ struct avx512<float> {
     static OPTIKERN_AVX512 inline reg neg(reg a) { return _mm512_sub_ps(_mm512_set1_ps(-0.0f), a); }
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
     static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
+    static OPTIKERN_AVX512 inline reg sign(reg a) {
+        const reg zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+        return _mm512_sub_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, zero, _CMP_GT_OQ), one),
+                             _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 template <>
@@ -51,6 +56,11 @@ struct avx512<double> {
     static OPTIKERN_AVX512 inline reg neg(reg a) { return _mm512_sub_pd(_mm512_set1_pd(-0.0), a); }
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_pd(a, b); }
     static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_pd(a, b); }
+    static OPTIKERN_AVX512 inline reg sign(reg a) {
+        const reg zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+        return _mm512_sub_pd(_mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_GT_OQ), one),
+                             _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 }  // namespace optikern::simd
