@@ -39,7 +39,33 @@ def optax_lion(kwargs: dict[str, Any]) -> Callable:
     return step
 
 
-OPTAX = {"Lion": optax_lion}
+def optax_lamb(kwargs: dict[str, Any]) -> Callable:
+    """optax.lamb: chain(scale_by_adam(b1, b2, eps, eps_root=0), add_decayed_weights(wd),
+    scale_by_trust_ratio(), scale_by_learning_rate(lr)); the trust ratio bounded as
+    DeepSpeed's FusedLamb bounds it (max_coeff, then min_coeff) when those are given."""
+    lr = kwargs.get("lr", 1e-3)
+    b1, b2 = kwargs.get("betas", (0.9, 0.999))
+    eps, wd = kwargs.get("eps", 1e-6), kwargs.get("weight_decay", 0.0)
+    low, high = kwargs.get("min_coeff"), kwargs.get("max_coeff")
+
+    def step(p: np.ndarray, g: np.ndarray, state: dict) -> None:
+        g = -g if kwargs.get("maximize", False) else g
+        count = state["count"] = state.get("count", 0) + 1
+        mu = state["mu"] = (1 - b1) * g + b1 * state.get("mu", 0.0)
+        nu = state["nu"] = (1 - b2) * g**2 + b2 * state.get("nu", 0.0)
+        mu_hat, nu_hat = mu / (1 - b1**count), nu / (1 - b2**count)
+        updates = mu_hat / (np.sqrt(nu_hat) + eps) + wd * p
+        param_norm, update_norm = np.linalg.norm(p), np.linalg.norm(updates)
+        trust = param_norm / update_norm if param_norm > 0 and update_norm > 0 else 1.0
+        if param_norm > 0 and update_norm > 0:
+            trust = trust if high is None else min(trust, high)
+            trust = trust if low is None else max(trust, low)
+        p += -lr * (updates * trust)
+
+    return step
+
+
+OPTAX = {"Lion": optax_lion, "LAMB": optax_lamb}
 
 
 @pytest.mark.parametrize(("info", "kwargs"), CASES, ids=IDS)
@@ -95,6 +121,63 @@ def test_lion_sign_of_zero_nan_and_tiny_values_on_every_level(
     assert param.tobytes() == baseline.tobytes()
     if dtype == np.float64:
         np.testing.assert_array_equal(param, np.array(values))
+
+
+def test_lamb_norm_phase_is_refused_by_the_16bit_and_row_paths() -> None:
+    """The mixed-precision and sparse-row passes have no norm phase: a clear ValueError,
+    nothing written."""
+    from optikern import functional
+
+    f16 = np.linspace(-1, 1, 8).astype(np.float16)
+    f32 = np.linspace(-1, 1, 8).astype(np.float32)
+    before = (f16.copy(), f32.copy())
+    opt = optikern.LAMB([f32, f16])
+    with pytest.raises(ValueError, match="per-tensor norms"):
+        opt.step([np.ones(8, np.float32), np.ones(8, np.float16)])
+    assert np.array_equal(f16, before[0]) and np.array_equal(f32, before[1])
+    state = [np.zeros(8, np.float32), np.zeros(8, np.float32)]
+    with pytest.raises(ValueError, match="per-tensor norms"):
+        master = f16.astype(np.float32)
+        functional._step(
+            "lamb", [master], [np.ones(8, np.float16)], [[s] for s in state], {}, 1, False, [f16]
+        )
+    with pytest.raises(ValueError, match="per-tensor norms"):
+        functional._rows_step(
+            "lamb",
+            f32.reshape(4, 2),
+            np.array([1]),
+            np.ones((1, 2), np.float32),
+            [s.reshape(4, 2) for s in state],
+            {},
+            1,
+        )
+    assert np.array_equal(f32, before[1]) and not any(s.any() for s in state)
+
+
+def test_lamb_sums_do_not_depend_on_threads_or_level() -> None:
+    """A tensor past the threading threshold, many blocks: the norms, hence every bit, are
+    those of the baseline level on one thread. float64: float32 squares add up exactly in
+    double more often than not, which would hide a change of order."""
+    n = 3 * optikern._core.min_elements_per_thread + 7
+
+    def run(level: str, threads: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(5)
+        param = rng.standard_normal(n)
+        optikern.set_num_threads(threads)
+        try:
+            with optikern.simd_level(level):
+                opt = optikern.LAMB([param], lr=0.01, weight_decay=0.01)
+                for _ in range(3):
+                    opt.step([rng.standard_normal(n)])
+        finally:
+            optikern.set_num_threads(0)
+        return [param, *opt.state[param].values()]
+
+    expected = run("baseline", 1)
+    for level in optikern.available_simd_levels():
+        for threads in (1, 2, 3):
+            got = run(level, threads)
+            assert all(np.array_equal(a, b) for a, b in zip(expected, got)), (level, threads)
 
 
 torch = pytest.importorskip("torch")
@@ -157,8 +240,11 @@ def test_dropin_matches_its_torch_operations(
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
+MIXED_NOT_IN_TORCH = [info for info in NOT_IN_TORCH if not info.per_tensor_norms]
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
-@pytest.mark.parametrize("info", NOT_IN_TORCH, ids=[info.name for info in NOT_IN_TORCH])
+@pytest.mark.parametrize("info", MIXED_NOT_IN_TORCH, ids=[i.name for i in MIXED_NOT_IN_TORCH])
 def test_dropin_16bit_params_train_on_float32_masters(
     info: OptimizerInfo, dtype: torch.dtype
 ) -> None:

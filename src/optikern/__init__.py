@@ -31,6 +31,7 @@ from .adamax import Adamax
 from .clip import clip_grad_norm_, clip_grad_value_
 from .errors import NonFiniteError
 from .flat import FlatArrays, flatten
+from .lamb import LAMB
 from .lion import Lion
 from .optimizer import Optimizer
 from .radam import RAdam
@@ -38,6 +39,7 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
+    "LAMB",
     "SGD",
     "Adadelta",
     "Adagrad",

@@ -57,6 +57,7 @@ class AdamaxGroup(_Group): ...
 class RAdamGroup(_Group): ...
 class AdadeltaGroup(_Group): ...
 class LionGroup(_Group): ...
+class LAMBGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -99,6 +100,9 @@ adadelta_state_names: tuple[str, ...]
 lion_step = sgd_step
 lion_check_options = sgd_check_options
 lion_state_names: tuple[str, ...]
+lamb_step = sgd_step
+lamb_check_options = sgd_check_options
+lamb_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

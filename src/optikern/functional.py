@@ -67,7 +67,7 @@ def _lowp(
 
 
 _KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta")
-_KERNELS_NOT_IN_TORCH = ("lion",)
+_KERNELS_NOT_IN_TORCH = ("lion", "lamb")
 # SparseAdam: row updates only, no class
 _ALL_KERNELS = (*_KERNELS, *_KERNELS_NOT_IN_TORCH, "sparse_adam")
 
@@ -89,6 +89,7 @@ GROUPS = {
     "radam": _core.RAdamGroup,
     "adadelta": _core.AdadeltaGroup,
     "lion": _core.LionGroup,
+    "lamb": _core.LAMBGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -141,6 +142,7 @@ __all__ = [
     "clamp_",
     "first_nonfinite",
     "grad_norm",
+    "lamb",
     "lion",
     "radam",
     "rmsprop",
@@ -660,6 +662,49 @@ def lion(
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.lion_step(
         params, grads, [exp_avgs], options, 0, False, check_only, skip_nonfinite, mixed
+    )
+
+
+def lamb(
+    params: Arrays,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_avg_sqs: Arrays,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    min_coeff: float | None = None,
+    max_coeff: float | None = None,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+) -> int:
+    r"""LAMB (You et al. 2020), in place, each array one tensor of the trust ratio; ``step``
+    is the 1-based number of this step.
+
+    .. math::
+        u = \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon} + \lambda p,
+        \quad p \leftarrow p - \gamma \frac{\lVert p \rVert}{\lVert u \rVert} u
+
+    after Adam's moment updates; one C++ call of two passes (moments and norms, then the
+    update). float32/float64 only: 16-bit params are refused (ValueError).
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, (beta1, beta2), eps, weight_decay, min_coeff, max_coeff, maximize)
+    return _core.lamb_step(
+        params,
+        grads,
+        [exp_avgs, exp_avg_sqs],
+        options,
+        step,
+        False,
+        check_only,
+        skip_nonfinite,
+        None,
     )
 
 

@@ -1,7 +1,7 @@
 """A drop-in for ``torch.optim`` on CPU: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam`` and ``AdamW``
 are subclasses of torch's own classes whose ``step`` runs optikern's fused kernels on zero-copy
-NumPy views of the tensors. ``Lion``, which torch.optim lacks, subclasses
-``torch.optim.Optimizer`` with lion-pytorch's signature.
+NumPy views of the tensors. ``Lion`` and ``LAMB``, which torch.optim lacks, subclass
+``torch.optim.Optimizer`` with lion-pytorch's and optax's signatures.
 
 Everything but the arithmetic is torch's: the constructors (signatures, defaults, errors),
 param groups, ``state_dict``/``load_state_dict`` (older checkpoints get torch's defaults),
@@ -32,6 +32,7 @@ import numpy as np
 from . import functional
 
 __all__ = [
+    "LAMB",
     "SGD",
     "Adadelta",
     "Adagrad",
@@ -126,6 +127,8 @@ class _Dropin(torch.optim.Optimizer):
     _kernel: str
     #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
     _fixed: ClassVar[dict[str, Any]] = {}
+    #: Whether the fused pass serves 16-bit params (not with a per-tensor norm phase).
+    _fuses_16bit: ClassVar[bool] = True
 
     def _takes_rows(self, group: dict[str, Any]) -> bool:
         """Whether sparse gradients under these options go to the row kernels (else torch's
@@ -160,7 +163,7 @@ class _Dropin(torch.optim.Optimizer):
         ) and all(
             (_rows_ok(p) and self._takes_rows(group))
             if p.grad.is_sparse
-            else _fused(p, self.state.get(p, {}))
+            else _fused(p, self.state.get(p, {})) and (self._fuses_16bit or p.dtype in _FULL)
             for group in self.param_groups
             for p in group["params"]
             if p.grad is not None
@@ -369,6 +372,71 @@ class Lion(_Dropin):
                 p.mul_(1 - lr * group["weight_decay"])
                 p.add_(exp_avg.mul(beta1).add_(grad, alpha=1 - beta1).sign_(), alpha=-lr)
                 exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)
+
+
+class LAMB(_Dropin):
+    """LAMB (You et al. 2020) with optax's rule and signature plus DeepSpeed's trust-ratio
+    bounds, whose step is optikern's fused two-pass kernel; see :class:`optikern.LAMB`.
+    torch.optim has no LAMB, so this subclasses ``torch.optim.Optimizer``; what the fused pass
+    does not serve (16-bit params included) runs the same update in torch operations."""
+
+    _kernel = "lamb"
+    _fuses_16bit = False
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        *,
+        min_coeff: float | None = None,
+        max_coeff: float | None = None,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            min_coeff=min_coeff,
+            max_coeff=max_coeff,
+            maximize=maximize,
+        )
+        functional.CHECK_OPTIONS[self._kernel](defaults)
+        super().__init__(params, defaults)
+
+    def _unfused_step(self) -> None:
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = -p.grad if group["maximize"] else p.grad
+                state = self.state[p]
+                if "step" not in state:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                t = int(state["step"])
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+                exp_avg_sq.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
+                update = (exp_avg / (1 - beta1**t)) / (
+                    (exp_avg_sq / (1 - beta2**t)).sqrt() + group["eps"]
+                )
+                update.add_(p, alpha=group["weight_decay"])
+                param_norm, update_norm = float(p.norm()), float(update.norm())
+                trust = 1.0
+                if param_norm != 0 and update_norm != 0:
+                    trust = param_norm / update_norm
+                    if group["max_coeff"] is not None:
+                        trust = min(trust, group["max_coeff"])
+                    if group["min_coeff"] is not None:
+                        trust = max(trust, group["min_coeff"])
+                p.add_(update, alpha=-group["lr"] * trust)
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):

@@ -52,7 +52,7 @@ def make(
 
 
 def lion_update(
-    foreach: bool, kwargs: dict[str, Any], params: list, grads: list, exp_avgs: list
+    foreach: bool, kwargs: dict[str, Any], step: int, params: list, grads: list, exp_avgs: list
 ) -> None:
     """lion-pytorch's update_fn per tensor, or the same with torch's _foreach ops (lerp:
     one pass per moving average)."""
@@ -73,8 +73,53 @@ def lion_update(
         m.mul_(beta2).add_(g, alpha=1 - beta2)
 
 
+def lamb_update(
+    foreach: bool,
+    kwargs: dict[str, Any],
+    step: int,
+    params: list,
+    grads: list,
+    exp_avgs: list,
+    exp_avg_sqs: list,
+) -> None:
+    """optax's lamb (without bounds) per tensor, or with torch's _foreach ops (norms from
+    torch._foreach_norm)."""
+    import torch
+
+    lr, eps = kwargs.get("lr", 1e-3), kwargs.get("eps", 1e-6)
+    wd = kwargs.get("weight_decay", 0.0)
+    beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+    bias1, bias2 = 1 - beta1**step, 1 - beta2**step
+    if foreach:
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        denoms = torch._foreach_div(exp_avg_sqs, bias2)
+        torch._foreach_sqrt_(denoms)
+        torch._foreach_add_(denoms, eps)
+        updates = torch._foreach_div(exp_avgs, denoms)
+        torch._foreach_div_(updates, bias1)
+        torch._foreach_add_(updates, params, alpha=wd)
+        ratios = [
+            a / b if a > 0 and b > 0 else 1.0
+            for a, b in zip(torch._foreach_norm(params), torch._foreach_norm(updates))
+        ]
+        torch._foreach_mul_(updates, [-lr * float(r) for r in ratios])
+        torch._foreach_add_(params, updates)
+        return
+    for p, g, m, v in zip(params, grads, exp_avgs, exp_avg_sqs):
+        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        u = (m / bias1) / ((v / bias2).sqrt_().add_(eps))
+        u.add_(p, alpha=wd)
+        param_norm, update_norm = float(p.norm()), float(u.norm())
+        ratio = param_norm / update_norm if param_norm > 0 and update_norm > 0 else 1.0
+        p.add_(u, alpha=-lr * ratio)
+
+
 #: Optimizers torch.optim lacks: their update in torch operations and the state it keeps.
 UPDATES: dict[str, tuple[Callable[..., None], int]] = {"Lion": (lion_update, 1)}
+UPDATES["LAMB"] = (lamb_update, 2)
 
 
 def _tensor_steps(
@@ -87,10 +132,13 @@ def _tensor_steps(
     fn, n_state = update
     states = [[torch.zeros_like(t) for t in tensors] for _ in range(n_state)]
     params = [t.detach() for t in tensors]
+    count = [0]
 
     def step(grads: list[np.ndarray]) -> None:
+        count[0] += 1
+        tensor_grads = [torch.from_numpy(g) for g in grads]
         with torch.no_grad():
-            fn(variant == "foreach", kwargs, params, [torch.from_numpy(g) for g in grads], *states)
+            fn(variant == "foreach", kwargs, count[0], params, tensor_grads, *states)
 
     return step
 
