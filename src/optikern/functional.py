@@ -691,7 +691,8 @@ def lamb(
         \quad p \leftarrow p - \gamma \frac{\lVert p \rVert}{\lVert u \rVert} u
 
     after Adam's moment updates; one C++ call of two passes (moments and norms, then the
-    update). float32/float64 only: 16-bit params are refused (ValueError).
+    update). float32/float64 arrays only: the 16-bit path has no norm pass, so this function
+    takes no ``lowp_params``.
     """
     # the values of _core.<kernel>_option_keys, in that order
     options = (lr, (beta1, beta2), eps, weight_decay, min_coeff, max_coeff, maximize)

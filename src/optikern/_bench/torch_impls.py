@@ -1,4 +1,5 @@
-"""torch.optim's for-loop, foreach and fused implementations, and DeepSpeed's CPU Adam, when
+"""torch.optim's for-loop, foreach and fused implementations (for Lion and LAMB, which
+torch.optim lacks, their update in torch operations), and DeepSpeed's CPU Adam and Lion, when
 installed. Each maker returns a step function or None when the variant does not exist."""
 
 from __future__ import annotations
