@@ -33,6 +33,12 @@ class OptimizerInfo:
     grid: tuple[Mapping[str, Any], ...]  # the option grid: one kwargs row per case
     invalid: tuple[tuple[Mapping[str, Any], type, str], ...]  # (kwargs, error, message regex)
     representative: Mapping[str, Any]  # one config keeping every state name (has "lr")
+    # torch.optim has the class (else torch_defaults are those of the reference library named
+    # in the class docstring, and the tests hold it to the formula instead of to torch)
+    in_torch: bool = True
+    # the update scales each tensor by its norms (a norm phase): the reference needs every
+    # element, and the 16-bit and sparse-row paths refuse it
+    per_tensor_norms: bool = False
 
     def __post_init__(self) -> None:
         assert set(self.options.values()) <= set(OPTION_KINDS), self.name
@@ -61,7 +67,9 @@ class OptimizerInfo:
 
     @property
     def torch_grid(self) -> list[dict[str, Any]]:
-        """The rows of the grid that torch.optim takes too."""
+        """The rows of the grid that torch.optim takes too (none if torch lacks the class)."""
+        if not self.in_torch:
+            return []
         return [dict(kwargs) for kwargs in self.grid if set(kwargs) <= set(self.torch_defaults)]
 
 
@@ -401,7 +409,71 @@ ADADELTA = OptimizerInfo(
     representative={"lr": 0.5, "weight_decay": 0.01},
 )
 
+LION = OptimizerInfo(
+    name="Lion",
+    functional_name="lion",
+    reference_name="lion_step",
+    state_names=frozenset({"exp_avg"}),
+    counts_steps=False,
+    torch_defaults={"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0},  # lion-pytorch's
+    options={"lr": "positive", "betas": "betas", "weight_decay": "small", "maximize": "flag"},
+    checked=("lr", "weight_decay"),
+    grid=(
+        {"lr": 0.01},
+        {"lr": 0.01, "betas": (0.5, 0.9), "weight_decay": 0.1},
+        {"lr": 0.01, "betas": (0.0, 1.0), "maximize": True},  # the closed ends of the betas
+    ),
+    invalid=(
+        ({"betas": (1.5, 0.99)}, ValueError, "Invalid beta parameter at index 0"),
+        ({"betas": (0.9, -0.1)}, ValueError, "Invalid beta parameter at index 1"),
+    ),
+    representative={"lr": 0.01, "weight_decay": 0.1},
+    in_torch=False,
+)
+
 OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA]
+LAMB = OptimizerInfo(
+    name="LAMB",
+    functional_name="lamb",
+    reference_name="lamb_step",
+    state_names=frozenset({"step", "exp_avg", "exp_avg_sq"}),
+    counts_steps=True,
+    torch_defaults={"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-6, "weight_decay": 0.0},  # optax
+    options={
+        "lr": "positive",
+        "betas": "betas",
+        "eps": "positive",
+        "weight_decay": "small",
+        "min_coeff": "small",
+        "max_coeff": "positive",
+        "maximize": "flag",
+    },
+    checked=("lr", "eps", "weight_decay", "min_coeff", "max_coeff"),
+    grid=(
+        {},
+        {"lr": 0.01, "betas": (0.5, 0.9), "weight_decay": 0.1},
+        {"lr": 0.01, "eps": 1e-3, "maximize": True},
+        # the trust ratio is near 1 on random data: each bound takes over
+        {"lr": 0.01, "max_coeff": 0.8},
+        {"lr": 0.01, "weight_decay": 0.01, "min_coeff": 1.5, "max_coeff": 10.0},
+    ),
+    invalid=(
+        ({"betas": (1.0, 0.999)}, ValueError, "Invalid beta parameter at index 0"),
+        ({"max_coeff": -1.0}, ValueError, "Invalid max_coeff value"),
+        ({"min_coeff": "0.1"}, TypeError, "min_coeff: expected a real number"),
+    ),
+    representative={"lr": 0.01, "weight_decay": 0.01},
+    in_torch=False,
+    per_tensor_norms=True,
+)
+
+OPTIM_DB += [LION, LAMB]  # not in torch.optim
+#: The rows torch.optim has: tests holding optikern to torch take theirs from here.
+IN_TORCH = [info for info in OPTIM_DB if info.in_torch]
+IN_TORCH_NAMES = [info.name for info in IN_TORCH]
+#: The rows the 16-bit (mixed-precision) path serves: those without a norm phase.
+MIXED = [info for info in OPTIM_DB if not info.per_tensor_norms]
+MIXED_NAMES = [info.name for info in MIXED]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

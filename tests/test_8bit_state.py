@@ -18,6 +18,7 @@ QUANTIZABLE = {
     "RAdam": dict(lr=1e-2),
     "Adamax": dict(lr=1e-2),
     "Adadelta": dict(lr=1.0),
+    "Lion": dict(lr=1e-3, weight_decay=0.1),
 }
 SIZES = [1, 255, 256, 257, 4099]
 

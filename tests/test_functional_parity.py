@@ -19,6 +19,8 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "Adamax": ["exp_avg", "exp_inf"],
     "RAdam": ["exp_avg", "exp_avg_sq"],
     "Adadelta": ["square_avg", "acc_delta"],
+    "Lion": ["exp_avg"],
+    "LAMB": ["exp_avg", "exp_avg_sq"],
 }
 
 
@@ -46,7 +48,7 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
     for step in range(1, 5):
         grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         extra: dict[str, Any] = {"first_step": step == 1} if case.optimizer == "SGD" else {}
-        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam"):  # rules using t
+        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam", "LAMB"):  # use t
             extra["step"] = step
         case.info.functional(
             params, grads, *(states[name] for name in STATE_ARGS[case.optimizer]), **kwargs, **extra

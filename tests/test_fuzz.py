@@ -17,7 +17,7 @@ import optikern
 from optikern import _core, functional
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 settings.register_profile(
@@ -123,7 +123,10 @@ def test_classes(data: st.DataObject) -> None:
     ref = info.reference
     for p, s, g in zip(params, snaps, grads):
         values = s.astype(np.float64).ravel().tolist()
-        ref(values, g.astype(np.float64).ravel().tolist(), {}, **options)
+        try:
+            ref(values, g.astype(np.float64).ravel().tolist(), {}, **options)
+        except ZeroDivisionError:  # eps = 0 on a zero gradient: Python raises where IEEE
+            assume(False)  # gives NaN, so the reference has no value to compare
         tol = 1e-5 if p.dtype.itemsize <= 4 else 1e-12
         np.testing.assert_allclose(p.astype(np.float64).ravel(), values, rtol=tol, atol=tol)
 

@@ -1,6 +1,7 @@
 """Dense arrays that are not C-contiguous (Fortran order, transposes, channels-last) are updated
 in place with zero copies when param, gradient and state share strides: an elementwise update
-does not care about element order. Results equal those of C-contiguous copies bit for bit;
+does not care about element order. Results equal those of C-contiguous copies bit for bit
+(up to the rounding of a norm's sum, which follows memory order, for LAMB);
 mismatched layouts and arrays with gaps are refused, naming the argument."""
 
 from __future__ import annotations
@@ -35,11 +36,17 @@ def test_dense_layouts_train_like_c_order(case: Case, layout: str) -> None:
         twin.step(grads)
     assert params[0].__array_interface__["data"][0] == address  # updated in place
     assert params[0].tobytes(order="A") != copies[0].tobytes(order="A") or layout != "fortran"
-    np.testing.assert_array_equal(params[0], copies[0])
+    # per-tensor norms are summed in memory order: equal up to the rounding of that sum
+    same = (
+        (lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15))
+        if case.info.per_tensor_norms
+        else np.testing.assert_array_equal
+    )
+    same(params[0], copies[0])
     for key, value in opt.state[params[0]].items():
         if isinstance(value, np.ndarray):
             assert value.strides == params[0].strides, key  # state shares the layout
-            np.testing.assert_array_equal(value, twin.state[copies[0]][key])
+            same(value, twin.state[copies[0]][key])
     restored = case.make([make(np.zeros(shape)), np.zeros(7)])
     restored.load_state_dict(opt.state_dict())
     first = restored.param_groups[0]["params"][0]

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
-from optim_db import NAMES, OPTIM_DB, OptimizerInfo
+from optim_db import IN_TORCH, IN_TORCH_NAMES, OPTIM_DB, OptimizerInfo
 
 import optikern
 from optikern import lr_scheduler as S
@@ -59,7 +59,7 @@ def trace(module: Any, make: Callable, opt: Any, step_optimizer: bool = False) -
     return out
 
 
-@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+@pytest.mark.parametrize("info", IN_TORCH, ids=IN_TORCH_NAMES)
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_matches_torch(name: str, info: OptimizerInfo) -> None:
     torch = pytest.importorskip("torch")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from optim_db import NAMES, OPTIM_DB, OptimizerInfo
+from optim_db import MIXED, MIXED_NAMES, OptimizerInfo
 
 import optikern
 from optikern import reference_lowp as R
@@ -40,7 +40,7 @@ def model_round(
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
 @pytest.mark.parametrize("grad_format", ["same", "float32"])
 @pytest.mark.parametrize("fmt", list(FORMATS))
-@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+@pytest.mark.parametrize("info", MIXED, ids=MIXED_NAMES)
 def test_masters_exact_and_rounding_modelled(info, fmt, grad_format, rounding, level) -> None:
     with optikern.simd_level(level):
         run_and_check(info, fmt, grad_format, rounding)

@@ -17,7 +17,9 @@ the largest error measured over every case is ~4 eps, 1/20 of the bound.
 
 The reference is a pure-Python loop; for 100003 elements it runs on a sample of indices
 (the first and last 40, where the vector tails are, and 64 random ones): elements are updated
-independently, so a sample is an exact check of those elements.
+independently, so a sample is an exact check of those elements. An update scaled by its
+tensor's norms (LAMB) depends on every element: there the reference sees all of them, at
+10007 elements instead of 100003 (still three blocks of the norm phase's sums).
 """
 
 from __future__ import annotations
@@ -31,18 +33,22 @@ STEPS = 20
 EPS32 = float(np.finfo(np.float32).eps)
 
 
-def sample(n: int, rng: np.random.Generator) -> np.ndarray:
-    if n <= 1000:
+def sample(n: int, rng: np.random.Generator, elementwise: bool = True) -> np.ndarray:
+    if n <= 1000 or not elementwise:
         return np.arange(n)
     ends = np.concatenate([np.arange(40), np.arange(n - 40, n)])
     return np.unique(np.concatenate([ends, rng.choice(n, 64, replace=False)]))
 
 
-def check(got: np.ndarray, want: list[float], dtype: type, what: str) -> None:
+def check(got: np.ndarray, want: list[float], dtype: type, what: str, norms: bool = False) -> None:
     want_arr = np.array(want, dtype=np.float64)
     got64 = got.astype(np.float64)
     if dtype == np.float64:
-        np.testing.assert_allclose(got64, want_arr, rtol=1e-12, atol=1e-300, err_msg=what)
+        # norms: the kernel's sums (blocks, lanes) and the reference's (element order) differ
+        # in the last bits, which moves every element by ~1e-16 of the update: an element
+        # that nearly cancels is held to the tensor's scale
+        scale = max(1.0, float(np.max(np.abs(want_arr), initial=0.0))) if norms else 1e-288
+        np.testing.assert_allclose(got64, want_arr, rtol=1e-12, atol=1e-12 * scale, err_msg=what)
     else:
         tol = 4 * STEPS * EPS32
         scale = max(1.0, float(np.max(np.abs(want_arr), initial=0.0)))
@@ -55,8 +61,11 @@ def check(got: np.ndarray, want: list[float], dtype: type, what: str) -> None:
 def test_kernel_matches_reference(
     case: Case, dtype: type, size: int, simd_level: str, rng: np.random.Generator
 ) -> None:
+    if case.info.per_tensor_norms and size > 10007:
+        size = 10007  # the reference needs every element; 3 blocks of the norm phase
     param = rng.standard_normal(size).astype(dtype)
-    idx = sample(size, rng)
+    norms = case.info.per_tensor_norms
+    idx = sample(size, rng, not norms)
     ref_param = [float(x) for x in param[idx]]
     ref_state: dict = {}
     opt = case.make([param])
@@ -65,11 +74,11 @@ def test_kernel_matches_reference(
         opt.step([grad])
         case.reference(ref_param, [float(x) for x in grad[idx]], ref_state, **case.kwargs)
         if step in (0, STEPS - 1):
-            check(param[idx], ref_param, dtype, f"param after step {step + 1}")
+            check(param[idx], ref_param, dtype, f"param after step {step + 1}", norms)
     state = opt.state[param]
     for name, value in ref_state.items():
         if name == "step":
             assert state["step"] == value
         else:
             assert state[name].dtype == dtype
-            check(state[name][idx], value, dtype, name)
+            check(state[name][idx], value, dtype, name, norms)

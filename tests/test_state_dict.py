@@ -10,7 +10,7 @@ import pickle
 
 import numpy as np
 import pytest
-from optim_db import CASES, NAMES, OPTIM_DB, Case, OptimizerInfo
+from optim_db import CASES, MIXED, MIXED_NAMES, Case, OptimizerInfo
 
 import optikern
 
@@ -109,7 +109,7 @@ def test_round_trip_resumes_bit_for_bit(case: Case, dtype: type, transport: str)
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("fmt", ["float16", "bfloat16"])
-@pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
+@pytest.mark.parametrize("info", MIXED, ids=MIXED_NAMES)
 def test_16bit_round_trip_restores_masters_and_state(
     info: OptimizerInfo, fmt: str, transport: str
 ) -> None:

@@ -146,6 +146,7 @@ typename Kernel::options parse_options(py::handle group) {
             value = PySequence_Fast_ITEMS(found)[f.index];
         }
         if (f.real != nullptr) {
+            if (f.rule == option_rule::non_negative_or_none && value.is_none()) continue;
             o.*f.real = real_option(value, name);
             if (!satisfies(f.rule, o.*f.real))
                 throw py::value_error(std::string("Invalid ") + f.what + ": " +

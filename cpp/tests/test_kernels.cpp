@@ -239,6 +239,23 @@ optikern::adadelta_options adadelta_decaying() {
     return o;
 }
 
+optikern::lion_options lion_decaying() {
+    optikern::lion_options o;
+    o.lr = 0.01;
+    o.weight_decay = 0.1;
+    o.maximize = true;
+    return o;
+}
+
+optikern::lamb_options lamb_bounded() {
+    optikern::lamb_options o;
+    o.lr = 0.01;
+    o.weight_decay = 0.01;
+    o.max_coeff = 0.8;  // reached: the trust ratio is near 1 on random data
+    o.maximize = true;
+    return o;
+}
+
 optikern::adam_options adam_amsgrad() {
     optikern::adam_options o;
     o.amsgrad = true;
@@ -325,6 +342,12 @@ void check_validation() {
         optikern::sgd_options o;
         o.nesterov = true;
         optikern::optimizer<optikern::kernels::sgd, double> sgd(o);
+    });
+    expect_throw<std::invalid_argument>("16-bit params of a kernel with a norm phase", [] {
+        std::vector<optikern::bfloat16> low(4);
+        std::vector<float> m(4), v(4);
+        optikern::optimizer<optikern::kernels::lamb, float, optikern::bfloat16> lamb;
+        lamb.add(low.data(), 4, {m.data(), v.data()});
     });
 }
 
@@ -519,6 +542,14 @@ int main() {
                      [&] { return run_optimizer<adadelta, float>(adadelta_decaying(), sizes); });
     check_everywhere("adadelta<double>",
                      [&] { return run_optimizer<adadelta, double>(adadelta_decaying(), sizes); });
+    check_everywhere("lion<float>",
+                     [&] { return run_optimizer<lion, float>(lion_decaying(), sizes); });
+    check_everywhere("lion<double>",
+                     [&] { return run_optimizer<lion, double>(lion_decaying(), sizes); });
+    check_everywhere("lamb<float>",
+                     [&] { return run_optimizer<lamb, float>(lamb_bounded(), sizes); });
+    check_everywhere("lamb<double>",
+                     [&] { return run_optimizer<lamb, double>(lamb_bounded(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

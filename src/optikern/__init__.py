@@ -31,12 +31,15 @@ from .adamax import Adamax
 from .clip import clip_grad_norm_, clip_grad_value_
 from .errors import NonFiniteError
 from .flat import FlatArrays, flatten
+from .lamb import LAMB
+from .lion import Lion
 from .optimizer import Optimizer
 from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
+    "LAMB",
     "SGD",
     "Adadelta",
     "Adagrad",
@@ -45,6 +48,7 @@ __all__ = [
     "Adamax",
     "FlatArrays",
     "GradientAccumulator",
+    "Lion",
     "NonFiniteError",
     "Optimizer",
     "RAdam",

@@ -56,6 +56,8 @@ class AdamGroup(_Group): ...
 class AdamaxGroup(_Group): ...
 class RAdamGroup(_Group): ...
 class AdadeltaGroup(_Group): ...
+class LionGroup(_Group): ...
+class LAMBGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -95,6 +97,12 @@ radam_state_names: tuple[str, ...]
 adadelta_step = sgd_step
 adadelta_check_options = sgd_check_options
 adadelta_state_names: tuple[str, ...]
+lion_step = sgd_step
+lion_check_options = sgd_check_options
+lion_state_names: tuple[str, ...]
+lamb_step = sgd_step
+lamb_check_options = sgd_check_options
+lamb_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

@@ -73,7 +73,9 @@ def _lowp(
 
 
 _KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta")
-_ALL_KERNELS = (*_KERNELS, "sparse_adam")  # SparseAdam: row updates only, no class
+_KERNELS_NOT_IN_TORCH = ("lion", "lamb")
+# SparseAdam: row updates only, no class
+_ALL_KERNELS = (*_KERNELS, *_KERNELS_NOT_IN_TORCH, "sparse_adam")
 
 #: Each kernel's state names (torch's), in the order its step takes them.
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _ALL_KERNELS}
@@ -95,6 +97,8 @@ GROUPS = {
     "adamax": _core.AdamaxGroup,
     "radam": _core.RAdamGroup,
     "adadelta": _core.AdadeltaGroup,
+    "lion": _core.LionGroup,
+    "lamb": _core.LAMBGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -249,6 +253,8 @@ __all__ = [
     "dynamic_map",
     "first_nonfinite",
     "grad_norm",
+    "lamb",
+    "lion",
     "quantize_blockwise",
     "quantized_like",
     "radam",
@@ -756,6 +762,85 @@ def adadelta(
         check_only,
         skip_nonfinite,
         mixed,
+    )
+
+
+def lion(
+    params: Arrays | None,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    *,
+    lr: float = 1e-4,
+    beta1: float = 0.9,
+    beta2: float = 0.99,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""Lion (Chen et al. 2023), in place.
+
+    .. math::
+        p \leftarrow p (1 - \gamma\lambda)
+            - \gamma \operatorname{sign}(\beta_1 m + (1 - \beta_1) g), \quad
+        m \leftarrow \beta_2 m + (1 - \beta_2) g
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, (beta1, beta2), weight_decay, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.lion_step(
+        params, grads, [exp_avgs], options, 0, False, check_only, skip_nonfinite, mixed
+    )
+
+
+def lamb(
+    params: Arrays,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_avg_sqs: Arrays,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    min_coeff: float | None = None,
+    max_coeff: float | None = None,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+) -> int:
+    r"""LAMB (You et al. 2020), in place, each array one tensor of the trust ratio; ``step``
+    is the 1-based number of this step.
+
+    .. math::
+        u = \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon} + \lambda p,
+        \quad p \leftarrow p - \gamma \frac{\lVert p \rVert}{\lVert u \rVert} u
+
+    after Adam's moment updates; one C++ call of two passes (moments and norms, then the
+    update). float32/float64 arrays only: the 16-bit path has no norm pass, so this function
+    takes no ``lowp_params``.
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, (beta1, beta2), eps, weight_decay, min_coeff, max_coeff, maximize)
+    return _core.lamb_step(
+        params,
+        grads,
+        [exp_avgs, exp_avg_sqs],
+        options,
+        step,
+        False,
+        check_only,
+        skip_nonfinite,
+        None,
     )
 
 

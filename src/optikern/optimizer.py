@@ -94,7 +94,7 @@ class Optimizer:
         ``rounding="stochastic"``, or updates smaller than half the 16-bit spacing are lost.
     state_bits : {32, 8}, default 32
         Optimizers whose state is a running average (SGD with momentum, RMSprop, Adam, AdamW,
-        RAdam, Adamax, Adadelta) may keep it in 8 bits per element: blockwise dynamic
+        RAdam, Adamax, Adadelta, Lion) may keep it in 8 bits per element: blockwise dynamic
         quantization (Dettmers et al. 2022, as bitsandbytes): ``state[p][name]`` holds uint8
         codes, ``name + "_absmax"`` a float32 scale per block of 256 elements and
         ``name + "_qmap"`` the 256 codes; each step reads the state back, updates it in float32

@@ -345,6 +345,98 @@ def adadelta_step(
         param[i] = param[i] + (-lr) * delta
 
 
+def lion_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-4,
+    betas: tuple[float, float] = (0.9, 0.99),
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    r"""Lion (Chen et al. 2023), in the order of lion-pytorch's ``update_fn``:
+
+    .. math::
+        p_t = p_{t-1}(1 - \gamma\lambda)
+            - \gamma \operatorname{sign}(\beta_1 m_{t-1} + (1 - \beta_1) g_t), \quad
+        m_t = \beta_2 m_{t-1} + (1 - \beta_2) g_t
+
+    with :math:`\operatorname{sign}(0) = 0` (NaN too, as ``torch.sign``). No step count.
+    """
+    if "exp_avg" not in state:
+        state["exp_avg"] = [0.0] * len(param)
+    beta1, beta2 = betas
+    exp_avg = state["exp_avg"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p = param[i]
+        if weight_decay != 0:
+            p = p * (1.0 - lr * weight_decay)
+        c = exp_avg[i] * beta1 + g * (1.0 - beta1)
+        sign = (c > 0) - (c < 0)
+        param[i] = p + (-lr) * sign
+        exp_avg[i] = exp_avg[i] * beta2 + g * (1.0 - beta2)
+
+
+def lamb_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+    min_coeff: float | None = None,
+    max_coeff: float | None = None,
+    maximize: bool = False,
+) -> None:
+    r"""LAMB (You et al. 2020) as optax's ``lamb``, one param being one tensor:
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \quad
+        u_t = \frac{m_t / (1 - \beta_1^t)}{\sqrt{v_t / (1 - \beta_2^t)} + \epsilon}
+            + \lambda p_{t-1}, \quad
+        p_t = p_{t-1} - \gamma \frac{\lVert p_{t-1} \rVert}{\lVert u_t \rVert} u_t
+
+    The trust ratio is 1 when either norm is 0, else bounded by DeepSpeed's ``max_coeff``
+    then ``min_coeff`` when given.
+    """
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = [0.0] * len(param)
+        state["exp_avg_sq"] = [0.0] * len(param)
+    state["step"] += 1
+    t = state["step"]
+    beta1, beta2 = betas
+    inv_bias_correction1 = 1.0 / (1.0 - beta1**t)
+    inv_bias_correction2 = 1.0 / (1.0 - beta2**t)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    update = []
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        exp_avg[i] = exp_avg[i] * beta1 + g * (1.0 - beta1)
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + (g * g) * (1.0 - beta2)
+        denom = math.sqrt(exp_avg_sq[i] * inv_bias_correction2) + eps
+        u = (exp_avg[i] * inv_bias_correction1) / denom
+        if weight_decay != 0:
+            u = u + weight_decay * param[i]
+        update.append(u)
+    param_norm = math.sqrt(sum(p * p for p in param))
+    update_norm = math.sqrt(sum(u * u for u in update))
+    trust = 1.0
+    if param_norm != 0 and update_norm != 0:
+        trust = param_norm / update_norm
+        if max_coeff is not None:
+            trust = min(trust, max_coeff)
+        if min_coeff is not None:
+            trust = max(trust, min_coeff)
+    for i in range(len(param)):
+        param[i] = param[i] + (-(lr * trust)) * update[i]
+
+
 def sparse_adam_step(
     param: list[float],
     grad: list[float],

@@ -1,6 +1,7 @@
 """A drop-in for ``torch.optim`` on CPU: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam`` and ``AdamW``
 are subclasses of torch's own classes whose ``step`` runs optikern's fused kernels on zero-copy
-NumPy views of the tensors.
+NumPy views of the tensors. ``Lion`` and ``LAMB``, which torch.optim lacks, subclass
+``torch.optim.Optimizer`` with lion-pytorch's and optax's signatures.
 
 Everything but the arithmetic is torch's: the constructors (signatures, defaults, errors),
 param groups, ``state_dict``/``load_state_dict`` (older checkpoints get torch's defaults),
@@ -31,6 +32,7 @@ import numpy as np
 from . import functional
 
 __all__ = [
+    "LAMB",
     "SGD",
     "Adadelta",
     "Adagrad",
@@ -39,6 +41,7 @@ __all__ = [
     "AdamW",
     "AdamW8bit",
     "Adamax",
+    "Lion",
     "RAdam",
     "RMSprop",
     "SparseAdam",
@@ -128,6 +131,8 @@ class _Dropin(torch.optim.Optimizer):
     _kernel: str
     #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
     _fixed: ClassVar[dict[str, Any]] = {}
+    #: Whether the fused pass serves 16-bit params (not with a per-tensor norm phase).
+    _fuses_16bit: ClassVar[bool] = True
 
     def __init__(
         self, *args: Any, state_bits: int = 32, min_8bit_size: int = 4096, **kwargs: Any
@@ -177,7 +182,7 @@ class _Dropin(torch.optim.Optimizer):
         ) and all(
             (_rows_ok(p) and self._takes_rows(group))
             if p.grad.is_sparse
-            else _fused(p, self.state.get(p, {}))
+            else _fused(p, self.state.get(p, {})) and (self._fuses_16bit or p.dtype in _FULL)
             for group in self.param_groups
             for p in group["params"]
             if p.grad is not None
@@ -187,13 +192,17 @@ class _Dropin(torch.optim.Optimizer):
                 _Blockwise8bit(self, group).step()
             return loss
         if not fused:
-            super().step()  # torch's implementation, with torch's checks and errors
+            self._unfused_step()
             return loss
         if any(p.dtype == torch.bfloat16 for g in self.param_groups for p in g["params"]):
             import ml_dtypes  # noqa: F401  (fail before any state is made)
         for group in self.param_groups:
             self._step_group(group)
         return loss
+
+    def _unfused_step(self) -> None:
+        """torch's implementation, with torch's checks and errors."""
+        super().step()
 
     def _step_group(self, group: dict[str, Any]) -> None:
         options = self._options(group)
@@ -508,6 +517,109 @@ class Adadelta(_Dropin, torch.optim.Adadelta):
     """``torch.optim.Adadelta`` whose step is optikern's fused kernel."""
 
     _kernel = "adadelta"
+
+
+class Lion(_Dropin):
+    """Lion (Chen et al. 2023) with lion-pytorch's signature (``lion_pytorch.Lion`` plus
+    ``maximize``), whose step is optikern's fused kernel; see :class:`optikern.Lion`. torch.optim
+    has no Lion, so this subclasses ``torch.optim.Optimizer``; what the fused pass does not
+    serve runs lion-pytorch's update in torch operations."""
+
+    _kernel = "lion"
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize)
+        functional.CHECK_OPTIONS[self._kernel](defaults)
+        super().__init__(params, defaults)
+
+    def _unfused_step(self) -> None:
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr = group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = -p.grad if group["maximize"] else p.grad
+                state = self.state[p]
+                if "exp_avg" not in state:
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                exp_avg = state["exp_avg"]
+                p.mul_(1 - lr * group["weight_decay"])
+                p.add_(exp_avg.mul(beta1).add_(grad, alpha=1 - beta1).sign_(), alpha=-lr)
+                exp_avg.mul_(beta2).add_(grad, alpha=1 - beta2)
+
+
+class LAMB(_Dropin):
+    """LAMB (You et al. 2020) with optax's rule and signature plus DeepSpeed's trust-ratio
+    bounds, whose step is optikern's fused two-pass kernel; see :class:`optikern.LAMB`.
+    torch.optim has no LAMB, so this subclasses ``torch.optim.Optimizer``; what the fused pass
+    does not serve (16-bit params included) runs the same update in torch operations."""
+
+    _kernel = "lamb"
+    _fuses_16bit = False
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        *,
+        min_coeff: float | None = None,
+        max_coeff: float | None = None,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            min_coeff=min_coeff,
+            max_coeff=max_coeff,
+            maximize=maximize,
+        )
+        functional.CHECK_OPTIONS[self._kernel](defaults)
+        super().__init__(params, defaults)
+
+    def _unfused_step(self) -> None:
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = -p.grad if group["maximize"] else p.grad
+                state = self.state[p]
+                if "step" not in state:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                t = int(state["step"])
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+                exp_avg_sq.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
+                update = (exp_avg / (1 - beta1**t)) / (
+                    (exp_avg_sq / (1 - beta2**t)).sqrt() + group["eps"]
+                )
+                update.add_(p, alpha=group["weight_decay"])
+                param_norm, update_norm = float(p.norm()), float(update.norm())
+                trust = 1.0
+                if param_norm != 0 and update_norm != 0:
+                    trust = param_norm / update_norm
+                    if group["max_coeff"] is not None:
+                        trust = min(trust, group["max_coeff"])
+                    if group["min_coeff"] is not None:
+                        trust = max(trust, group["min_coeff"])
+                p.add_(update, alpha=-group["lr"] * trust)
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):

@@ -70,6 +70,23 @@ struct adadelta_buffers {
 };
 
 template <class T>
+struct lion_buffers {
+    T* param;
+    const T* grad;
+    T* exp_avg;
+    std::int64_t size;
+};
+
+template <class T>
+struct lamb_buffers {
+    T* param;
+    const T* grad;
+    T* exp_avg;
+    T* exp_avg_sq;
+    std::int64_t size;
+};
+
+template <class T>
 struct sparse_adam_buffers {
     T* param;
     const T* grad;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 namespace optikern {
 
@@ -16,7 +17,15 @@ struct step_context {
 };
 
 // What a value must satisfy; the checks fail on NaN as torch's `not value >= 0` does.
-enum class option_rule { any, non_negative, unit_interval, closed_unit_interval, flag };
+// non_negative_or_none: None (from Python) keeps the default, which switches the option off.
+enum class option_rule {
+    any,
+    non_negative,
+    unit_interval,
+    closed_unit_interval,
+    non_negative_or_none,
+    flag
+};
 
 // One hyperparameter as torch's param groups hold it: `key` (with `index` into a pair such as
 // `betas`, else -1), the noun of torch's "Invalid <what>: <value>" message, and its field.
@@ -31,7 +40,7 @@ struct option_field {
 };
 
 inline bool satisfies(option_rule rule, double v) {
-    return rule == option_rule::non_negative           ? v >= 0.0
+    return rule == option_rule::non_negative || rule == option_rule::non_negative_or_none ? v >= 0.0
            : rule == option_rule::unit_interval        ? (v >= 0.0 && v < 1.0)
            : rule == option_rule::closed_unit_interval ? (v >= 0.0 && v <= 1.0)
                                                        : true;
@@ -123,6 +132,28 @@ struct adadelta_options {
     double rho = 0.9;
     double eps = 1e-6;
     double weight_decay = 0.0;
+    bool maximize = false;
+};
+
+// Lion (lion-pytorch's signature; not in torch.optim). Its weight decay is decoupled.
+struct lion_options {
+    double lr = 1e-4;
+    double beta1 = 0.9;
+    double beta2 = 0.99;
+    double weight_decay = 0.0;
+    bool maximize = false;
+};
+
+// LAMB (optax's signature; not in torch.optim). The trust-ratio bounds are DeepSpeed's,
+// off by default (0 and infinity).
+struct lamb_options {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-6;
+    double weight_decay = 0.0;
+    double min_coeff = 0.0;
+    double max_coeff = std::numeric_limits<double>::infinity();
     bool maximize = false;
 };
 

@@ -77,6 +77,49 @@ def make(
             np.multiply(t2, step_size, out=t2)
             np.subtract(p, t2, out=p)
 
-    return {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}[
-        optimizer
-    ]
+    def lion(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.99))
+        wd = kwargs.get("weight_decay", 0.0)
+        for p, g, (m, _, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            if wd:
+                np.multiply(p, 1 - lr * wd, out=p)
+            np.multiply(m, beta1, out=t)
+            np.multiply(g, 1 - beta1, out=t2)
+            np.add(t, t2, out=t)
+            np.sign(t, out=t)
+            np.multiply(t, lr, out=t)
+            np.subtract(p, t, out=p)
+            np.multiply(m, beta2, out=m)
+            np.multiply(g, 1 - beta2, out=t)
+            np.add(m, t, out=m)
+
+    def lamb(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+        eps, wd = kwargs.get("eps", 1e-6), kwargs.get("weight_decay", 0.0)
+        counter[0] += 1
+        step = counter[0]
+        for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            np.multiply(m, beta1, out=m)
+            np.multiply(g, 1 - beta1, out=t)
+            np.add(m, t, out=m)
+            np.multiply(v, beta2, out=v)
+            np.multiply(g, g, out=t)
+            np.multiply(t, 1 - beta2, out=t)
+            np.add(v, t, out=v)
+            np.multiply(v, 1 / (1 - beta2**step), out=t)
+            np.sqrt(t, out=t)
+            np.add(t, eps, out=t)
+            np.multiply(m, 1 / (1 - beta1**step), out=t2)
+            np.divide(t2, t, out=t2)
+            if wd:
+                np.multiply(p, wd, out=t)
+                np.add(t2, t, out=t2)
+            param_norm, update_norm = np.linalg.norm(p), np.linalg.norm(t2)
+            trust = param_norm / update_norm if param_norm > 0 and update_norm > 0 else 1.0
+            np.multiply(t2, lr * trust, out=t2)
+            np.subtract(p, t2, out=p)
+
+    steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
+    steps["Lion"] = lion
+    steps["LAMB"] = lamb
+    return steps[optimizer]

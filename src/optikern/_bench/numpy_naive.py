@@ -24,6 +24,21 @@ def make(
             elif optimizer == "Adagrad":
                 s["sum"] = s.get("sum", 0) + g**2
                 p -= lr * g / (np.sqrt(s["sum"]) + kwargs.get("eps", 1e-10))
+            elif optimizer == "Lion":
+                beta1, beta2 = kwargs.get("betas", (0.9, 0.99))
+                m = s.get("m", 0)
+                p *= 1 - lr * kwargs.get("weight_decay", 0.0)
+                p -= lr * np.sign(beta1 * m + (1 - beta1) * g)
+                s["m"] = beta2 * m + (1 - beta2) * g
+            elif optimizer == "LAMB":
+                beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+                s["t"] = s.get("t", 0) + 1
+                s["m"] = beta1 * s.get("m", 0) + (1 - beta1) * g
+                s["v"] = beta2 * s.get("v", 0) + (1 - beta2) * g**2
+                u = (s["m"] / (1 - beta1 ** s["t"])) / (
+                    np.sqrt(s["v"] / (1 - beta2 ** s["t"])) + kwargs.get("eps", 1e-6)
+                ) + kwargs.get("weight_decay", 0.0) * p
+                p -= lr * np.linalg.norm(p) / np.linalg.norm(u) * u
             elif optimizer == "RMSprop":
                 alpha = kwargs.get("alpha", 0.99)
                 s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g**2

@@ -82,6 +82,14 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
             [rng.standard_normal(total).astype(dtype)] for _ in range(config.inplace)
         ]
         read = [rng.standard_normal(total).astype(dtype)]
+        if config.second_pass:
+            again = inplace[: config.second_pass]
+
+            def two_passes(grads: list) -> None:
+                _core.stream_step(inplace, read)
+                _core.stream_step(again, inplace[config.second_pass])
+
+            return two_passes
         return lambda grads: _core.stream_step(inplace, read)
 
     def torch_variant(variant: str) -> Maker:
@@ -114,6 +122,8 @@ def reference_step(config: Config, params: list[np.ndarray]) -> Step:
             "RMSprop": "rmsprop_step",
             "Adam": "adam_step",
             "AdamW": "adamw_step",
+            "Lion": "lion_step",
+            "LAMB": "lamb_step",
         }[config.optimizer],
     )
 

@@ -15,14 +15,18 @@ class Config:
     optimizer: str  # optikern / torch.optim class name
     kwargs: dict[str, Any] = field(default_factory=dict)
     inplace: int = 1  # arrays read and written (param and state)
+    # arrays read and written by a second pass, which also reads one more (LAMB's update
+    # pass after its norm pass: p written, m and v read)
+    second_pass: int = 0
 
     @property
     def reads(self) -> int:
-        return self.inplace + 1  # + the gradient
+        second = self.second_pass + 1 if self.second_pass else 0
+        return self.inplace + 1 + second  # + the gradient
 
     @property
     def writes(self) -> int:
-        return self.inplace
+        return self.inplace + self.second_pass
 
 
 CONFIGS = [
@@ -33,6 +37,9 @@ CONFIGS = [
     Config("Adam", "Adam", {"lr": 1e-3}, inplace=3),
     Config("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3),
 ]
+CONFIGS += [Config("Lion", "Lion", {"lr": 1e-4, "weight_decay": 1e-2}, inplace=2)]
+# LAMB reads p, m, v again in its update pass: 40 bytes per float32 element (28 + 12 here)
+CONFIGS += [Config("LAMB", "LAMB", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3, second_pass=1)]
 
 
 def resnet50_shapes() -> list[tuple[int, ...]]:

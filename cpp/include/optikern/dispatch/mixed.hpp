@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 
 #include "optikern/dispatch/table.hpp"
@@ -160,6 +161,8 @@ void update_mixed(const dispatch::buffers_t<Kernel, float>* masters,
                   const typename Kernel::options& options,
                   const step_context& context,
                   const mixed_options& mixed) {
+    if constexpr (dispatch::norm_count<Kernel>::value > 0)
+        throw std::invalid_argument(needs_whole_tensors);
     dispatch::run_mixed<Kernel>(masters, lowp, count,
                                 dispatch::scalars_t<Kernel, float>::make(options, context), mixed);
 }

@@ -2,11 +2,13 @@
 // per-step constants once, and walk every tensor of the step (in parallel when large).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <stdexcept>
 #include <vector>
 
 #include "optikern/dispatch/cpu.hpp"
@@ -16,6 +18,8 @@
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
 #include "optikern/kernels/clip.hpp"
+#include "optikern/kernels/lamb.hpp"
+#include "optikern/kernels/lion.hpp"
 #include "optikern/kernels/radam.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
@@ -64,6 +68,54 @@ void run(const buffers_t<Kernel, T>* tensors, std::size_t count, const scalars_t
     });
 }
 
+template <class Kernel, class T>
+using norm_fn = void (*)(
+    const buffers_t<Kernel, T>&, const scalars_t<Kernel, T>&, std::int64_t, std::int64_t, double*);
+
+template <class Kernel, class T>
+norm_fn<Kernel, T> select_norm(simd_level level) {
+#if OPTIKERN_X86
+    if (level == simd_level::avx512) return &norm_range_avx512<Kernel, T>;
+    if (level == simd_level::avx2) return &norm_range_avx2<Kernel, T>;
+#else
+    (void)level;
+#endif
+    return &norm_range_baseline<Kernel, T>;
+}
+
+// A kernel with a norm phase: its norm_at over every tensor, in blocks of
+// kernels::block_size that threads take whole (each block's sums kept, then added per tensor
+// in block order: the same sums for every thread count and level); Kernel::finish turns each
+// tensor's sums into its scalars; then its at() over every tensor with those.
+template <class Kernel, class T>
+void run_normed(const buffers_t<Kernel, T>* tensors,
+                std::size_t count,
+                const scalars_t<Kernel, T>& s) {
+    constexpr std::size_t norms = Kernel::norms;
+    const simd_level level = active_simd_level();
+    const norm_fn<Kernel, T> norm = select_norm<Kernel, T>(level);
+    std::vector<double> partial(
+        static_cast<std::size_t>(count_blocks(tensors, count, kernels::block_size)) * norms);
+    for_each_block(tensors, count, kernels::block_size,
+                   [&](std::size_t t, std::int64_t begin, std::int64_t end, std::int64_t b) {
+                       norm(tensors[t], s, begin, end,
+                            partial.data() + static_cast<std::size_t>(b) * norms);
+                   });
+    std::vector<scalars_t<Kernel, T>> per_tensor;
+    per_tensor.reserve(count);
+    const double* block = partial.data();
+    for (std::size_t t = 0; t < count; ++t) {
+        std::array<double, norms> sums{};
+        for (std::int64_t b = count_blocks(tensors + t, 1, kernels::block_size); b > 0; --b)
+            for (std::size_t k = 0; k < norms; ++k) sums[k] += *block++;
+        per_tensor.push_back(Kernel::finish(s, sums));
+    }
+    const range_fn<Kernel, T> fn = select<Kernel, T>(level);
+    for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
+        fn(tensors[t], per_tensor[t], begin, end);
+    });
+}
+
 template <class T>
 auto select_block_reduce(simd_level level) {
 #if OPTIKERN_X86
@@ -91,14 +143,23 @@ auto select_block_has_nonfinite(simd_level level) {
 // One optimizer step over `count` tensors, e.g. update<kernels::adam>(tensors, n, options, {t}):
 // the stateless entry point under the optimizer objects (optimizer.hpp). Buffers must not
 // overlap (gradients may share memory with each other); the options are not checked here.
+// A kernel declaring `norms` (per-tensor norms, as LAMB's trust ratio) runs its two phases.
 template <class Kernel, class T>
 void update(const dispatch::buffers_t<Kernel, T>* tensors,
             std::size_t count,
             const typename Kernel::options& options,
             const step_context& context) {
-    dispatch::run<Kernel, T>(tensors, count,
-                             dispatch::scalars_t<Kernel, T>::make(options, context));
+    const auto scalars = dispatch::scalars_t<Kernel, T>::make(options, context);
+    if constexpr (dispatch::norm_count<Kernel>::value > 0)
+        dispatch::run_normed<Kernel, T>(tensors, count, scalars);
+    else
+        dispatch::run<Kernel, T>(tensors, count, scalars);
 }
+
+// What the row and mixed-precision paths say to a kernel with a norm phase.
+inline constexpr const char* needs_whole_tensors =
+    "this optimizer takes per-tensor norms (a norm phase), which the sparse-row and 16-bit "
+    "(mixed-precision) paths do not support: use dense float32/float64 params and gradients";
 
 // One step over the rows of a (rows x cols) table that a sparse gradient touches: row
 // indices[i] is updated with values[i * cols, (i + 1) * cols) as gradient, the same update
@@ -113,6 +174,8 @@ void update_rows(const dispatch::buffers_t<Kernel, T>& table,
                  const T* values,
                  const typename Kernel::options& options,
                  const step_context& context) {
+    if constexpr (dispatch::norm_count<Kernel>::value > 0)
+        throw std::invalid_argument(needs_whole_tensors);
     std::vector<dispatch::buffers_t<Kernel, T>> rows;
     rows.reserve(count);
     for (std::size_t i = 0; i < count; ++i)

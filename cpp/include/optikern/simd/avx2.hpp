@@ -118,6 +118,11 @@ struct avx2<float> {
                                              _MM_SHUFFLE(3, 1, 3, 1));
         return _mm256_permute4x64_epi64(_mm256_castps_si256(odd), _MM_SHUFFLE(3, 1, 2, 0));
     }
+    static OPTIKERN_AVX2 inline reg sign(reg a) {
+        const reg zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+        return _mm256_sub_ps(_mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GT_OQ), one),
+                             _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 template <>
@@ -137,6 +142,11 @@ struct avx2<double> {
     static OPTIKERN_AVX2 inline reg neg(reg a) { return _mm256_sub_pd(_mm256_set1_pd(-0.0), a); }
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_pd(a, b); }
     static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_pd(a, b); }
+    static OPTIKERN_AVX2 inline reg sign(reg a) {
+        const reg zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+        return _mm256_sub_pd(_mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GT_OQ), one),
+                             _mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 }  // namespace optikern::simd

@@ -108,6 +108,11 @@ struct avx512<float> {
             _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
         return _mm512_permutex2var_epi32(lo, odd, hi);
     }
+    static OPTIKERN_AVX512 inline reg sign(reg a) {
+        const reg zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+        return _mm512_sub_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, zero, _CMP_GT_OQ), one),
+                             _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 template <>
@@ -127,6 +132,11 @@ struct avx512<double> {
     static OPTIKERN_AVX512 inline reg neg(reg a) { return _mm512_sub_pd(_mm512_set1_pd(-0.0), a); }
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_pd(a, b); }
     static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_pd(a, b); }
+    static OPTIKERN_AVX512 inline reg sign(reg a) {
+        const reg zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+        return _mm512_sub_pd(_mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_GT_OQ), one),
+                             _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_LT_OQ), one));
+    }
 };
 
 }  // namespace optikern::simd

@@ -27,6 +27,8 @@ struct scalar {
     static OPTIKERN_INLINE reg max(reg a, reg b) { return a > b ? a : b; }
     // a < b ? a : b, the semantics of x86 MINPS.
     static OPTIKERN_INLINE reg min(reg a, reg b) { return a < b ? a : b; }
+    // 1, -1 or 0 (also for -0 and NaN), as torch.sign: two compares, so every level agrees.
+    static OPTIKERN_INLINE reg sign(reg a) { return T(a > T(0)) - T(a < T(0)); }
 };
 
 }  // namespace optikern::simd
