@@ -33,6 +33,8 @@ import numpy as np
 
 import optikern
 
+from . import _console
+
 #: label -> (optikern class name, options): the demo's optimizers and learning rates.
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "SGD": ("SGD", {"lr": 0.1}),
@@ -361,15 +363,32 @@ def _lowp_dtype(precision: str) -> np.dtype:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The demo table: final train loss, test accuracy, optimizer-step time."""
-    header = (
-        f"{'optimizer':<26} {'final loss':>10} {'test acc':>9} {'steps':>6} "
-        f"{'step time':>10} {'per step':>9}"
-    )
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        per_step = r["step_time"] / max(r["steps"], 1)
-        lines.append(
-            f"{r['optimizer']:<26} {r['loss']:>10.4f} {r['accuracy']:>9.3f} {r['steps']:>6} "
-            f"{r['step_time'] * 1e3:>8.1f}ms {per_step * 1e6:>7.1f}us"
-        )
-    return "\n".join(lines)
+    header = ["optimizer", "final loss", "test acc", "steps", "step time", "per step"]
+    cells = [
+        [
+            r["optimizer"],
+            f"{r['loss']:.4f}",
+            f"{r['accuracy']:.3f}",
+            str(r["steps"]),
+            f"{r['step_time'] * 1e3:.1f} ms",
+            f"{r['step_time'] / max(r['steps'], 1) * 1e6:.1f} us",
+        ]
+        for r in rows
+    ]
+    return _console.format_table(header, cells)
+
+
+def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
+    """The table of :func:`numpy_comparison`."""
+    header = ["optimizer", "max |param diff|", "acc", "NumPy acc", "speedup"]
+    cells = [
+        [
+            r["optimizer"],
+            f"{r['max_param_difference']:.2e}",
+            f"{r['accuracy']:.3f}",
+            f"{r['numpy_accuracy']:.3f}",
+            f"{r['speedup']:.1f}x",
+        ]
+        for r in rows
+    ]
+    return _console.format_table(header, cells)
