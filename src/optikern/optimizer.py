@@ -413,7 +413,9 @@ class Optimizer:
         """A snapshot in torch's layout: ``{"state": {index: {...}}, "param_groups": [...]}``.
 
         Arrays are copies, so the snapshot does not change as training goes on; it holds only
-        NumPy arrays, numbers, strings and plain containers (pickle and ``numpy.savez`` work).
+        NumPy arrays, numbers, strings and plain containers: save it with pickle (or
+        ``numpy.savez`` as an object array, which ``numpy.load`` reads only with
+        ``allow_pickle=True``).
         """
         with self._lock:
             return self._state_dict()
