@@ -267,7 +267,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_demo(commands: argparse._SubParsersAction) -> None:
+def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
     from .demo import SETTINGS
 
     p = commands.add_parser(
@@ -394,7 +394,7 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_bench(commands: argparse._SubParsersAction) -> None:
+def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     from ._bench import runner
     from ._bench.workloads import CONFIGS
 

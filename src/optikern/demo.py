@@ -52,7 +52,8 @@ def _maker(name: str, options: dict[str, Any]) -> _MakeOptimizer:
     """``make(params, kw)``: the optikern class ``name`` over params, with options and kw."""
 
     def make(params: list[np.ndarray], kw: dict[str, Any]) -> optikern.Optimizer:
-        return getattr(optikern, name)(params, **options, **kw)
+        cls: type[optikern.Optimizer] = getattr(optikern, name)
+        return cls(params, **options, **kw)
 
     return make
 
@@ -289,7 +290,7 @@ def numpy_comparison(
 class _StepOnly:
     """Wraps a step function as an object with ``step(grads)``."""
 
-    def __init__(self, step: Callable[[list], None]) -> None:
+    def __init__(self, step: Callable[[list[np.ndarray]], None]) -> None:
         self.step = step
 
 
@@ -355,7 +356,8 @@ def _lowp_dtype(precision: str) -> np.dtype:
             raise ImportError(
                 "bfloat16 needs ml_dtypes: pip install 'optikern[bfloat16]'"
             ) from None
-        return np.dtype(ml_dtypes.bfloat16)
+        bfloat16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+        return bfloat16
     raise ValueError(
         f"precision: expected float32, float64, float16 or bfloat16, got {precision!r}"
     )

@@ -34,6 +34,7 @@ such gradient, or -1 when the update was applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -98,8 +99,8 @@ def _step(
     kernel: str,
     params: Arrays | None,
     grads: Arrays,
-    states: list,
-    options: dict,
+    states: Sequence[Arrays | None],
+    options: dict[str, Any],
     step: int,
     fresh: bool,
     lowp_params: Arrays | None = None,
@@ -112,7 +113,7 @@ def _step(
     mixed = None
     if lowp_params is not None:
         params, mixed = _lowp(params, lowp_params, 1.0, rounding, seed, stream)
-    return _STEPS[kernel](params, grads, states, options, step, fresh, False, False, mixed)
+    return int(_STEPS[kernel](params, grads, states, options, step, fresh, False, False, mixed))
 
 
 def _rows_step(
@@ -120,8 +121,8 @@ def _rows_step(
     param: np.ndarray,
     indices: np.ndarray,
     values: np.ndarray,
-    states: list,
-    options: dict | tuple,
+    states: Sequence[np.ndarray | None],
+    options: dict[str, Any] | tuple[Any, ...],
     step: int,
 ) -> None:
     """The row update of any kernel, options as a param group or a tuple of the kernel's

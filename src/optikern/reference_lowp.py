@@ -16,11 +16,11 @@ MASK64 = (1 << 64) - 1
 
 def float32_bits(x: float) -> int:
     """The IEEE bits of x rounded to float32."""
-    return struct.unpack("<I", struct.pack("<f", x))[0]
+    return int(struct.unpack("<I", struct.pack("<f", x))[0])
 
 
 def float32_value(bits: int) -> float:
-    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
+    return float(struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0])
 
 
 def bfloat16_to_float(bits: int) -> float:
@@ -28,7 +28,7 @@ def bfloat16_to_float(bits: int) -> float:
 
 
 def float16_to_float(bits: int) -> float:
-    return struct.unpack("<e", struct.pack("<H", bits))[0]
+    return float(struct.unpack("<e", struct.pack("<H", bits))[0])
 
 
 def to_float(bits: int, fmt: str) -> float:
@@ -41,7 +41,7 @@ def round_nearest(x: float, fmt: str) -> int:
         if math.isnan(x):
             return 0x7E00 | (0x8000 if math.copysign(1.0, x) < 0 else 0)
         try:
-            return struct.unpack("<H", struct.pack("<e", x))[0]  # IEEE round-half-even
+            return int(struct.unpack("<H", struct.pack("<e", x))[0])  # IEEE round-half-even
         except OverflowError:  # beyond 65520 rounds to infinity
             return 0xFC00 if x < 0 else 0x7C00
     bits = float32_bits(x)

@@ -24,7 +24,7 @@ from optikern._console import Progress, format_table
 from . import numpy_careful, numpy_naive, torch_impls
 from .workloads import CONFIGS, Config, workloads
 
-Step = Callable[[list], None]
+Step = Callable[[list[np.ndarray]], None]
 Maker = Callable[[], "Step | None"]
 
 
@@ -65,7 +65,8 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
         return [p.copy() for p in params]
 
     def classes() -> Step:
-        return getattr(optikern, config.optimizer)(copies(), **config.kwargs).step
+        cls: type[optikern.Optimizer] = getattr(optikern, config.optimizer)
+        return cls(copies(), **config.kwargs).step
 
     def arena() -> Step:
         opt = getattr(optikern, config.optimizer)(
@@ -107,7 +108,7 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
 
 def reference_step(config: Config, params: list[np.ndarray]) -> Step:
     values = [p.ravel().tolist() for p in params]
-    states: list[dict] = [{} for _ in params]
+    states: list[dict[str, Any]] = [{} for _ in params]
     fn = getattr(
         reference,
         {
@@ -119,7 +120,7 @@ def reference_step(config: Config, params: list[np.ndarray]) -> Step:
         }[config.optimizer],
     )
 
-    def step(grads: list) -> None:
+    def step(grads: list[np.ndarray]) -> None:
         for v, g, s in zip(values, grads, states):
             fn(v, g.ravel().tolist(), s, **config.kwargs)
 

@@ -27,7 +27,7 @@ def version() -> str | None:
 
 def make(
     variant: str, optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
-) -> Callable[[list], None] | None:
+) -> Callable[[list[np.ndarray]], None] | None:
     import torch
 
     tensors = [torch.from_numpy(p) for p in params]  # shares memory with params
@@ -51,7 +51,7 @@ def make(
 
 def make_deepspeed(
     optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
-) -> Callable[[list], None] | None:
+) -> Callable[[list[np.ndarray]], None] | None:
     if optimizer not in ("Adam", "AdamW"):
         return None
     try:
