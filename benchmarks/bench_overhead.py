@@ -3,7 +3,7 @@ functional API against torch.optim's fused Adam in the same run.
 
     python benchmarks/bench_overhead.py [--threads 1]
 
-Each row is the median of 7 repeats of the best-of-N mean time of a step (gradients ready).
+Each row is the median time of a step (gradients ready; ``optikern._bench.runner.measure``).
 The ratio column is torch fused Adam's time over the row's (higher is better); the "stream"
 row is a kernel that only moves the step's bytes, the floor under any Adam step.
 """
@@ -11,21 +11,14 @@ row is a kernel that only moves the step's bytes, the floor under any Adam step.
 from __future__ import annotations
 
 import argparse
-import statistics
-import timeit
 from typing import Callable
 
 import numpy as np
 
 import optikern
 from optikern import _core, functional
-
-
-def per_call(f: Callable[[], object], number: int) -> float:
-    f()
-    return statistics.median(
-        min(timeit.repeat(f, number=number, repeat=5)) / number for _ in range(7)
-    )
+from optikern._bench.runner import measure
+from optikern._console import format_table
 
 
 def rows(n: int, tensors: int) -> dict[str, Callable[[], object]]:
@@ -69,14 +62,15 @@ def main() -> None:
     except ImportError:
         pass
     print(f"optikern {optikern.__version__}, {_core.active_simd_level()}, {args.threads} thread")
-    for n, tensors, number in [(1000, 1, 20000), (1000, 1000, 20)]:
-        timings = {name: per_call(f, number) for name, f in rows(n, tensors).items()}
+    for n, tensors in [(1000, 1), (1000, 1000)]:
+        timings = {name: measure(f, budget=1.0)["seconds"] for name, f in rows(n, tensors).items()}
         torch_time = timings.get("torch.optim.Adam(fused=True)")
         print(f"\n{tensors} tensor(s) x {n} float32 elements")
-        print(f"{'':32} {'us/step':>9} {'torch fused / this':>19}")
-        for name, t in timings.items():
-            ratio = f"{torch_time / t:.1f}x" if torch_time else "-"
-            print(f"{name:32} {t * 1e6:9.2f} {ratio:>19}")
+        cells = [
+            [name, f"{t * 1e6:.2f}", f"{torch_time / t:.1f}x" if torch_time else "-"]
+            for name, t in timings.items()
+        ]
+        print(format_table(["", "us/step", "torch fused / this"], cells))
 
 
 if __name__ == "__main__":

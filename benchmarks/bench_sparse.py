@@ -3,31 +3,25 @@ against the dense step, and against torch's own sparse path, in one run.
 
     python benchmarks/bench_sparse.py [--rows 1000000] [--fraction 0.01] [--threads 1]
 
-Median time of one step (gradients ready). "dense" updates the whole table with a dense
+Median time of one step (gradients ready; ``optikern._bench.runner.measure``). "dense" updates the whole table with a dense
 gradient that is zero outside the touched rows; the sparse rows change nothing else.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from typing import Callable
 
 import numpy as np
 
 import optikern
 from optikern import functional
+from optikern._bench.runner import measure
+from optikern._console import format_table
 
 
-def median_time(step: Callable[[], object], repeats: int = 7) -> float:
-    step()
-    times = []
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times)
+def median_time(step: Callable[[], object]) -> float:
+    return float(measure(step, budget=1.0)["seconds"])
 
 
 def main() -> None:
@@ -81,9 +75,8 @@ def main() -> None:
         f"Adagrad, {args.rows} x {args.cols} float32, {touched.size} rows touched "
         f"({args.fraction:.1%}), {args.threads} thread(s)"
     )
-    print(f"{'':34} {'ms/step':>9} {'/ optikern rows':>16}")
-    for name, t in timings.items():
-        print(f"{name:34} {t * 1e3:9.3f} {t / fastest:15.1f}x")
+    cells = [[name, f"{t * 1e3:.3f}", f"{t / fastest:.1f}x"] for name, t in timings.items()]
+    print(format_table(["", "ms/step", "/ optikern rows"], cells))
 
 
 if __name__ == "__main__":

@@ -2,32 +2,25 @@
 
     python benchmarks/bench_torch_dropin.py [--threads 1,2]
 
-Median time of ``opt.step()`` (gradients already set), warm-up excluded.
+Median time of ``opt.step()`` (gradients already set, warm-up excluded;
+``optikern._bench.runner.measure``).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import optikern
 import optikern.torch as okt
+from optikern._bench.runner import measure
 from optikern._bench.workloads import resnet50_shapes
+from optikern._console import format_table
 
 
-def median_step(opt: torch.optim.Optimizer, budget: float = 0.5) -> float:
-    opt.step()
-    opt.step()
-    times = []
-    deadline = time.perf_counter() + budget
-    while len(times) < 5 or time.perf_counter() < deadline:
-        begin = time.perf_counter()
-        opt.step()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times)
+def median_step(opt: torch.optim.Optimizer) -> float:
+    return float(measure(opt.step, budget=0.5)["seconds"])
 
 
 def params_for(shapes: list[tuple[int, ...]]) -> list[torch.Tensor]:
@@ -48,10 +41,7 @@ def main() -> None:
         "1 x 1e7": [(10_000_000,)],
         "ResNet-50": resnet50_shapes(),
     }
-    print(
-        f"{'workload':<10} {'thr':>3} {'optikern.torch':>15} {'torch fused':>12} "
-        f"{'foreach':>10} {'for-loop':>10} {'x fused':>8}"
-    )
+    cells = []
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)
         optikern.set_num_threads(threads)
@@ -65,11 +55,13 @@ def main() -> None:
                     ("for-loop", {"foreach": False}),
                 ]
             }
-            print(
-                f"{name:<10} {threads:>3} {ours * 1e3:>12.3f} ms {theirs['fused'] * 1e3:>9.3f} ms "
-                f"{theirs['foreach'] * 1e3:>7.3f} ms {theirs['for-loop'] * 1e3:>7.3f} ms "
-                f"{theirs['fused'] / ours:>7.2f}x"
+            times = [ours, theirs["fused"], theirs["foreach"], theirs["for-loop"]]
+            cells.append(
+                [name, str(threads), *(f"{t * 1e3:.3f} ms" for t in times)]
+                + [f"{theirs['fused'] / ours:.2f}x"]
             )
+    header = ["workload", "thr", "optikern.torch", "torch fused", "foreach", "for-loop"]
+    print(format_table([*header, "x fused"], cells))
 
 
 if __name__ == "__main__":

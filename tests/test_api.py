@@ -11,6 +11,8 @@ from optim_db import NAMES, OPTIM_DB, OptimizerInfo
 
 import optikern
 
+pytestmark = pytest.mark.smoke  # the quick subset: python -m pytest -m smoke
+
 #: The options every optimizer takes besides its hyperparameters (see optikern.Optimizer).
 COMMON_OPTIONS = {"nonfinite", "rounding", "seed", "master_weights"}
 # The optimizers of running averages also take these (tests/test_8bit_state.py).

@@ -13,6 +13,8 @@ from optim_db import CASES, NAMES, OPTIM_DB, Case, OptimizerInfo
 
 import optikern
 
+pytestmark = pytest.mark.smoke  # the quick subset: python -m pytest -m smoke
+
 SHAPES = [(3, 4), (5,)]
 
 

@@ -56,6 +56,7 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["demo", "--seed", "-1"], ["--seed"]),
         (["demo", "--optimizers", "Lion"], ["--optimizers", "'Lion'", "SGD+Nesterov, Adagrad"]),
         (["demo", "--compare-numpy", "--plot", "x.png"], ["--plot", "--compare-numpy"]),
+        (["demo", "--plot", "x.png", "--no-plot"], ["--no-plot", "--plot"]),
         (["bench", "--optimizers", "Adm"], ["--optimizers", "did you mean 'Adam'", "AdamW"]),
         (["bench", "--optimizers", ","], ["--optimizers"]),
         (["bench", "--workloads", "1 x 1e8"], ["--workloads", "1 x 1e7, 1000 x 1e3, ResNet-50"]),
@@ -210,7 +211,11 @@ def test_workload_names_are_distinct() -> None:
     ]
 
 
-def test_demo_prints_a_line_per_optimizer(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_prints_a_line_per_optimizer_and_plots_by_default(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert _cli.main(["demo", "--epochs", "1", "--optimizers", "adam,SGD"]) == 0
     out, err = capsys.readouterr()
     progress = [line for line in err.splitlines() if line.startswith("[")]
@@ -218,6 +223,19 @@ def test_demo_prints_a_line_per_optimizer(capsys: pytest.CaptureFixture[str]) ->
     assert progress[0].startswith("[1/2] Adam") and "test acc" in progress[0]
     assert progress[1].startswith("[2/2] SGD")
     assert "test acc" in out and "Adam" in out  # the table, on stdout
+    png = tmp_path / "optikern" / "demo" / "losses.png"
+    assert f"loss curves: {png}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_without_matplotlib_skips_the_default_plot(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert _cli.main(["demo", "--epochs", "1", "--optimizers", "SGD"]) == 0
+    assert "loss curves" not in capsys.readouterr().out
+    assert not list(tmp_path.rglob("*.png"))
 
 
 def test_demo_refuses_nonpositive_counts() -> None:

@@ -1,8 +1,12 @@
 """The C++-only kernel tests (cpp/tests): built from the source tree with CMake and run, so the
-header-only library is checked on every SIMD level and thread count without Python."""
+header-only library is checked on every SIMD level and thread count without Python. Extra
+CMake arguments come from ``CMAKE_ARGS``, as for the wheel build (CI sets
+``-DOPTIKERN_WARNINGS_AS_ERRORS=ON``)."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -21,6 +25,7 @@ def test_cpp_kernel_suite(tmp_path: Path) -> None:
             "-DOPTIKERN_BUILD_TESTS=ON",
             "-DOPTIKERN_BUILD_PYTHON=OFF",
             "-DCMAKE_BUILD_TYPE=Release",
+            *shlex.split(os.environ.get("CMAKE_ARGS", "")),
         ],
         check=True,
         capture_output=True,

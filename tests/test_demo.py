@@ -38,10 +38,14 @@ def test_reduced_demo_trains_every_optimizer() -> None:
         assert r["steps"] == 4 * 23 and r["step_time"] > 0
 
 
-def test_cli_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _cli.main(["demo", "--epochs", "1", "--optimizers", "Adam,SGD"]) == 0
+def test_cli_prints_the_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _cli.main(["demo", "--epochs", "1", "--optimizers", "Adam,SGD", "--no-plot"]) == 0
     out = capsys.readouterr().out
     assert "Adam" in out and "SGD" in out and "test acc" in out
+    assert "loss curves" not in out and not list(tmp_path.rglob("*.png"))
 
 
 def test_cli_cmake_dir(capsys: pytest.CaptureFixture[str]) -> None:

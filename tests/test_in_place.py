@@ -9,6 +9,8 @@ from optim_db import CASES, Case
 
 import optikern
 
+pytestmark = pytest.mark.smoke  # the quick subset: python -m pytest -m smoke
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_views_see_the_update_and_arrays_are_not_rebound(case: Case) -> None:

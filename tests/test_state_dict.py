@@ -14,6 +14,8 @@ from optim_db import CASES, MIXED, MIXED_NAMES, Case, OptimizerInfo
 
 import optikern
 
+pytestmark = pytest.mark.smoke  # the quick subset: python -m pytest -m smoke
+
 ADAMW_CASE = next(case for case in CASES if case.optimizer == "AdamW")  # keeps exp_avg
 SHAPES = [(4, 3), (7,), ()]
 TRANSPORTS = ["savez", "pickle"]

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import _core, functional, lr_scheduler
-from ._version import __version__
+from ._version import __version__ as __version__
 from .accumulate import GradientAccumulator
 from .adadelta import Adadelta
 from .adagrad import Adagrad

@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 
 import optikern
 
+from ._console import Progress
+
 PROG = "optikern"
 
 
@@ -164,10 +166,14 @@ def _needs(module: str) -> bool:
 # -- optikern demo
 
 
-def _progress(args: argparse.Namespace) -> Callable[[int, int, dict[str, Any]], None]:
-    """A progress callback printing one line to stderr per trained optimizer."""
+class _DemoProgress:
+    """The demo's progress callback: a line per trained optimizer on stderr, under a tqdm bar
+    when tqdm is installed and stderr is a terminal."""
 
-    def report(done: int, total: int, row: dict[str, Any]) -> None:
+    def __init__(self) -> None:
+        self.bar = Progress(total=None, desc="optikern demo", unit="optimizer")
+
+    def __call__(self, done: int, total: int, row: dict[str, Any]) -> None:
         if "max_param_difference" in row:
             facts = (
                 f"max |param diff| {row['max_param_difference']:.2e}, speedup {row['speedup']:.1f}x"
@@ -175,14 +181,12 @@ def _progress(args: argparse.Namespace) -> Callable[[int, int, dict[str, Any]], 
         else:
             facts = f"loss {row['loss']:.4f}, test acc {row['accuracy']:.3f}"
         width = len(str(total))
-        print(
+        self.bar.set_total(total)
+        self.bar.write(
             f"[{done:>{width}}/{total}] {row['optimizer']:<24} {facts} "
-            f"({row.get('wall_time', 0.0):.2f} s)",
-            file=sys.stderr,
-            flush=True,
+            f"({row.get('wall_time', 0.0):.2f} s)"
         )
-
-    return report
+        self.bar.update()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -192,12 +196,18 @@ def _demo(args: argparse.Namespace) -> int:
     lowp = args.precision in ("float16", "bfloat16")
     if (args.precision == "bfloat16" or args.rounding_study) and not _needs("ml_dtypes"):
         error("bfloat16 params need ml_dtypes: pip install 'optikern[bfloat16]'")
-    if args.plot:
+    plot = None if args.plot is None else str(Path(args.plot).expanduser())
+    if plot is not None:
         if args.compare_numpy:
             error("argument --plot: not available with --compare-numpy (it has no loss curves)")
         if not _needs("matplotlib"):
             error("argument --plot: needs matplotlib: pip install matplotlib (or 'optikern[demo]')")
-        folder = Path(args.plot).expanduser().parent
+    elif not (args.no_plot or args.compare_numpy) and _needs("matplotlib"):
+        from ._bench import runner
+
+        plot = str(runner.default_output_dir("demo") / "losses.png")
+    if plot is not None:
+        folder = Path(plot).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -205,68 +215,59 @@ def _demo(args: argparse.Namespace) -> int:
 
     from . import demo
 
-    progress = _progress(args)
-    if args.rounding_study:
-        print(
-            f"Adam at a small lr, {args.epochs} epochs: float32 params, then bfloat16 params "
-            "without float32 masters, rounded to nearest and stochastically",
-            file=sys.stderr,
-        )
-        rows = demo.rounding_study(
-            epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, progress=progress
-        )
-        print(demo.format_table(rows))
-    elif args.compare_numpy:
-        nesterov = " (not SGD+Nesterov: the NumPy baseline has none)"
-        print(
-            f"each optimizer trained twice ({args.epochs} epochs): optikern and careful NumPy"
-            + (nesterov if "SGD+Nesterov" in args.optimizers else ""),
-            file=sys.stderr,
-        )
-        comparison = demo.numpy_comparison(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            optimizers=args.optimizers,
-            progress=progress,
-        )
-        print(
-            f"{'optimizer':<14} {'max |param diff|':>17} {'acc':>6} {'NumPy acc':>9} {'speedup':>8}"
-        )
-        for r in comparison:
-            print(
-                f"{r['optimizer']:<14} {r['max_param_difference']:>17.2e} "
-                f"{r['accuracy']:>6.3f} {r['numpy_accuracy']:>9.3f} {r['speedup']:>7.1f}x"
+    progress = _DemoProgress()
+    with progress.bar:
+        if args.rounding_study:
+            progress.bar.write(
+                f"Adam at a small lr, {args.epochs} epochs: float32 params, then bfloat16 params "
+                "without float32 masters, rounded to nearest and stochastically"
             )
+            rows = demo.rounding_study(
+                epochs=args.epochs, seed=args.seed, batch_size=args.batch_size, progress=progress
+            )
+        elif args.compare_numpy:
+            nesterov = " (not SGD+Nesterov: the NumPy baseline has none)"
+            progress.bar.write(
+                f"each optimizer trained twice ({args.epochs} epochs): optikern and careful NumPy"
+                + (nesterov if "SGD+Nesterov" in args.optimizers else "")
+            )
+            comparison = demo.numpy_comparison(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                optimizers=args.optimizers,
+                progress=progress,
+            )
+        else:
+            storage = args.precision or args.dtype
+            masters = ", float32 masters" if lowp and not args.no_master_weights else ""
+            progress.bar.write(
+                f"training a 64-64-10 MLP on scikit-learn's digits: {len(args.optimizers)} "
+                f"optimizer(s), {args.epochs} epochs, batch {args.batch_size}, {storage} "
+                f"params{masters}"
+            )
+            rows = demo.run_demo(
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                dtype=args.dtype,
+                optimizers=args.optimizers,
+                seed=args.seed,
+                precision=args.precision,
+                rounding=args.rounding,
+                master_weights=not args.no_master_weights,
+                progress=progress,
+            )
+    if args.compare_numpy:
+        print(demo.format_comparison(comparison))
         return 0
-    else:
-        storage = args.precision or args.dtype
-        masters = ", float32 masters" if lowp and not args.no_master_weights else ""
-        print(
-            f"training a 64-64-10 MLP on scikit-learn's digits: {len(args.optimizers)} "
-            f"optimizer(s), {args.epochs} epochs, batch {args.batch_size}, {storage} "
-            f"params{masters}",
-            file=sys.stderr,
-        )
-        rows = demo.run_demo(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            dtype=args.dtype,
-            optimizers=args.optimizers,
-            seed=args.seed,
-            precision=args.precision,
-            rounding=args.rounding,
-            master_weights=not args.no_master_weights,
-            progress=progress,
-        )
-        print(demo.format_table(rows))
-    if args.plot:
-        demo.plot_losses(rows, args.plot)
-        print(f"loss curves: {args.plot}")
+    print(demo.format_table(rows))
+    if plot is not None:
+        demo.plot_losses(rows, plot)
+        print(f"loss curves: {plot}")
     return 0
 
 
-def _add_demo(commands: argparse._SubParsersAction) -> None:
+def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
     from .demo import SETTINGS
 
     p = commands.add_parser(
@@ -310,12 +311,15 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="16-bit params without float32 master copies (pure 16-bit training)",
     )
-    p.add_argument(
+    plotting = p.add_mutually_exclusive_group()
+    plotting.add_argument(
         "--plot",
         metavar="PNG",
-        help="also write the loss curves to this PNG file (off by default; needs matplotlib, "
-        "which 'optikern[demo]' installs)",
+        help="write the loss curves to this PNG file (needs matplotlib, which 'optikern[demo]' "
+        "installs) (default: with matplotlib installed, losses.png in "
+        "$XDG_CACHE_HOME/optikern/demo, else ~/.cache/optikern/demo)",
     )
+    plotting.add_argument("--no-plot", action="store_true", help="do not write the loss curves")
     study = p.add_mutually_exclusive_group()
     study.add_argument(
         "--compare-numpy",
@@ -390,7 +394,7 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_bench(commands: argparse._SubParsersAction) -> None:
+def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
     from ._bench import runner
     from ._bench.workloads import CONFIGS
 

@@ -33,6 +33,8 @@ import numpy as np
 
 import optikern
 
+from . import _console
+
 #: label -> (optikern class name, options): the demo's optimizers and learning rates.
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "SGD": ("SGD", {"lr": 0.1}),
@@ -50,7 +52,8 @@ def _maker(name: str, options: dict[str, Any]) -> _MakeOptimizer:
     """``make(params, kw)``: the optikern class ``name`` over params, with options and kw."""
 
     def make(params: list[np.ndarray], kw: dict[str, Any]) -> optikern.Optimizer:
-        return getattr(optikern, name)(params, **options, **kw)
+        cls: type[optikern.Optimizer] = getattr(optikern, name)
+        return cls(params, **options, **kw)
 
     return make
 
@@ -287,7 +290,7 @@ def numpy_comparison(
 class _StepOnly:
     """Wraps a step function as an object with ``step(grads)``."""
 
-    def __init__(self, step: Callable[[list], None]) -> None:
+    def __init__(self, step: Callable[[list[np.ndarray]], None]) -> None:
         self.step = step
 
 
@@ -353,7 +356,8 @@ def _lowp_dtype(precision: str) -> np.dtype:
             raise ImportError(
                 "bfloat16 needs ml_dtypes: pip install 'optikern[bfloat16]'"
             ) from None
-        return np.dtype(ml_dtypes.bfloat16)
+        bfloat16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+        return bfloat16
     raise ValueError(
         f"precision: expected float32, float64, float16 or bfloat16, got {precision!r}"
     )
@@ -361,15 +365,32 @@ def _lowp_dtype(precision: str) -> np.dtype:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The demo table: final train loss, test accuracy, optimizer-step time."""
-    header = (
-        f"{'optimizer':<26} {'final loss':>10} {'test acc':>9} {'steps':>6} "
-        f"{'step time':>10} {'per step':>9}"
-    )
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        per_step = r["step_time"] / max(r["steps"], 1)
-        lines.append(
-            f"{r['optimizer']:<26} {r['loss']:>10.4f} {r['accuracy']:>9.3f} {r['steps']:>6} "
-            f"{r['step_time'] * 1e3:>8.1f}ms {per_step * 1e6:>7.1f}us"
-        )
-    return "\n".join(lines)
+    header = ["optimizer", "final loss", "test acc", "steps", "step time", "per step"]
+    cells = [
+        [
+            r["optimizer"],
+            f"{r['loss']:.4f}",
+            f"{r['accuracy']:.3f}",
+            str(r["steps"]),
+            f"{r['step_time'] * 1e3:.1f} ms",
+            f"{r['step_time'] / max(r['steps'], 1) * 1e6:.1f} us",
+        ]
+        for r in rows
+    ]
+    return _console.format_table(header, cells)
+
+
+def format_comparison(rows: Sequence[dict[str, Any]]) -> str:
+    """The table of :func:`numpy_comparison`."""
+    header = ["optimizer", "max |param diff|", "acc", "NumPy acc", "speedup"]
+    cells = [
+        [
+            r["optimizer"],
+            f"{r['max_param_difference']:.2e}",
+            f"{r['accuracy']:.3f}",
+            f"{r['numpy_accuracy']:.3f}",
+            f"{r['speedup']:.1f}x",
+        ]
+        for r in rows
+    ]
+    return _console.format_table(header, cells)

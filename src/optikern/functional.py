@@ -39,7 +39,7 @@ such gradient, or -1 when the update was applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -132,8 +132,8 @@ def _dispatch(
     kernel: str,
     params: Arrays | None,
     grads: Arrays,
-    states: list,
-    options: tuple | dict,
+    states: list[Any],
+    options: tuple[Any, ...] | dict[str, Any],
     step: int,
     fresh: bool,
     check_only: bool,
@@ -149,7 +149,7 @@ def _dispatch(
         )
     if mixed is not None or params is None:
         raise TypeError("8-bit state: params must be float32 arrays (no lowp_params)")
-    parts: list[list[list | None]] = [[], [], []]
+    parts: list[list[list[np.ndarray] | None]] = [[], [], []]
     for k, state in enumerate(states):
         for part in parts:
             part.append(None if state is None else [])
@@ -192,8 +192,8 @@ def _step(
     kernel: str,
     params: Arrays | None,
     grads: Arrays,
-    states: list,
-    options: dict,
+    states: Sequence[Arrays | None],
+    options: dict[str, Any],
     step: int,
     fresh: bool,
     lowp_params: Arrays | None = None,
@@ -206,17 +206,17 @@ def _step(
     mixed = None
     if lowp_params is not None:
         params, mixed = _lowp(params, lowp_params, 1.0, rounding, seed, stream)
-    return _STEPS[kernel](params, grads, states, options, step, fresh, False, False, mixed)
+    return int(_STEPS[kernel](params, grads, states, options, step, fresh, False, False, mixed))
 
 
 def _step_8bit(
     kernel: str,
     params: Arrays,
     grads: Arrays,
-    codes: list,
-    absmax: list,
-    qmaps: list,
-    options: dict,
+    codes: list[Any],
+    absmax: list[Any],
+    qmaps: list[Any],
+    options: dict[str, Any],
     step: int,
     fresh: bool,
 ) -> None:
@@ -232,8 +232,8 @@ def _rows_step(
     param: np.ndarray,
     indices: np.ndarray,
     values: np.ndarray,
-    states: list,
-    options: dict | tuple,
+    states: Sequence[np.ndarray | None],
+    options: dict[str, Any] | tuple[Any, ...],
     step: int,
 ) -> None:
     """The row update of any kernel, options as a param group or a tuple of the kernel's

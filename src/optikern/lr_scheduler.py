@@ -234,7 +234,10 @@ class LambdaLR(LRScheduler):
     """``base_lr * lr_lambda(t)``, one function or one per group."""
 
     def __init__(
-        self, optimizer: Any, lr_lambda: Callable[[int], float] | list, last_epoch: int = -1
+        self,
+        optimizer: Any,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
     ) -> None:
         groups = optimizer.param_groups
         self.lr_lambdas = (

@@ -25,7 +25,7 @@ import numpy as np
 from . import _validation, functional
 from .errors import NonFiniteError
 
-ParamsArg = Union[Iterable[np.ndarray], Iterable[dict]]
+ParamsArg = Union[Iterable[np.ndarray], Iterable[dict[str, Any]]]
 
 #: What a step does with a gradient holding NaN or infinity: apply it like torch
 #: ("propagate"), change nothing and count the step in ``skipped_steps`` ("skip", the AMP
@@ -33,7 +33,7 @@ ParamsArg = Union[Iterable[np.ndarray], Iterable[dict]]
 NONFINITE_POLICIES = ("propagate", "skip", "raise")
 
 
-class ParamState(MutableMapping):
+class ParamState(MutableMapping[np.ndarray, dict[str, Any]]):
     """Per-param state dicts keyed by the param arrays themselves.
 
     NumPy arrays are unhashable, so keys are compared by identity, as torch does with tensors.
@@ -121,7 +121,7 @@ class Optimizer:
 
     @property
     def _counts_steps(self) -> bool:
-        return functional.COUNTS_STEPS[self._kernel]
+        return bool(functional.COUNTS_STEPS[self._kernel])
 
     def __init__(
         self,
@@ -330,7 +330,8 @@ class Optimizer:
         if len(self._groups) != len(groups):
             self._groups = [None] * len(groups)
         scan = self.nonfinite != "propagate"
-        pending: list[tuple[int, list]] = []  # state created for this step, kept if it succeeds
+        # State created for this step, kept if it succeeds.
+        pending: list[tuple[int, list[Any]]] = []
         try:
             if len(groups) == 1:  # one call checks, scans and updates atomically by itself
                 bad = self._run(0, grads, 0, scan, False, pending)
@@ -361,7 +362,7 @@ class Optimizer:
         start: int,
         scan: bool,
         check_only: bool,
-        pending: list[tuple[int, list]],
+        pending: list[tuple[int, list[Any]]],
     ) -> int:
         """One group's step (or check) through its C++ group, built or rebuilt as needed."""
         group = self.param_groups[i]
@@ -389,7 +390,7 @@ class Optimizer:
                 self._groups[i] = None
         raise RuntimeError("optimizer group rebuilt twice in one step")  # pragma: no cover
 
-    def _build(self, group: dict[str, Any], first_index: int) -> tuple[Any, list]:
+    def _build(self, group: dict[str, Any], first_index: int) -> tuple[Any, list[Any]]:
         """A C++ group over the group's params and their state, creating missing state (kept
         only if the step succeeds): float32 for 16-bit params, whose master starts equal to
         them (exactly: every float16/bfloat16 value is a float32)."""
@@ -454,7 +455,7 @@ class Optimizer:
         k = functional.STATE_NAMES[self._kernel].index(name)
         return functional.dynamic_map(functional.STATE_SIGNED[self._kernel][k])
 
-    def _discard(self, pending: list[tuple[int, list]]) -> None:
+    def _discard(self, pending: list[tuple[int, list[Any]]]) -> None:
         """Undo the state created for a step that did not happen."""
         for i, created in pending:
             for _, state, new, names in created:
@@ -482,7 +483,9 @@ class Optimizer:
         """A snapshot in torch's layout: ``{"state": {index: {...}}, "param_groups": [...]}``.
 
         Arrays are copies, so the snapshot does not change as training goes on; it holds only
-        NumPy arrays, numbers, strings and plain containers (pickle and ``numpy.savez`` work).
+        NumPy arrays, numbers, strings and plain containers: save it with pickle (or
+        ``numpy.savez`` as an object array, which ``numpy.load`` reads only with
+        ``allow_pickle=True``).
         """
         with self._lock:
             return self._state_dict()

@@ -16,11 +16,11 @@ MASK64 = (1 << 64) - 1
 
 def float32_bits(x: float) -> int:
     """The IEEE bits of x rounded to float32."""
-    return struct.unpack("<I", struct.pack("<f", x))[0]
+    return int(struct.unpack("<I", struct.pack("<f", x))[0])
 
 
 def float32_value(bits: int) -> float:
-    return struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0]
+    return float(struct.unpack("<f", struct.pack("<I", bits & 0xFFFFFFFF))[0])
 
 
 def bfloat16_to_float(bits: int) -> float:
@@ -31,7 +31,7 @@ def float16_to_float(bits: int) -> float:
     """Exact; a NaN becomes a quiet float NaN with the same sign and payload (F16C's rule)."""
     if bits & 0x7C00 == 0x7C00 and bits & 0x3FF:
         return float32_value((bits & 0x8000) << 16 | 0x7FC00000 | (bits & 0x3FF) << 13)
-    return struct.unpack("<e", struct.pack("<H", bits))[0]
+    return float(struct.unpack("<e", struct.pack("<H", bits))[0])
 
 
 def to_float(bits: int, fmt: str) -> float:
@@ -45,7 +45,7 @@ def round_nearest(x: float, fmt: str) -> int:
             bits = float32_bits(x)
             return (bits >> 16) & 0x8000 | 0x7E00 | (bits >> 13) & 0x3FF
         try:
-            return struct.unpack("<H", struct.pack("<e", x))[0]  # IEEE round-half-even
+            return int(struct.unpack("<H", struct.pack("<e", x))[0])  # IEEE round-half-even
         except OverflowError:  # beyond 65520 rounds to infinity
             return 0xFC00 if x < 0 else 0x7C00
     bits = float32_bits(x)

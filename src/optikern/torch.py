@@ -208,7 +208,7 @@ class _Dropin(torch.optim.Optimizer):
         options = self._options(group)
         fill = functional.STATE_FILL[self._kernel](options)
         keeps_state = bool(fill) or functional.COUNTS_STEPS[self._kernel]
-        batches: dict[tuple, list[torch.Tensor]] = {}
+        batches: dict[tuple[Any, ...], list[torch.Tensor]] = {}
         fresh_of: dict[int, bool] = {}
         for p in group["params"]:
             if p.grad is None:
@@ -451,7 +451,7 @@ class SGD(_Dropin, torch.optim.SGD):
     _kernel = "sgd"
 
     def _takes_rows(self, group: dict[str, Any]) -> bool:
-        return group["momentum"] == 0 and group["weight_decay"] == 0
+        return bool(group["momentum"] == 0 and group["weight_decay"] == 0)
 
 
 class Adagrad(_Dropin, torch.optim.Adagrad):
@@ -464,7 +464,7 @@ class Adagrad(_Dropin, torch.optim.Adagrad):
         return {**group, "initial_accumulator_value": self.defaults["initial_accumulator_value"]}
 
     def _takes_rows(self, group: dict[str, Any]) -> bool:
-        return group["weight_decay"] == 0  # torch refuses weight decay with sparse gradients
+        return bool(group["weight_decay"] == 0)  # torch refuses weight decay with sparse gradients
 
 
 class RMSprop(_Dropin, torch.optim.RMSprop):

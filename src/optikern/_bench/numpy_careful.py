@@ -10,7 +10,7 @@ import numpy as np
 
 def make(
     optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
-) -> Callable[[list], None]:
+) -> Callable[[list[np.ndarray]], None]:
     """A step function over ``params`` for ``optimizer`` with torch defaults."""
     lr = kwargs.get("lr", 1e-3)
     state = [[np.zeros_like(p) for _ in range(3)] for p in params]

@@ -9,7 +9,7 @@ import numpy as np
 
 def make(
     optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
-) -> Callable[[list], None]:
+) -> Callable[[list[np.ndarray]], None]:
     lr = kwargs.get("lr", 1e-3)
     state: list[dict[str, Any]] = [{} for _ in params]
 

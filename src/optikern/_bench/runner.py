@@ -9,9 +9,9 @@ import math
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,21 +19,23 @@ import numpy as np
 
 import optikern
 from optikern import _core, reference
+from optikern._console import Progress, format_table
 
 from . import numpy_careful, numpy_naive, torch_impls
 from .workloads import CONFIGS, Config, workloads
 
-Step = Callable[[list], None]
+Step = Callable[[list[np.ndarray]], None]
 Maker = Callable[[], "Step | None"]
 
 
-def measure(step: Step, grads: list, budget: float) -> dict[str, Any]:
-    """Seconds per call over 3 to 15 repeats filling about ``budget`` seconds (each repeat
+def measure(call: Callable[[], object], budget: float) -> dict[str, Any]:
+    """Seconds per ``call()`` over 3 to 15 repeats filling about ``budget`` seconds (each repeat
     averages enough calls to last ~10 ms; two warm-up calls are excluded): the median as
-    ``seconds``, and the spread: min, quartiles, max, with the number of repeats."""
-    step(grads)
+    ``seconds``, and the spread: min, quartiles, max, with the number of repeats. Every timing
+    of optikern's command line and of benchmarks/ comes from here."""
+    call()
     begin = time.perf_counter()
-    step(grads)
+    call()
     once = max(time.perf_counter() - begin, 1e-7)
     inner = max(1, int(0.01 / once))  # each sample >= ~10 ms, so the clock does not matter
     samples = max(3, min(15, int(budget / (once * inner))))
@@ -41,7 +43,7 @@ def measure(step: Step, grads: list, budget: float) -> dict[str, Any]:
     for _ in range(samples):
         begin = time.perf_counter()
         for _ in range(inner):
-            step(grads)
+            call()
         times.append((time.perf_counter() - begin) / inner)
     q1, median, q3 = statistics.quantiles(times, n=4, method="inclusive")
     return {
@@ -63,7 +65,8 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
         return [p.copy() for p in params]
 
     def classes() -> Step:
-        return getattr(optikern, config.optimizer)(copies(), **config.kwargs).step
+        cls: type[optikern.Optimizer] = getattr(optikern, config.optimizer)
+        return cls(copies(), **config.kwargs).step
 
     def arena() -> Step:
         opt = getattr(optikern, config.optimizer)(
@@ -85,7 +88,7 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
         if config.second_pass:
             again = inplace[: config.second_pass]
 
-            def two_passes(grads: list) -> None:
+            def two_passes(grads: list[Any]) -> None:
                 _core.stream_step(inplace, read)
                 _core.stream_step(again, inplace[config.second_pass])
 
@@ -113,7 +116,7 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
 
 def reference_step(config: Config, params: list[np.ndarray]) -> Step:
     values = [p.ravel().tolist() for p in params]
-    states: list[dict] = [{} for _ in params]
+    states: list[dict[str, Any]] = [{} for _ in params]
     fn = getattr(
         reference,
         {
@@ -127,7 +130,7 @@ def reference_step(config: Config, params: list[np.ndarray]) -> Step:
         }[config.optimizer],
     )
 
-    def step(grads: list) -> None:
+    def step(grads: list[np.ndarray]) -> None:
         for v, g, s in zip(values, grads, states):
             fn(v, g.ravel().tolist(), s, **config.kwargs)
 
@@ -148,13 +151,6 @@ def check_correctness(config: Config, dtype: type[np.floating[Any]]) -> None:
     tol = 1e-5 if dtype == np.float32 else 1e-12
     if not np.allclose(a[0], b[0], rtol=tol, atol=tol):
         raise AssertionError(f"{config.label} {np.dtype(dtype).name}: optikern != NumPy")
-
-
-def progress(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<40}")
-    sys.stderr.flush()
 
 
 def run(
@@ -189,22 +185,24 @@ def run(
     jobs = [(w, c, d, t) for w in loads for c in configs for d in dtypes for t in threads]
     torch_threads = torch_impls.get_threads()
     try:
-        rows = _run_jobs(jobs, loads, budget)
+        with Progress(total=len(jobs), desc="optikern bench", unit="row") as bar:
+            rows = _run_jobs(jobs, loads, budget, bar)
     finally:
         optikern.set_num_threads(0)
         if torch_threads is not None:
             torch_impls.set_threads(torch_threads)
-    progress(len(jobs), len(jobs), "done")
-    sys.stderr.write("\n")
     return rows
 
 
 def _run_jobs(
-    jobs: list[tuple[str, Config, str, int]], loads: dict[str, list[tuple[int, ...]]], budget: float
+    jobs: list[tuple[str, Config, str, int]],
+    loads: dict[str, list[tuple[int, ...]]],
+    budget: float,
+    bar: Progress,
 ) -> list[dict[str, Any]]:
     rows = []
-    for done, (name, config, dtype, n_threads) in enumerate(jobs):
-        progress(done, len(jobs), f"{name} {config.label} {dtype} {n_threads}t")
+    for name, config, dtype, n_threads in jobs:
+        bar.set_postfix_str(f"{name} {config.label} {dtype} {n_threads}t")
         optikern.set_num_threads(n_threads)
         torch_impls.set_threads(n_threads)
         rng = np.random.default_rng(0)
@@ -215,9 +213,10 @@ def _run_jobs(
         for label, make in implementations(config, params, len(params) > 1).items():
             step = make()
             if step is not None:
-                timings[label] = measure(step, grads, budget)
+                timings[label] = measure(partial(step, grads), budget)
             del step  # free this implementation's arrays before making the next one
         rows.append(summarise(name, config, dtype, n_threads, elements, timings))
+        bar.update()
     return rows
 
 
@@ -270,36 +269,31 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
     """The table; torch's columns (xtorch, xfused, torch best) only when torch was measured,
     else a line saying it is not installed."""
     with_torch = any(k.startswith("torch") for r in rows for k in r["results"])
-    torch_header = f" {'xtorch':>7} {'xfused':>7}  {'torch best':>11}" if with_torch else ""
-    header = (
-        f"{'workload':<12} {'optimizer':<13} {'dtype':<7} {'thr':>3} {'optikern':>11} "
-        f"{'ns/el':>7} {'GB/s':>6} {'%ceil':>6} {'xNumPy':>7}{torch_header} {'ceiling':>11}"
-    )
-    lines = [header, "-" * len(header)]
+    header = ["workload", "optimizer", "dtype", "thr", "optikern", "ns/el", "GB/s", "%ceil"]
+    header += ["xNumPy", *(["xtorch", "xfused", "torch best"] if with_torch else []), "ceiling"]
+    table = []
     for r in rows:
         res = r["results"]
-        torch_columns = ""
+        ours = res["optikern"]
+        cells = [r["workload"], r["optimizer"], r["dtype"], str(r["threads"])]
+        cells += [fmt_time(ours["seconds"]), f"{ours['ns_per_element']:.3f}"]
+        cells += [f"{ours['gb_per_s']:.1f}", f"{100 * r['best_optikern_of_ceiling']:.0f}%"]
+        cells.append(f"{r['optikern_vs_numpy']:.2f}")
         if with_torch:
             best_torch = min(
                 (v["seconds"] for k, v in res.items() if k.startswith("torch")), default=None
             )
-            torch_columns = (
-                f" {fmt_ratio(r['optikern_vs_torch_best']):>7} "
-                f"{fmt_ratio(r['optikern_vs_torch_fused']):>7}  {fmt_time(best_torch):>11}"
-            )
-        lines.append(
-            f"{r['workload']:<12} {r['optimizer']:<13} {r['dtype']:<7} {r['threads']:>3} "
-            f"{fmt_time(res['optikern']['seconds']):>11} {res['optikern']['ns_per_element']:>7.3f} "
-            f"{res['optikern']['gb_per_s']:>6.1f} {100 * r['best_optikern_of_ceiling']:>5.0f}% "
-            f"{r['optikern_vs_numpy']:>7.2f}{torch_columns} "
-            f"{fmt_time(res['ceiling']['seconds']):>11}"
-        )
+            cells += [fmt_ratio(r["optikern_vs_torch_best"])]
+            cells += [fmt_ratio(r["optikern_vs_torch_fused"]), fmt_time(best_torch)]
+        cells.append(fmt_time(res["ceiling"]["seconds"]))
+        table.append(cells)
+    text = format_table(header, table, left=3)
     if not with_torch:
-        lines.append(
-            "torch is not installed: its columns (xtorch, xfused, torch best) are left out "
+        text += (
+            "\ntorch is not installed: its columns (xtorch, xfused, torch best) are left out "
             "(pip install torch to compare)"
         )
-    return "\n".join(lines)
+    return text
 
 
 def fmt_ratio(ratio: float | None) -> str:
@@ -316,13 +310,13 @@ def fmt_time(seconds: float | None) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-def default_output_dir() -> Path:
-    """Where ``optikern bench`` writes without ``--output``: ``$XDG_CACHE_HOME/optikern/bench``,
+def default_output_dir(command: str = "bench") -> Path:
+    """Where ``optikern bench`` (or ``demo``) writes by default: ``$XDG_CACHE_HOME/optikern/bench``,
     else (unset, or not an absolute path) ``~/.cache/optikern/bench``."""
     cache = Path(os.environ.get("XDG_CACHE_HOME", ""))
     if not cache.is_absolute():
         cache = Path("~/.cache").expanduser()
-    return cache / "optikern" / "bench"
+    return cache / "optikern" / command
 
 
 def cpu_model() -> str | None:

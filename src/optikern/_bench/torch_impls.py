@@ -28,7 +28,7 @@ def version() -> str | None:
 
 def make(
     variant: str, optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
-) -> Callable[[list], None] | None:
+) -> Callable[[list[np.ndarray]], None] | None:
     import torch
 
     tensors = [torch.from_numpy(p) for p in params]  # shares memory with params
@@ -53,7 +53,7 @@ def make(
 
 
 def lion_update(
-    foreach: bool, kwargs: dict[str, Any], step: int, params: list, grads: list, exp_avgs: list
+    foreach: bool, kwargs: dict[str, Any], step: int, params: list[Any], grads: list[Any], exp_avgs: list[Any]
 ) -> None:
     """lion-pytorch's update_fn per tensor, or the same with torch's _foreach ops (lerp:
     one pass per moving average)."""
@@ -78,10 +78,10 @@ def lamb_update(
     foreach: bool,
     kwargs: dict[str, Any],
     step: int,
-    params: list,
-    grads: list,
-    exp_avgs: list,
-    exp_avg_sqs: list,
+    params: list[Any],
+    grads: list[Any],
+    exp_avgs: list[Any],
+    exp_avg_sqs: list[Any],
 ) -> None:
     """optax's lamb (without bounds) per tensor, or with torch's _foreach ops (norms from
     torch._foreach_norm)."""
@@ -124,8 +124,8 @@ UPDATES["LAMB"] = (lamb_update, 2)
 
 
 def _tensor_steps(
-    update: tuple[Callable[..., None], int], variant: str, kwargs: dict[str, Any], tensors: list
-) -> Callable[[list], None] | None:
+    update: tuple[Callable[..., None], int], variant: str, kwargs: dict[str, Any], tensors: list[Any]
+) -> Callable[[list[Any]], None] | None:
     import torch
 
     if variant == "fused":
@@ -146,7 +146,7 @@ def _tensor_steps(
 
 def make_deepspeed(
     optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
-) -> Callable[[list], None] | None:
+) -> Callable[[list[np.ndarray]], None] | None:
     if optimizer == "Lion":
         return _deepspeed_lion(kwargs, params)
     if optimizer not in ("Adam", "AdamW"):
@@ -174,7 +174,7 @@ def make_deepspeed(
 
 def _deepspeed_lion(
     kwargs: dict[str, Any], params: list[np.ndarray]
-) -> Callable[[list], None] | None:
+) -> Callable[[list[Any]], None] | None:
     try:
         import torch
         from deepspeed.ops.lion import DeepSpeedCPULion
