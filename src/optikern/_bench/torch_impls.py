@@ -53,7 +53,12 @@ def make(
 
 
 def lion_update(
-    foreach: bool, kwargs: dict[str, Any], step: int, params: list[Any], grads: list[Any], exp_avgs: list[Any]
+    foreach: bool,
+    kwargs: dict[str, Any],
+    step: int,
+    params: list[Any],
+    grads: list[Any],
+    exp_avgs: list[Any],
 ) -> None:
     """lion-pytorch's update_fn per tensor, or the same with torch's _foreach ops (lerp:
     one pass per moving average)."""
@@ -124,7 +129,10 @@ UPDATES["LAMB"] = (lamb_update, 2)
 
 
 def _tensor_steps(
-    update: tuple[Callable[..., None], int], variant: str, kwargs: dict[str, Any], tensors: list[Any]
+    update: tuple[Callable[..., None], int],
+    variant: str,
+    kwargs: dict[str, Any],
+    tensors: list[Any],
 ) -> Callable[[list[Any]], None] | None:
     import torch
 
