@@ -33,6 +33,7 @@ class OptimizerInfo:
     grid: tuple[Mapping[str, Any], ...]  # the option grid: one kwargs row per case
     invalid: tuple[tuple[Mapping[str, Any], type, str], ...]  # (kwargs, error, message regex)
     representative: Mapping[str, Any]  # one config keeping every state name (has "lr")
+    scalar_state: frozenset[str] = frozenset()  # per-param 0-d state (torch's 0-d tensors)
 
     def __post_init__(self) -> None:
         assert set(self.options.values()) <= set(OPTION_KINDS), self.name
@@ -401,7 +402,47 @@ ADADELTA = OptimizerInfo(
     representative={"lr": 0.5, "weight_decay": 0.01},
 )
 
-OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA]
+NADAM = OptimizerInfo(
+    name="NAdam",
+    functional_name="nadam",
+    reference_name="nadam_step",
+    state_names=frozenset({"step", "exp_avg", "exp_avg_sq", "mu_product"}),
+    scalar_state=frozenset({"mu_product"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 2e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "momentum_decay": 4e-3,
+        "decoupled_weight_decay": False,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "betas": "betas",
+        "eps": "positive",
+        "weight_decay": "small",
+        "momentum_decay": "small",
+        "decoupled_weight_decay": "flag",
+        "maximize": "flag",
+    },
+    checked=("lr", "eps", "weight_decay", "momentum_decay"),
+    grid=(
+        {},
+        {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1, "momentum_decay": 0.3},
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True},
+    ),
+    invalid=(
+        ({"betas": (1.0, 0.999)}, ValueError, "Invalid beta parameter at index 0"),
+        ({"momentum_decay": -0.2}, ValueError, "Invalid momentum_decay value"),
+    ),
+    # eps 1e-3: torch's own float16 NAdam (trained in the 16-bit checkpoint test) divides by
+    # a zero denominator with eps 1e-8, which float16 rounds to 0
+    representative={"lr": 0.01, "eps": 1e-3, "weight_decay": 0.01, "momentum_decay": 0.1},
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA, NADAM]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

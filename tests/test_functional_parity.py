@@ -19,7 +19,9 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "Adamax": ["exp_avg", "exp_inf"],
     "RAdam": ["exp_avg", "exp_avg_sq"],
     "Adadelta": ["square_avg", "acc_delta"],
+    "NAdam": ["exp_avg", "exp_avg_sq", "mu_product"],
 }
+SCALAR_STATE = {"mu_product": 1.0}  # per-param 0-d state and its initial value
 
 
 def functional_kwargs(case: Case) -> dict[str, Any]:
@@ -41,12 +43,20 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
     copies = [p.copy() for p in params]
     opt = case.make(copies)
     init = case.kwargs.get("initial_accumulator_value", 0.0)
-    states = {name: [np.full_like(p, init) for p in params] for name in STATE_ARGS[case.optimizer]}
+    states = {
+        name: [
+            np.array(SCALAR_STATE[name], np.float32)
+            if name in SCALAR_STATE
+            else np.full_like(p, init)
+            for p in params
+        ]
+        for name in STATE_ARGS[case.optimizer]
+    }
     kwargs = functional_kwargs(case)
     for step in range(1, 5):
         grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         extra: dict[str, Any] = {"first_step": step == 1} if case.optimizer == "SGD" else {}
-        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam"):  # rules using t
+        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam", "NAdam"):  # using t
             extra["step"] = step
         case.info.functional(
             params, grads, *(states[name] for name in STATE_ARGS[case.optimizer]), **kwargs, **extra

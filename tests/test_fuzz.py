@@ -123,8 +123,11 @@ def test_classes(data: st.DataObject) -> None:
     ref = info.reference
     for p, s, g in zip(params, snaps, grads):
         values = s.astype(np.float64).ravel().tolist()
-        ref(values, g.astype(np.float64).ravel().tolist(), {}, **options)
-        tol = 1e-5 if p.dtype.itemsize <= 4 else 1e-12
+        try:
+            ref(values, g.astype(np.float64).ravel().tolist(), {}, **options)
+        except ZeroDivisionError:  # eps=0 and a zero gradient: IEEE NaN in the kernel (as torch)
+            continue
+        tol = {2: 2e-3, 4: 1e-5}.get(p.dtype.itemsize, 1e-12)  # float16: one rounding, 2**-11
         np.testing.assert_allclose(p.astype(np.float64).ravel(), values, rtol=tol, atol=tol)
 
 

@@ -15,6 +15,7 @@ void register_optimizers(py::module_& m) {
     register_optimizer<kernels::adamax>(m, "adamax", {"exp_avgs", "exp_infs"});
     register_optimizer<kernels::radam>(m, "radam", {"exp_avgs", "exp_avg_sqs"});
     register_optimizer<kernels::adadelta>(m, "adadelta", {"square_avgs", "acc_deltas"});
+    register_optimizer<kernels::nadam>(m, "nadam", {"exp_avgs", "exp_avg_sqs", "mu_products"});
     register_optimizer<kernels::sparse_adam>(m, "sparse_adam", {"exp_avg", "exp_avg_sq"});
     register_stale_group(m);
     register_group<kernels::sgd>(m, "SGDGroup");
@@ -24,6 +25,7 @@ void register_optimizers(py::module_& m) {
     register_group<kernels::adamax>(m, "AdamaxGroup");
     register_group<kernels::radam>(m, "RAdamGroup");
     register_group<kernels::adadelta>(m, "AdadeltaGroup");
+    register_group<kernels::nadam>(m, "NAdamGroup");
 }
 
 void register_stale_group(py::module_& m) {

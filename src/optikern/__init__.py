@@ -31,6 +31,7 @@ from .adamax import Adamax
 from .clip import clip_grad_norm_, clip_grad_value_
 from .errors import NonFiniteError
 from .flat import FlatArrays, flatten
+from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
 from .rmsprop import RMSprop
@@ -45,6 +46,7 @@ __all__ = [
     "Adamax",
     "FlatArrays",
     "GradientAccumulator",
+    "NAdam",
     "NonFiniteError",
     "Optimizer",
     "RAdam",

@@ -56,6 +56,7 @@ class AdamGroup(_Group): ...
 class AdamaxGroup(_Group): ...
 class RAdamGroup(_Group): ...
 class AdadeltaGroup(_Group): ...
+class NAdamGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -95,6 +96,10 @@ radam_state_names: tuple[str, ...]
 adadelta_step = sgd_step
 adadelta_check_options = sgd_check_options
 adadelta_state_names: tuple[str, ...]
+nadam_step = sgd_step
+nadam_check_options = sgd_check_options
+nadam_state_names: tuple[str, ...]
+nadam_scalar_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

@@ -67,16 +67,26 @@ def _lowp(
 
 
 _KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta")
-_ALL_KERNELS = (*_KERNELS, "sparse_adam")  # SparseAdam: row updates only, no class
+_SCALAR_STATE_KERNELS = ("nadam",)  # kernels keeping per-param 0-d state: no row steps
+# SparseAdam: row updates only, no class
+_ALL_KERNELS = (*_KERNELS, *_SCALAR_STATE_KERNELS, "sparse_adam")
 
 #: Each kernel's state names (torch's), in the order its step takes them.
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _ALL_KERNELS}
+#: The names among them that are per-param 0-d arrays (torch's 0-d tensors), not param-shaped.
+SCALAR_STATE_NAMES = {
+    kernel: frozenset(getattr(_core, f"{kernel}_scalar_state_names")) for kernel in _ALL_KERNELS
+}
 #: Whether each kernel's state keeps torch's per-param "step".
 COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _ALL_KERNELS}
 #: The state arrays a param group's options use, with their initial values.
 STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _ALL_KERNELS}
 _STEPS = {kernel: getattr(_core, f"{kernel}_step") for kernel in _ALL_KERNELS}
-_ROWS_STEPS = {kernel: getattr(_core, f"{kernel}_rows_step") for kernel in _ALL_KERNELS}
+_ROWS_STEPS = {
+    kernel: getattr(_core, f"{kernel}_rows_step")
+    for kernel in _ALL_KERNELS
+    if kernel not in _SCALAR_STATE_KERNELS
+}
 #: The C++ group object serving one param group of an optimizer class.
 GROUPS = {
     "sgd": _core.SGDGroup,
@@ -86,6 +96,7 @@ GROUPS = {
     "adamax": _core.AdamaxGroup,
     "radam": _core.RAdamGroup,
     "adadelta": _core.AdadeltaGroup,
+    "nadam": _core.NAdamGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -138,6 +149,7 @@ __all__ = [
     "clamp_",
     "first_nonfinite",
     "grad_norm",
+    "nadam",
     "radam",
     "rmsprop",
     "scale_",
@@ -617,6 +629,69 @@ def adadelta(
         [square_avgs, acc_deltas],
         options,
         1,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
+    )
+
+
+def nadam(
+    params: Arrays | None,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_avg_sqs: Arrays,
+    mu_products: Arrays,
+    *,
+    step: int,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""NAdam (Dozat 2016), in place; ``step`` is the 1-based number of this step and
+    ``mu_products`` one 0-d float32 (or float64) array per param, starting at 1, advanced in
+    place (torch's ``state["mu_product"]``).
+
+    .. math::
+        \mu_t = \beta_1 (1 - \tfrac12 0.96^{t\psi}), \quad
+        \Pi_t = \Pi_{t-1}\mu_t, \quad
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \\
+        p \leftarrow p - \gamma \left(\frac{1 - \mu_t}{1 - \Pi_t}\, g
+            + \frac{\mu_{t+1}}{1 - \Pi_t \mu_{t+1}}\, m\right)
+            \Big/ \left(\sqrt{v / (1 - \beta_2^t)} + \epsilon\right)
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (
+        lr,
+        (beta1, beta2),
+        eps,
+        weight_decay,
+        momentum_decay,
+        decoupled_weight_decay,
+        maximize,
+    )
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.nadam_step(
+        params,
+        grads,
+        [exp_avgs, exp_avg_sqs, mu_products],
+        options,
+        step,
         False,
         check_only,
         skip_nonfinite,

@@ -364,11 +364,16 @@ class Optimizer:
         only if the step succeeds): float32 for 16-bit params, whose master starts equal to
         them (exactly: every float16/bfloat16 value is a float32)."""
         fill = functional.STATE_FILL[self._kernel](group)
+        scalars = functional.SCALAR_STATE_NAMES[self._kernel]
         states, fresh, created = [], [], []
         for p in group["params"]:
             entry = self.state._by_id.get(id(p))
             state = entry[1] if entry is not None else {}
-            new = {name: _initial_state(p, v) for name, v in fill.items() if name not in state}
+            new = {
+                name: _initial_state(p, v, name in scalars)
+                for name, v in fill.items()
+                if name not in state
+            }
             if _is_lowp(p) and self.master_weights and "master_param" not in state:
                 new["master_param"] = p.astype(np.float32)
             if new or entry is None:
@@ -513,6 +518,17 @@ class Optimizer:
                 loaded[name] = int(step)
                 continue
             array = np.asarray(value)
+            if name in functional.SCALAR_STATE_NAMES[self._kernel]:
+                if array.shape != () or not np.issubdtype(array.dtype, np.floating):
+                    raise ValueError(
+                        f"state_dict: state[{index}][{name!r}] must be a 0-d floating-point "
+                        f"array, got {array.dtype} of shape {array.shape}"
+                    )
+                # torch's 0-d state is float32, or float64 once loaded for a float64 param
+                loaded[name] = array.astype(
+                    np.float64 if array.dtype == np.float64 else np.float32, copy=True
+                )
+                continue
             if array.shape != p.shape:
                 raise ValueError(
                     f"state_dict: state[{index}][{name!r}] has shape {array.shape}, "
@@ -535,8 +551,11 @@ def _is_lowp(p: np.ndarray) -> bool:
     return _validation.lowp_format(p.dtype) is not None
 
 
-def _initial_state(p: np.ndarray, value: float) -> np.ndarray:
-    """A fresh state array for p: float32 for 16-bit params."""
+def _initial_state(p: np.ndarray, value: float, scalar: bool = False) -> np.ndarray:
+    """A fresh state array for p: float32 for 16-bit params; a 0-d float32 array (torch's
+    default scalar dtype) for a per-param scalar."""
+    if scalar:
+        return np.array(value, dtype=np.float32)
     return np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)
 
 

@@ -1,4 +1,5 @@
-"""The pure-Python definition of every optimizer update (``math`` only, never NumPy).
+"""The pure-Python definition of every optimizer update (``math`` and ``struct`` only, never
+NumPy).
 
 This module is the readable specification the C++ kernels are tested against: one function
 per optimizer, a loop over the elements of a ``list[float]`` param updated in place, and a
@@ -19,6 +20,7 @@ first), ``lr_in_momentum`` (the buffer accumulates ``lr*g``) and ``eps_inside_sq
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 State = dict[str, Any]
@@ -29,6 +31,12 @@ def _lerp(a: float, b: float, weight: float) -> float:
     if abs(weight) < 0.5:
         return a + weight * (b - a)
     return b - (b - a) * (1.0 - weight)
+
+
+def _float32(x: float) -> float:
+    """x rounded to float32: torch keeps some per-param scalars (NAdam's ``mu_product``) as
+    0-d float32 tensors, its default scalar dtype."""
+    return float(struct.unpack("f", struct.pack("f", x))[0])
 
 
 def _decayed(
@@ -341,6 +349,57 @@ def adadelta_step(
         delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(square_avg[i] + eps) * g
         acc_delta[i] = acc_delta[i] * rho + ((1 - rho) * delta) * delta
         param[i] = param[i] + (-lr) * delta
+
+
+def nadam_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None:
+    r"""NAdam, Dozat 2016 (https://pytorch.org/docs/stable/generated/torch.optim.NAdam.html).
+
+    .. math::
+        \mu_t = \beta_1 (1 - \tfrac12 0.96^{t\psi}), \quad \Pi_t = \Pi_{t-1}\mu_t, \quad
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \\
+        p_t = p_{t-1} - \gamma \frac{1 - \mu_t}{1 - \Pi_t} \frac{g_t}{d_t}
+              - \gamma \frac{\mu_{t+1}}{1 - \Pi_t\mu_{t+1}} \frac{m_t}{d_t}, \quad
+        d_t = \sqrt{v_t / (1 - \beta_2^t)} + \epsilon
+
+    :math:`\Pi_t` (``mu_product``) is a float32 value, as torch's 0-d tensor is.
+    """
+    beta1, beta2 = betas
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = [0.0] * len(param)
+        state["exp_avg_sq"] = [0.0] * len(param)
+        state["mu_product"] = 1.0
+    state["step"] += 1
+    step = state["step"]
+    bias_correction2 = 1 - beta2**step
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+    state["mu_product"] = _float32(state["mu_product"] * _float32(mu))
+    mu_product = state["mu_product"]
+    grad_coefficient = -lr * (1.0 - mu) / (1.0 - mu_product)
+    exp_avg_coefficient = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + ((1.0 - beta2) * g) * g
+        denom = math.sqrt(exp_avg_sq[i] / bias_correction2) + eps
+        p = p + (grad_coefficient * g) / denom
+        param[i] = p + (exp_avg_coefficient * exp_avg[i]) / denom
 
 
 def sparse_adam_step(

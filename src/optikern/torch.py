@@ -27,6 +27,7 @@ except ImportError as error:  # pragma: no cover - exercised with torch hidden
     raise ImportError("optikern.torch needs PyTorch: pip install torch") from error
 
 import numpy as np
+from torch.optim.optimizer import _get_scalar_dtype
 
 from . import functional
 
@@ -37,6 +38,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "NAdam",
     "RAdam",
     "RMSprop",
     "SparseAdam",
@@ -140,9 +142,14 @@ class _Dropin(torch.optim.Optimizer):
         if (functional.COUNTS_STEPS[self._kernel] or p.dtype in _LOWP) and "step" not in state:
             state["step"] = torch.tensor(0.0)
         fresh = False
+        scalars = functional.SCALAR_STATE_NAMES[self._kernel]
         for name, value in fill.items():
             if state.get(name) is None:
-                state[name] = _state_like(p, value)
+                state[name] = (
+                    torch.tensor(value, dtype=_get_scalar_dtype())
+                    if name in scalars
+                    else _state_like(p, value)
+                )
                 fresh = True
         return fresh
 
@@ -325,6 +332,12 @@ class Adadelta(_Dropin, torch.optim.Adadelta):
     """``torch.optim.Adadelta`` whose step is optikern's fused kernel."""
 
     _kernel = "adadelta"
+
+
+class NAdam(_Dropin, torch.optim.NAdam):
+    """``torch.optim.NAdam`` whose step is optikern's fused kernel."""
+
+    _kernel = "nadam"
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):

@@ -126,6 +126,17 @@ struct adadelta_options {
     bool maximize = false;
 };
 
+struct nadam_options {
+    double lr = 2e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;
+    double momentum_decay = 4e-3;
+    bool decoupled_weight_decay = false;
+    bool maximize = false;
+};
+
 // torch.optim.SparseAdam: Adam applied lazily, to the rows a sparse gradient touches.
 struct sparse_adam_options {
     double lr = 1e-3;

@@ -77,6 +77,37 @@ def make(
             np.multiply(t2, step_size, out=t2)
             np.subtract(p, t2, out=p)
 
-    return {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}[
-        optimizer
-    ]
+    mu_product = [np.float32(1.0)]  # torch's 0-d float32 state, the same for every param
+
+    def nadam(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+        eps, psi = kwargs.get("eps", 1e-8), kwargs.get("momentum_decay", 4e-3)
+        counter[0] += 1
+        step = counter[0]
+        mu = beta1 * (1 - 0.5 * 0.96 ** (step * psi))
+        mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * psi))
+        mu_product[0] = mu_product[0] * np.float32(mu)
+        product = float(mu_product[0])
+        grad_coefficient = -lr * (1 - mu) / (1 - product)
+        exp_avg_coefficient = -lr * mu_next / (1 - product * mu_next)
+        bias_correction2 = 1 - beta2**step
+        for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            np.subtract(g, m, out=t)
+            np.multiply(t, 1 - beta1, out=t)
+            np.add(m, t, out=m)
+            np.multiply(v, beta2, out=v)
+            np.multiply(g, g, out=t)
+            np.multiply(t, 1 - beta2, out=t)
+            np.add(v, t, out=v)
+            np.divide(v, bias_correction2, out=t)
+            np.sqrt(t, out=t)
+            np.add(t, eps, out=t)
+            np.multiply(g, grad_coefficient, out=t2)
+            np.divide(t2, t, out=t2)
+            np.add(p, t2, out=p)
+            np.multiply(m, exp_avg_coefficient, out=t2)
+            np.divide(t2, t, out=t2)
+            np.add(p, t2, out=p)
+
+    steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
+    return {**steps, "NAdam": nadam}[optimizer]

@@ -32,6 +32,7 @@ CONFIGS = [
     Config("RMSprop", "RMSprop", {"lr": 1e-2}, inplace=2),
     Config("Adam", "Adam", {"lr": 1e-3}, inplace=3),
     Config("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3),
+    Config("NAdam", "NAdam", {"lr": 2e-3}, inplace=3),
 ]
 
 

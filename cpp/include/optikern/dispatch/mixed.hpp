@@ -51,6 +51,7 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
     const float inv_scale = static_cast<float>(1.0 / m.grad_scale);
     const bool unscale = m.grad_scale != 1.0;
     const bool stochastic = m.mode == rounding::stochastic;
+    const tensor_scalars<Kernel, float> scalars_of(masters, count, s);
     for_each_range(masters, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         float grad[mixed_block];
         float own_master[mixed_block];
@@ -74,7 +75,7 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
                     if (!lowp::is_rounding_of(out[i], block.param[i], stochastic))
                         block.param[i] = lowp::to_float(out[i]);
             }
-            fn(block, s, 0, n);
+            fn(block, scalars_of(t), 0, n);
             const float* master = block.param;
             if (stochastic) {
                 for (std::int64_t i = 0; i < n; ++i)

@@ -16,6 +16,7 @@
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
 #include "optikern/kernels/clip.hpp"
+#include "optikern/kernels/nadam.hpp"
 #include "optikern/kernels/radam.hpp"
 #include "optikern/kernels/rmsprop.hpp"
 #include "optikern/kernels/sgd.hpp"
@@ -59,8 +60,9 @@ range_fn<Kernel, T> select(simd_level level) {
 template <class Kernel, class T>
 void run(const buffers_t<Kernel, T>* tensors, std::size_t count, const scalars_t<Kernel, T>& s) {
     const range_fn<Kernel, T> fn = select<Kernel, T>(active_simd_level());
+    const tensor_scalars<Kernel, T> scalars_of(tensors, count, s);
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
-        fn(tensors[t], s, begin, end);
+        fn(tensors[t], scalars_of(t), begin, end);
     });
 }
 
@@ -113,6 +115,8 @@ void update_rows(const dispatch::buffers_t<Kernel, T>& table,
                  const T* values,
                  const typename Kernel::options& options,
                  const step_context& context) {
+    static_assert(!dispatch::has_scalar_state<Kernel>::value,
+                  "a per-tensor scalar state would advance once per row");
     std::vector<dispatch::buffers_t<Kernel, T>> rows;
     rows.reserve(count);
     for (std::size_t i = 0; i < count; ++i)
