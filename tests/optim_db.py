@@ -16,8 +16,9 @@ from optikern import functional, reference
 
 #: Kinds of valid option values, for property tests (test_properties.py maps them to
 #: strategies): "positive" (> 0), "unit" ([0, 1)), "small" ([0, 0.5]), "flag" (bool),
-#: "betas" (a pair of "unit"), "nesterov" (a flag valid only with momentum > 0, dampening 0).
-OPTION_KINDS = ("positive", "unit", "small", "flag", "betas", "nesterov")
+#: "betas" (a pair of "unit"), "nesterov" (a flag valid only with momentum > 0, dampening 0),
+#: "etas" (0 < eta_minus < 1 < eta_plus), "step_sizes" (0 < min <= max).
+OPTION_KINDS = ("positive", "unit", "small", "flag", "betas", "nesterov", "etas", "step_sizes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +35,8 @@ class OptimizerInfo:
     invalid: tuple[tuple[Mapping[str, Any], type, str], ...]  # (kwargs, error, message regex)
     representative: Mapping[str, Any]  # one config keeping every state name (has "lr")
     scalar_state: frozenset[str] = frozenset()  # per-param 0-d state (torch's 0-d tensors)
+    # options under which steps change no param (from the step after the one they are set in)
+    frozen: Mapping[str, Any] = field(default_factory=lambda: {"lr": 0.0})
 
     def __post_init__(self) -> None:
         assert set(self.options.values()) <= set(OPTION_KINDS), self.name
@@ -442,7 +445,35 @@ NADAM = OptimizerInfo(
     representative={"lr": 0.01, "eps": 1e-3, "weight_decay": 0.01, "momentum_decay": 0.1},
 )
 
-OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA, NADAM]
+RPROP = OptimizerInfo(
+    name="Rprop",
+    functional_name="rprop",
+    reference_name="rprop_step",
+    state_names=frozenset({"step", "prev", "step_size"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-2,
+        "etas": (0.5, 1.2),
+        "step_sizes": (1e-6, 50),
+        "maximize": False,
+    },
+    options={"lr": "positive", "etas": "etas", "step_sizes": "step_sizes", "maximize": "flag"},
+    checked=("lr",),
+    grid=(
+        {},
+        # the step sizes leave [0.02, 0.08] both ways within a few steps: the clamp binds
+        {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (0.02, 0.08)},
+        {"lr": 0.01, "maximize": True},
+    ),
+    invalid=(
+        ({"etas": (1.0, 0.5)}, ValueError, r"Invalid eta values: 1\.0, 0\.5"),
+        ({"etas": (0.5, 1.0)}, ValueError, r"Invalid eta values: 0\.5, 1\.0"),
+    ),
+    representative={"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (0.02, 0.08)},
+    frozen={"step_sizes": (0.0, 0.0)},  # lr only sets the initial step size
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA, NADAM, RPROP]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

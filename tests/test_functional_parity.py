@@ -4,11 +4,14 @@ held to the pure-Python reference; this holds the functional API's own option pl
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 import pytest
 from optim_db import CASES, Case
+
+from optikern import functional
 
 STATE_ARGS = {  # the functional's state arguments, in its positional order
     "SGD": ["momentum_buffer"],
@@ -20,18 +23,24 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "RAdam": ["exp_avg", "exp_avg_sq"],
     "Adadelta": ["square_avg", "acc_delta"],
     "NAdam": ["exp_avg", "exp_avg_sq", "mu_product"],
+    "Rprop": ["prev", "step_size"],
 }
-SCALAR_STATE = {"mu_product": 1.0}  # per-param 0-d state and its initial value
+PAIRS = {
+    "betas": ("beta1", "beta2"),
+    "etas": ("etaminus", "etaplus"),
+    "step_sizes": ("step_size_min", "step_size_max"),
+}
 
 
 def functional_kwargs(case: Case) -> dict[str, Any]:
-    """The class's options as the functional's keywords (betas split, initial accumulator
-    given through the state)."""
+    """The class's options as the functional's keywords (pairs split; options that only set
+    the initial state, Adagrad's initial accumulator and Rprop's lr, given through the state)."""
     kwargs = dict(case.kwargs)
-    kwargs.pop("initial_accumulator_value", None)
-    if "betas" in kwargs:
-        kwargs["beta1"], kwargs["beta2"] = kwargs.pop("betas")
-    return kwargs
+    for pair, names in PAIRS.items():
+        if pair in kwargs:
+            kwargs.update(zip(names, kwargs.pop(pair)))
+    takes = inspect.signature(case.info.functional).parameters
+    return {key: value for key, value in kwargs.items() if key in takes}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
@@ -42,12 +51,13 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
     params = [rng.standard_normal(s).astype(dtype) for s in shapes]
     copies = [p.copy() for p in params]
     opt = case.make(copies)
-    init = case.kwargs.get("initial_accumulator_value", 0.0)
+    fill = functional.STATE_FILL[opt._kernel](opt.param_groups[0])  # initial values
+    scalar = functional.SCALAR_STATE_NAMES[opt._kernel]
     states = {
         name: [
-            np.array(SCALAR_STATE[name], np.float32)
-            if name in SCALAR_STATE
-            else np.full_like(p, init)
+            np.array(fill[name], np.float32)
+            if name in scalar
+            else np.full_like(p, fill.get(name, 0.0))
             for p in params
         ]
         for name in STATE_ARGS[case.optimizer]

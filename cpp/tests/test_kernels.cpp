@@ -182,6 +182,17 @@ optikern::nadam_options nadam_decoupled() {
     return o;
 }
 
+// Small step-size bounds so that the clamp binds both ways within the 3 steps.
+optikern::rprop_options rprop_clamped() {
+    optikern::rprop_options o;
+    o.lr = 0.1;
+    o.etaplus = 2.0;
+    o.step_size_min = 0.06;
+    o.step_size_max = 0.3;
+    o.maximize = true;
+    return o;
+}
+
 optikern::adam_options adam_amsgrad() {
     optikern::adam_options o;
     o.amsgrad = true;
@@ -332,6 +343,10 @@ int main() {
     check_everywhere("nadam mixed bfloat16", [&] {
         return run_mixed<nadam, optikern::bfloat16>(nadam_decoupled(), sizes);
     });
+    check_everywhere("rprop<float>",
+                     [&] { return run_optimizer<rprop, float>(rprop_clamped(), sizes); });
+    check_everywhere("rprop<double>",
+                     [&] { return run_optimizer<rprop, double>(rprop_clamped(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

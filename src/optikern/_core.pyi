@@ -57,6 +57,7 @@ class AdamaxGroup(_Group): ...
 class RAdamGroup(_Group): ...
 class AdadeltaGroup(_Group): ...
 class NAdamGroup(_Group): ...
+class RpropGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -100,6 +101,9 @@ nadam_step = sgd_step
 nadam_check_options = sgd_check_options
 nadam_state_names: tuple[str, ...]
 nadam_scalar_state_names: tuple[str, ...]
+rprop_step = sgd_step
+rprop_check_options = sgd_check_options
+rprop_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

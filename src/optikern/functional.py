@@ -66,7 +66,7 @@ def _lowp(
     return (lowp_params if params is None else params), mixed
 
 
-_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta")
+_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta", "rprop")
 _SCALAR_STATE_KERNELS = ("nadam",)  # kernels keeping per-param 0-d state: no row steps
 # SparseAdam: row updates only, no class
 _ALL_KERNELS = (*_KERNELS, *_SCALAR_STATE_KERNELS, "sparse_adam")
@@ -97,6 +97,7 @@ GROUPS = {
     "radam": _core.RAdamGroup,
     "adadelta": _core.AdadeltaGroup,
     "nadam": _core.NAdamGroup,
+    "rprop": _core.RpropGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -152,6 +153,7 @@ __all__ = [
     "nadam",
     "radam",
     "rmsprop",
+    "rprop",
     "scale_",
     "sgd",
     "sparse_adagrad",
@@ -692,6 +694,52 @@ def nadam(
         [exp_avgs, exp_avg_sqs, mu_products],
         options,
         step,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
+    )
+
+
+def rprop(
+    params: Arrays | None,
+    grads: Arrays,
+    prevs: Arrays,
+    step_sizes: Arrays,
+    *,
+    etaminus: float = 0.5,
+    etaplus: float = 1.2,
+    step_size_min: float = 1e-6,
+    step_size_max: float = 50.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""Rprop (Riedmiller & Braun 1993), in place. ``prevs`` start at 0 and ``step_sizes`` at
+    the learning rate (``numpy.full_like(param, lr)``), as torch's state does.
+
+    .. math::
+        f = \eta^+, \eta^-, 1 \text{ where } g\,g_{prev} > 0, < 0, = 0, \quad
+        s \leftarrow \mathrm{clamp}(s f, s_{min}, s_{max}), \\
+        g \leftarrow 0 \text{ where } g\,g_{prev} < 0, \quad
+        p \leftarrow p - s\,\mathrm{sign}(g), \quad g_{prev} \leftarrow g
+    """
+    # the values of _core.<kernel>_option_keys, in that order (lr only initialises step_sizes)
+    options = (0.0, (etaminus, etaplus), (step_size_min, step_size_max), maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.rprop_step(
+        params,
+        grads,
+        [prevs, step_sizes],
+        options,
+        1,
         False,
         check_only,
         skip_nonfinite,

@@ -267,7 +267,9 @@ def adamax_step(
         if weight_decay != 0:
             g = g + weight_decay * param[i]
         exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
-        exp_inf[i] = max(exp_inf[i] * beta2, abs(g) + eps)
+        # a NaN gradient makes exp_inf NaN, as torch's amax does (Python's max keeps its
+        # first argument when the other is NaN)
+        exp_inf[i] = max(abs(g) + eps, exp_inf[i] * beta2)
         param[i] = param[i] + (neg_clr * exp_avg[i]) / exp_inf[i]
 
 
@@ -400,6 +402,57 @@ def nadam_step(
         denom = math.sqrt(exp_avg_sq[i] / bias_correction2) + eps
         p = p + (grad_coefficient * g) / denom
         param[i] = p + (exp_avg_coefficient * exp_avg[i]) / denom
+
+
+def rprop_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-2,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_sizes: tuple[float, float] = (1e-6, 50.0),
+    maximize: bool = False,
+) -> None:
+    r"""Rprop, Riedmiller & Braun 1993
+    (https://pytorch.org/docs/stable/generated/torch.optim.Rprop.html).
+
+    .. math::
+        \eta_t = \mathrm{clamp}(\eta_{t-1} f_t, \Gamma_{min}, \Gamma_{max}), \quad
+        f_t = \eta^+, \eta^-, 1 \text{ for } g_t g_{t-1} > 0, < 0, = 0, \\
+        g_t \leftarrow 0 \text{ where } g_t g_{t-1} < 0, \quad
+        p_t = p_{t-1} - \eta_t\, \mathrm{sign}(g_t)
+
+    with :math:`\eta_0 = \gamma` (``step_size``) and :math:`g_{t-1}` the remembered ``prev``.
+    """
+    etaminus, etaplus = etas
+    step_size_min, step_size_max = step_sizes
+    if "prev" not in state:
+        state["step"] = 0
+        state["prev"] = [0.0] * len(param)
+        state["step_size"] = [lr] * len(param)
+    state["step"] += 1
+    prev, step_size = state["prev"], state["step_size"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        product = g * prev[i]
+        if product > 0:
+            factor = etaplus
+        elif product < 0:
+            factor = etaminus
+        elif product == 0:
+            factor = 1.0
+        else:
+            factor = product  # NaN, as torch's sign
+        size = step_size[i] * factor
+        if not math.isnan(size):
+            size = min(max(size, step_size_min), step_size_max)
+        step_size[i] = size
+        if product < 0:
+            g = 0.0
+        sign = 1.0 if g > 0 else -1.0 if g < 0 else g  # NaN stays NaN
+        param[i] = param[i] + (-sign) * size
+        prev[i] = g
 
 
 def sparse_adam_step(

@@ -41,6 +41,7 @@ __all__ = [
     "NAdam",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "SparseAdam",
 ]
 
@@ -338,6 +339,12 @@ class NAdam(_Dropin, torch.optim.NAdam):
     """``torch.optim.NAdam`` whose step is optikern's fused kernel."""
 
     _kernel = "nadam"
+
+
+class Rprop(_Dropin, torch.optim.Rprop):
+    """``torch.optim.Rprop`` whose step is optikern's fused kernel."""
+
+    _kernel = "rprop"
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):

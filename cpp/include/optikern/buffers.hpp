@@ -110,6 +110,15 @@ struct nadam_buffers {
     std::int64_t size;
 };
 
+template <class T>
+struct rprop_buffers {
+    T* param;
+    const T* grad;
+    T* prev;
+    T* step_size;
+    std::int64_t size;
+};
+
 // One array for the gradient utilities (clipping, norms, finiteness checks).
 template <class T>
 struct array_buffer {

@@ -137,6 +137,15 @@ struct nadam_options {
     bool maximize = false;
 };
 
+struct rprop_options {
+    double lr = 1e-2;  // the initial step size
+    double etaminus = 0.5;
+    double etaplus = 1.2;
+    double step_size_min = 1e-6;
+    double step_size_max = 50.0;
+    bool maximize = false;
+};
+
 // torch.optim.SparseAdam: Adam applied lazily, to the rows a sparse gradient touches.
 struct sparse_adam_options {
     double lr = 1e-3;

@@ -109,5 +109,23 @@ def make(
             np.divide(t2, t, out=t2)
             np.add(p, t2, out=p)
 
+    def rprop(grads: list[np.ndarray]) -> None:
+        etaminus, etaplus = kwargs.get("etas", (0.5, 1.2))
+        low, high = kwargs.get("step_sizes", (1e-6, 50.0))
+        if counter[0] == 0:
+            for _, step_size, _ in state:
+                step_size.fill(lr)
+        counter[0] += 1
+        for p, g, (prev, step_size, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            np.multiply(g, prev, out=t)
+            factor = np.where(t > 0, etaplus, np.where(t < 0, etaminus, 1.0)).astype(p.dtype)
+            np.multiply(step_size, factor, out=step_size)
+            np.clip(step_size, low, high, out=step_size)
+            np.copyto(prev, g)
+            prev[t < 0] = 0
+            np.sign(prev, out=t2)
+            np.multiply(t2, step_size, out=t2)
+            np.subtract(p, t2, out=p)
+
     steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
-    return {**steps, "NAdam": nadam}[optimizer]
+    return {**steps, "NAdam": nadam, "Rprop": rprop}[optimizer]

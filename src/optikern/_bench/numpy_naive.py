@@ -28,6 +28,13 @@ def make(
                 alpha = kwargs.get("alpha", 0.99)
                 s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g**2
                 p -= lr * g / (np.sqrt(s["v"]) + kwargs.get("eps", 1e-8))
+            elif optimizer == "Rprop":
+                etaminus, etaplus = kwargs.get("etas", (0.5, 1.2))
+                product = g * s.get("prev", 0)
+                factor = np.where(product > 0, etaplus, np.where(product < 0, etaminus, 1.0))
+                s["step_size"] = np.clip(s.get("step_size", lr) * factor, 1e-6, 50)
+                s["prev"] = np.where(product < 0, 0, g)
+                p -= np.sign(s["prev"]) * s["step_size"]
             elif optimizer == "NAdam":
                 beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
                 s["t"] = t = s.get("t", 0) + 1

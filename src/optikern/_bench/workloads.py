@@ -33,6 +33,7 @@ CONFIGS = [
     Config("Adam", "Adam", {"lr": 1e-3}, inplace=3),
     Config("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3),
     Config("NAdam", "NAdam", {"lr": 2e-3}, inplace=3),
+    Config("Rprop", "Rprop", {"lr": 1e-2}, inplace=3),
 ]
 
 

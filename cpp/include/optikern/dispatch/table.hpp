@@ -19,6 +19,7 @@
 #include "optikern/kernels/nadam.hpp"
 #include "optikern/kernels/radam.hpp"
 #include "optikern/kernels/rmsprop.hpp"
+#include "optikern/kernels/rprop.hpp"
 #include "optikern/kernels/sgd.hpp"
 #include "optikern/kernels/sparse_adam.hpp"
 #include "optikern/kernels/stream.hpp"

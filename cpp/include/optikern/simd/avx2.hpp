@@ -33,6 +33,13 @@ struct avx2<float> {
     static OPTIKERN_AVX2 inline reg neg(reg a) { return _mm256_sub_ps(_mm256_set1_ps(-0.0f), a); }
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
     static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
+    using mask = __m256;
+    static OPTIKERN_AVX2 inline mask gt(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+    static OPTIKERN_AVX2 inline mask lt(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+    static OPTIKERN_AVX2 inline mask eq(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+    static OPTIKERN_AVX2 inline reg select(mask m, reg a, reg b) {
+        return _mm256_blendv_ps(b, a, m);
+    }
 };
 
 template <>
@@ -52,6 +59,13 @@ struct avx2<double> {
     static OPTIKERN_AVX2 inline reg neg(reg a) { return _mm256_sub_pd(_mm256_set1_pd(-0.0), a); }
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_pd(a, b); }
     static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_pd(a, b); }
+    using mask = __m256d;
+    static OPTIKERN_AVX2 inline mask gt(reg a, reg b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+    static OPTIKERN_AVX2 inline mask lt(reg a, reg b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+    static OPTIKERN_AVX2 inline mask eq(reg a, reg b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+    static OPTIKERN_AVX2 inline reg select(mask m, reg a, reg b) {
+        return _mm256_blendv_pd(b, a, m);
+    }
 };
 
 }  // namespace optikern::simd

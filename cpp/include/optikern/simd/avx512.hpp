@@ -32,6 +32,19 @@ struct avx512<float> {
     static OPTIKERN_AVX512 inline reg neg(reg a) { return _mm512_sub_ps(_mm512_set1_ps(-0.0f), a); }
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
     static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
+    using mask = __mmask16;
+    static OPTIKERN_AVX512 inline mask gt(reg a, reg b) {
+        return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ);
+    }
+    static OPTIKERN_AVX512 inline mask lt(reg a, reg b) {
+        return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ);
+    }
+    static OPTIKERN_AVX512 inline mask eq(reg a, reg b) {
+        return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ);
+    }
+    static OPTIKERN_AVX512 inline reg select(mask m, reg a, reg b) {
+        return _mm512_mask_blend_ps(m, b, a);
+    }
 };
 
 template <>
@@ -51,6 +64,19 @@ struct avx512<double> {
     static OPTIKERN_AVX512 inline reg neg(reg a) { return _mm512_sub_pd(_mm512_set1_pd(-0.0), a); }
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_pd(a, b); }
     static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_pd(a, b); }
+    using mask = __mmask8;
+    static OPTIKERN_AVX512 inline mask gt(reg a, reg b) {
+        return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ);
+    }
+    static OPTIKERN_AVX512 inline mask lt(reg a, reg b) {
+        return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ);
+    }
+    static OPTIKERN_AVX512 inline mask eq(reg a, reg b) {
+        return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ);
+    }
+    static OPTIKERN_AVX512 inline reg select(mask m, reg a, reg b) {
+        return _mm512_mask_blend_pd(m, b, a);
+    }
 };
 
 }  // namespace optikern::simd

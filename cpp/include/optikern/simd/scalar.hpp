@@ -27,6 +27,12 @@ struct scalar {
     static OPTIKERN_INLINE reg max(reg a, reg b) { return a > b ? a : b; }
     // a < b ? a : b, the semantics of x86 MINPS.
     static OPTIKERN_INLINE reg min(reg a, reg b) { return a < b ? a : b; }
+    // Ordered comparisons (false where either is NaN) and a lane-wise choice on their result.
+    using mask = bool;
+    static OPTIKERN_INLINE mask gt(reg a, reg b) { return a > b; }
+    static OPTIKERN_INLINE mask lt(reg a, reg b) { return a < b; }
+    static OPTIKERN_INLINE mask eq(reg a, reg b) { return a == b; }
+    static OPTIKERN_INLINE reg select(mask m, reg a, reg b) { return m ? a : b; }  // m ? a : b
 };
 
 }  // namespace optikern::simd
