@@ -473,7 +473,42 @@ RPROP = OptimizerInfo(
     frozen={"step_sizes": (0.0, 0.0)},  # lr only sets the initial step size
 )
 
-OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA, NADAM, RPROP]
+ASGD = OptimizerInfo(
+    name="ASGD",
+    functional_name="asgd",
+    reference_name="asgd_step",
+    state_names=frozenset({"step", "eta", "mu", "ax"}),
+    scalar_state=frozenset({"eta", "mu"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-2,
+        "lambd": 1e-4,
+        "alpha": 0.75,
+        "t0": 1e6,
+        "weight_decay": 0,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "lambd": "small",
+        "alpha": "unit",
+        "t0": "small",
+        "weight_decay": "small",
+        "maximize": "flag",
+    },
+    checked=("lr", "weight_decay"),
+    grid=(
+        {},
+        # small t0: the average starts within the tests (mu = 1 / (t - t0) from t = t0 + 2)
+        {"lr": 0.05, "lambd": 0.1, "alpha": 0.5, "t0": 2.0, "weight_decay": 0.1},
+        {"lr": 0.05, "t0": 0.0, "maximize": True},
+    ),
+    invalid=(({"weight_decay": -0.5}, ValueError, "Invalid weight_decay value: -0.5"),),
+    # t0 = -1: the average starts at the second step, so ax differs from the param at once
+    representative={"lr": 0.05, "lambd": 0.01, "t0": -1.0},
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA, NADAM, RPROP, ASGD]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

@@ -24,6 +24,7 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "Adadelta": ["square_avg", "acc_delta"],
     "NAdam": ["exp_avg", "exp_avg_sq", "mu_product"],
     "Rprop": ["prev", "step_size"],
+    "ASGD": ["ax", "mu", "eta"],
 }
 PAIRS = {
     "betas": ("beta1", "beta2"),
@@ -66,7 +67,7 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
     for step in range(1, 5):
         grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         extra: dict[str, Any] = {"first_step": step == 1} if case.optimizer == "SGD" else {}
-        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam", "NAdam"):  # using t
+        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam", "NAdam", "ASGD"):
             extra["step"] = step
         case.info.functional(
             params, grads, *(states[name] for name in STATE_ARGS[case.optimizer]), **kwargs, **extra

@@ -193,6 +193,16 @@ optikern::rprop_options rprop_clamped() {
     return o;
 }
 
+// t0 = 1: the average starts at the third step, within the 3 steps run.
+optikern::asgd_options asgd_averaging() {
+    optikern::asgd_options o;
+    o.lambd = 0.1;
+    o.t0 = 1.0;
+    o.weight_decay = 0.01;
+    o.maximize = true;
+    return o;
+}
+
 optikern::adam_options adam_amsgrad() {
     optikern::adam_options o;
     o.amsgrad = true;
@@ -347,6 +357,12 @@ int main() {
                      [&] { return run_optimizer<rprop, float>(rprop_clamped(), sizes); });
     check_everywhere("rprop<double>",
                      [&] { return run_optimizer<rprop, double>(rprop_clamped(), sizes); });
+    check_everywhere("asgd<float>",
+                     [&] { return run_optimizer<asgd, float>(asgd_averaging(), sizes); });
+    check_everywhere("asgd<double>",
+                     [&] { return run_optimizer<asgd, double>(asgd_averaging(), sizes); });
+    check_everywhere("asgd mixed bfloat16",
+                     [&] { return run_mixed<asgd, optikern::bfloat16>(asgd_averaging(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

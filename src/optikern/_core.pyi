@@ -58,6 +58,7 @@ class RAdamGroup(_Group): ...
 class AdadeltaGroup(_Group): ...
 class NAdamGroup(_Group): ...
 class RpropGroup(_Group): ...
+class ASGDGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -104,6 +105,10 @@ nadam_scalar_state_names: tuple[str, ...]
 rprop_step = sgd_step
 rprop_check_options = sgd_check_options
 rprop_state_names: tuple[str, ...]
+asgd_step = sgd_step
+asgd_check_options = sgd_check_options
+asgd_state_names: tuple[str, ...]
+asgd_scalar_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

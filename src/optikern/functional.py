@@ -67,7 +67,7 @@ def _lowp(
 
 
 _KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta", "rprop")
-_SCALAR_STATE_KERNELS = ("nadam",)  # kernels keeping per-param 0-d state: no row steps
+_SCALAR_STATE_KERNELS = ("nadam", "asgd")  # kernels keeping per-param 0-d state: no row steps
 # SparseAdam: row updates only, no class
 _ALL_KERNELS = (*_KERNELS, *_SCALAR_STATE_KERNELS, "sparse_adam")
 
@@ -98,6 +98,7 @@ GROUPS = {
     "adadelta": _core.AdadeltaGroup,
     "nadam": _core.NAdamGroup,
     "rprop": _core.RpropGroup,
+    "asgd": _core.ASGDGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -147,6 +148,7 @@ __all__ = [
     "adam",
     "adamax",
     "adamw",
+    "asgd",
     "clamp_",
     "first_nonfinite",
     "grad_norm",
@@ -740,6 +742,57 @@ def rprop(
         [prevs, step_sizes],
         options,
         1,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
+    )
+
+
+def asgd(
+    params: Arrays | None,
+    grads: Arrays,
+    axs: Arrays,
+    mus: Arrays,
+    etas: Arrays,
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""ASGD, averaged SGD (Polyak & Juditsky 1992), in place; ``step`` is the 1-based number
+    of this step. ``etas`` and ``mus`` hold one 0-d float32 (or float64) array per param,
+    starting at ``lr`` and 1: the step uses them and leaves the next step's values
+    (torch's ``state["eta"]``, ``state["mu"]``).
+
+    .. math::
+        p \leftarrow p (1 - \lambda\eta) - \eta g, \quad
+        a \leftarrow a + \mu (p - a) \ (a = p \text{ while } \mu = 1), \\
+        \eta \leftarrow \gamma / (1 + \lambda\gamma t)^\alpha, \quad
+        \mu \leftarrow 1 / \max(1, t - t_0)
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, lambd, alpha, t0, weight_decay, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.asgd_step(
+        params,
+        grads,
+        [axs, etas, mus],
+        options,
+        step,
         False,
         check_only,
         skip_nonfinite,

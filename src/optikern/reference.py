@@ -455,6 +455,50 @@ def rprop_step(
         prev[i] = g
 
 
+def asgd_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    r"""ASGD, averaged SGD, Polyak & Juditsky 1992
+    (https://pytorch.org/docs/stable/generated/torch.optim.ASGD.html).
+
+    .. math::
+        p_t = p_{t-1}(1 - \lambda\eta_t) - \eta_t g_t, \quad
+        a_t = a_{t-1} + \mu_t (p_t - a_{t-1}), \\
+        \eta_{t+1} = \frac{\gamma}{(1 + \lambda\gamma t)^\alpha}, \quad
+        \mu_{t+1} = \frac{1}{\max(1, t - t_0)}
+
+    with :math:`\eta_1 = \gamma`, :math:`\mu_1 = 1` and :math:`a_t = p_t` while
+    :math:`\mu_t = 1`. ``eta`` and ``mu`` are float32 values, as torch's 0-d tensors are.
+    """
+    if "ax" not in state:
+        state["step"] = 0
+        state["eta"] = _float32(lr)
+        state["mu"] = 1.0
+        state["ax"] = [0.0] * len(param)
+    state["step"] += 1
+    step = state["step"]
+    eta, mu, ax = state["eta"], state["mu"], state["ax"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        p = param[i] * (1 - lambd * eta)
+        p = p + (-eta) * g
+        ax[i] = ax[i] + (p - ax[i]) * mu if mu != 1 else p
+        param[i] = p
+    state["eta"] = _float32(lr / ((1 + lambd * lr * step) ** alpha))
+    state["mu"] = _float32(1 / max(1, step - t0))
+
+
 def sparse_adam_step(
     param: list[float],
     grad: list[float],

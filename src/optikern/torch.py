@@ -32,6 +32,7 @@ from torch.optim.optimizer import _get_scalar_dtype
 from . import functional
 
 __all__ = [
+    "ASGD",
     "SGD",
     "Adadelta",
     "Adagrad",
@@ -345,6 +346,12 @@ class Rprop(_Dropin, torch.optim.Rprop):
     """``torch.optim.Rprop`` whose step is optikern's fused kernel."""
 
     _kernel = "rprop"
+
+
+class ASGD(_Dropin, torch.optim.ASGD):
+    """``torch.optim.ASGD`` whose step is optikern's fused kernel."""
+
+    _kernel = "asgd"
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):

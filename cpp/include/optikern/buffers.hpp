@@ -119,6 +119,16 @@ struct rprop_buffers {
     std::int64_t size;
 };
 
+template <class T>
+struct asgd_buffers {
+    T* param;
+    const T* grad;
+    T* ax;
+    scalar_cell eta;
+    scalar_cell mu;
+    std::int64_t size;
+};
+
 // One array for the gradient utilities (clipping, norms, finiteness checks).
 template <class T>
 struct array_buffer {

@@ -146,6 +146,15 @@ struct rprop_options {
     bool maximize = false;
 };
 
+struct asgd_options {
+    double lr = 1e-2;
+    double lambd = 1e-4;
+    double alpha = 0.75;
+    double t0 = 1e6;
+    double weight_decay = 0.0;
+    bool maximize = false;
+};
+
 // torch.optim.SparseAdam: Adam applied lazily, to the rows a sparse gradient touches.
 struct sparse_adam_options {
     double lr = 1e-3;

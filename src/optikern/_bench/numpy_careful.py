@@ -127,5 +127,26 @@ def make(
             np.multiply(t2, step_size, out=t2)
             np.subtract(p, t2, out=p)
 
+    eta_mu = [float(np.float32(lr)), 1.0]  # torch's 0-d float32 state, the same for every param
+
+    def asgd(grads: list[np.ndarray]) -> None:
+        lambd, alpha = kwargs.get("lambd", 1e-4), kwargs.get("alpha", 0.75)
+        t0 = kwargs.get("t0", 1e6)
+        counter[0] += 1
+        eta, mu = eta_mu
+        for p, g, (ax, _, _), t in zip(params, grads, state, tmp):
+            np.multiply(p, 1 - lambd * eta, out=p)
+            np.multiply(g, eta, out=t)
+            np.subtract(p, t, out=p)
+            if mu != 1:
+                np.subtract(p, ax, out=t)
+                np.multiply(t, mu, out=t)
+                np.add(ax, t, out=ax)
+            else:
+                np.copyto(ax, p)
+        step = counter[0]
+        eta_mu[0] = float(np.float32(lr / (1 + lambd * lr * step) ** alpha))
+        eta_mu[1] = float(np.float32(1 / max(1, step - t0)))
+
     steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
-    return {**steps, "NAdam": nadam, "Rprop": rprop}[optimizer]
+    return {**steps, "NAdam": nadam, "Rprop": rprop, "ASGD": asgd}[optimizer]

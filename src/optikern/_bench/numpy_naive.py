@@ -35,6 +35,15 @@ def make(
                 s["step_size"] = np.clip(s.get("step_size", lr) * factor, 1e-6, 50)
                 s["prev"] = np.where(product < 0, 0, g)
                 p -= np.sign(s["prev"]) * s["step_size"]
+            elif optimizer == "ASGD":
+                lambd, alpha = kwargs.get("lambd", 1e-4), kwargs.get("alpha", 0.75)
+                eta, mu = s.get("eta", lr), s.get("mu", 1.0)
+                s["t"] = t = s.get("t", 0) + 1
+                p *= 1 - lambd * eta
+                p -= eta * g
+                s["ax"] = s.get("ax", 0) + (p - s.get("ax", 0)) * mu if mu != 1 else p.copy()
+                s["eta"] = lr / (1 + lambd * lr * t) ** alpha
+                s["mu"] = 1 / max(1, t - kwargs.get("t0", 1e6))
             elif optimizer == "NAdam":
                 beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
                 s["t"] = t = s.get("t", 0) + 1

@@ -34,6 +34,8 @@ CONFIGS = [
     Config("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3),
     Config("NAdam", "NAdam", {"lr": 2e-3}, inplace=3),
     Config("Rprop", "Rprop", {"lr": 1e-2}, inplace=3),
+    # averaging from the second step (t0 = 0): the step reads ax, as the ceiling assumes
+    Config("ASGD", "ASGD", {"lr": 1e-2, "t0": 0.0}, inplace=2),
 ]
 
 

@@ -15,6 +15,7 @@
 #include "optikern/kernels/adagrad.hpp"
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
+#include "optikern/kernels/asgd.hpp"
 #include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/nadam.hpp"
 #include "optikern/kernels/radam.hpp"
