@@ -16,8 +16,9 @@ from optikern import functional, reference
 
 #: Kinds of valid option values, for property tests (test_properties.py maps them to
 #: strategies): "positive" (> 0), "unit" ([0, 1)), "small" ([0, 0.5]), "flag" (bool),
-#: "betas" (a pair of "unit"), "nesterov" (a flag valid only with momentum > 0, dampening 0).
-OPTION_KINDS = ("positive", "unit", "small", "flag", "betas", "nesterov")
+#: "betas" (a pair of "unit"), "nesterov" (a flag valid only with momentum > 0, dampening 0),
+#: "etas" (0 < eta_minus < 1 < eta_plus), "step_sizes" (0 < min <= max).
+OPTION_KINDS = ("positive", "unit", "small", "flag", "betas", "nesterov", "etas", "step_sizes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +34,9 @@ class OptimizerInfo:
     grid: tuple[Mapping[str, Any], ...]  # the option grid: one kwargs row per case
     invalid: tuple[tuple[Mapping[str, Any], type, str], ...]  # (kwargs, error, message regex)
     representative: Mapping[str, Any]  # one config keeping every state name (has "lr")
+    scalar_state: frozenset[str] = frozenset()  # per-param 0-d state (torch's 0-d tensors)
+    # options under which steps change no param (from the step after the one they are set in)
+    frozen: Mapping[str, Any] = field(default_factory=lambda: {"lr": 0.0})
     # torch.optim has the class (else torch_defaults are those of the reference library named
     # in the class docstring, and the tests hold it to the formula instead of to torch)
     in_torch: bool = True
@@ -431,7 +435,110 @@ LION = OptimizerInfo(
     in_torch=False,
 )
 
-OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA]
+NADAM = OptimizerInfo(
+    name="NAdam",
+    functional_name="nadam",
+    reference_name="nadam_step",
+    state_names=frozenset({"step", "exp_avg", "exp_avg_sq", "mu_product"}),
+    scalar_state=frozenset({"mu_product"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 2e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0,
+        "momentum_decay": 4e-3,
+        "decoupled_weight_decay": False,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "betas": "betas",
+        "eps": "positive",
+        "weight_decay": "small",
+        "momentum_decay": "small",
+        "decoupled_weight_decay": "flag",
+        "maximize": "flag",
+    },
+    checked=("lr", "eps", "weight_decay", "momentum_decay"),
+    grid=(
+        {},
+        {"lr": 0.01, "betas": (0.8, 0.9), "weight_decay": 0.1, "momentum_decay": 0.3},
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True},
+    ),
+    invalid=(
+        ({"betas": (1.0, 0.999)}, ValueError, "Invalid beta parameter at index 0"),
+        ({"momentum_decay": -0.2}, ValueError, "Invalid momentum_decay value"),
+    ),
+    # eps 1e-3: torch's own float16 NAdam (trained in the 16-bit checkpoint test) divides by
+    # a zero denominator with eps 1e-8, which float16 rounds to 0
+    representative={"lr": 0.01, "eps": 1e-3, "weight_decay": 0.01, "momentum_decay": 0.1},
+)
+
+RPROP = OptimizerInfo(
+    name="Rprop",
+    functional_name="rprop",
+    reference_name="rprop_step",
+    state_names=frozenset({"step", "prev", "step_size"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-2,
+        "etas": (0.5, 1.2),
+        "step_sizes": (1e-6, 50),
+        "maximize": False,
+    },
+    options={"lr": "positive", "etas": "etas", "step_sizes": "step_sizes", "maximize": "flag"},
+    checked=("lr",),
+    grid=(
+        {},
+        # the step sizes leave [0.02, 0.08] both ways within a few steps: the clamp binds
+        {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (0.02, 0.08)},
+        {"lr": 0.01, "maximize": True},
+    ),
+    invalid=(
+        ({"etas": (1.0, 0.5)}, ValueError, r"Invalid eta values: 1\.0, 0\.5"),
+        ({"etas": (0.5, 1.0)}, ValueError, r"Invalid eta values: 0\.5, 1\.0"),
+    ),
+    representative={"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (0.02, 0.08)},
+    frozen={"step_sizes": (0.0, 0.0)},  # lr only sets the initial step size
+)
+
+ASGD = OptimizerInfo(
+    name="ASGD",
+    functional_name="asgd",
+    reference_name="asgd_step",
+    state_names=frozenset({"step", "eta", "mu", "ax"}),
+    scalar_state=frozenset({"eta", "mu"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-2,
+        "lambd": 1e-4,
+        "alpha": 0.75,
+        "t0": 1e6,
+        "weight_decay": 0,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "lambd": "small",
+        "alpha": "unit",
+        "t0": "small",
+        "weight_decay": "small",
+        "maximize": "flag",
+    },
+    checked=("lr", "weight_decay"),
+    grid=(
+        {},
+        # small t0: the average starts within the tests (mu = 1 / (t - t0) from t = t0 + 2)
+        {"lr": 0.05, "lambd": 0.1, "alpha": 0.5, "t0": 2.0, "weight_decay": 0.1},
+        {"lr": 0.05, "t0": 0.0, "maximize": True},
+    ),
+    invalid=(({"weight_decay": -0.5}, ValueError, "Invalid weight_decay value: -0.5"),),
+    # t0 = -1: the average starts at the second step, so ax differs from the param at once
+    representative={"lr": 0.05, "lambd": 0.01, "t0": -1.0},
+)
+
+OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA, NADAM, RPROP, ASGD]
 LAMB = OptimizerInfo(
     name="LAMB",
     functional_name="lamb",

@@ -229,3 +229,36 @@ def test_functional_refuses_copies(info: OptimizerInfo) -> None:
     with pytest.raises(TypeError, match=r"grads\[0\]: expected dtype float64"):
         info.functional([p], [np.ones(8, np.float32)], *states, **kwargs)
     assert np.all(p == 1)
+
+
+BAD_SCALAR_STATE: list[tuple[str, Callable[[list], np.ndarray], type, str]] = [
+    ("param-shaped", lambda p: np.ones_like(p[0]), TypeError, "expected a 0-d float32 or float64"),
+    ("integer", lambda p: np.array(1), TypeError, "expected a 0-d float32 or float64"),
+    (
+        "read-only",
+        lambda p: np.frombuffer(bytes(4), np.float32).reshape(()),
+        ValueError,
+        "writeable",
+    ),
+    ("inside a param", lambda p: p[1].reshape(-1)[:1].reshape(()), ValueError, "overlap"),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "bad", "error", "message"), BAD_SCALAR_STATE, ids=[b[0] for b in BAD_SCALAR_STATE]
+)
+@pytest.mark.parametrize(
+    "info",
+    [i for i in OPTIM_DB if i.scalar_state],
+    ids=[i.name for i in OPTIM_DB if i.scalar_state],
+)
+def test_bad_scalar_state(info: OptimizerInfo, label: str, bad, error: type, message: str) -> None:
+    """A per-param 0-d state entry (torch's 0-d tensors) replaced by something the kernel cannot
+    update in place is refused, naming it, before anything is written."""
+    opt, params, grads = setup(info.cases[0])
+    for name in sorted(info.scalar_state):
+        opt.state[params[0]][name] = bad(params)
+        snap = snapshot(opt, params + grads)
+        with pytest.raises(error, match=message):
+            opt.step(grads)
+        assert_unchanged(opt, params + grads, snap)

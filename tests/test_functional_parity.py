@@ -4,11 +4,14 @@ held to the pure-Python reference; this holds the functional API's own option pl
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 import pytest
 from optim_db import CASES, Case
+
+from optikern import functional
 
 STATE_ARGS = {  # the functional's state arguments, in its positional order
     "SGD": ["momentum_buffer"],
@@ -21,17 +24,26 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "Adadelta": ["square_avg", "acc_delta"],
     "Lion": ["exp_avg"],
     "LAMB": ["exp_avg", "exp_avg_sq"],
+    "NAdam": ["exp_avg", "exp_avg_sq", "mu_product"],
+    "Rprop": ["prev", "step_size"],
+    "ASGD": ["ax", "mu", "eta"],
+}
+PAIRS = {
+    "betas": ("beta1", "beta2"),
+    "etas": ("etaminus", "etaplus"),
+    "step_sizes": ("step_size_min", "step_size_max"),
 }
 
 
 def functional_kwargs(case: Case) -> dict[str, Any]:
-    """The class's options as the functional's keywords (betas split, initial accumulator
-    given through the state)."""
+    """The class's options as the functional's keywords (pairs split; options that only set
+    the initial state, Adagrad's initial accumulator and Rprop's lr, given through the state)."""
     kwargs = dict(case.kwargs)
-    kwargs.pop("initial_accumulator_value", None)
-    if "betas" in kwargs:
-        kwargs["beta1"], kwargs["beta2"] = kwargs.pop("betas")
-    return kwargs
+    for pair, names in PAIRS.items():
+        if pair in kwargs:
+            kwargs.update(zip(names, kwargs.pop(pair)))
+    takes = inspect.signature(case.info.functional).parameters
+    return {key: value for key, value in kwargs.items() if key in takes}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
@@ -42,13 +54,31 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
     params = [rng.standard_normal(s).astype(dtype) for s in shapes]
     copies = [p.copy() for p in params]
     opt = case.make(copies)
-    init = case.kwargs.get("initial_accumulator_value", 0.0)
-    states = {name: [np.full_like(p, init) for p in params] for name in STATE_ARGS[case.optimizer]}
+    fill = functional.STATE_FILL[opt._kernel](opt.param_groups[0])  # initial values
+    scalar = functional.SCALAR_STATE_NAMES[opt._kernel]
+    states = {
+        name: [
+            np.array(fill[name], np.float32)
+            if name in scalar
+            else np.full_like(p, fill.get(name, 0.0))
+            for p in params
+        ]
+        for name in STATE_ARGS[case.optimizer]
+    }
     kwargs = functional_kwargs(case)
     for step in range(1, 5):
         grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         extra: dict[str, Any] = {"first_step": step == 1} if case.optimizer == "SGD" else {}
-        if case.optimizer in ("Adagrad", "Adam", "AdamW", "Adamax", "RAdam", "LAMB"):  # use t
+        if case.optimizer in (
+            "Adagrad",
+            "Adam",
+            "AdamW",
+            "Adamax",
+            "RAdam",
+            "LAMB",
+            "NAdam",
+            "ASGD",
+        ):
             extra["step"] = step
         case.info.functional(
             params, grads, *(states[name] for name in STATE_ARGS[case.optimizer]), **kwargs, **extra

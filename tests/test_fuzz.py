@@ -17,7 +17,7 @@ import optikern
 from optikern import _core, functional
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 settings.register_profile(
@@ -125,9 +125,9 @@ def test_classes(data: st.DataObject) -> None:
         values = s.astype(np.float64).ravel().tolist()
         try:
             ref(values, g.astype(np.float64).ravel().tolist(), {}, **options)
-        except ZeroDivisionError:  # eps = 0 on a zero gradient: Python raises where IEEE
-            assume(False)  # gives NaN, so the reference has no value to compare
-        tol = 1e-5 if p.dtype.itemsize <= 4 else 1e-12
+        except ZeroDivisionError:  # eps=0 and a zero gradient: IEEE NaN in the kernel (as torch)
+            continue
+        tol = {2: 2e-3, 4: 1e-5}.get(p.dtype.itemsize, 1e-12)  # float16: one rounding, 2**-11
         np.testing.assert_allclose(p.astype(np.float64).ravel(), values, rtol=tol, atol=tol)
 
 

@@ -45,13 +45,14 @@ def test_dense_layouts_train_like_c_order(case: Case, layout: str) -> None:
     same(params[0], copies[0])
     for key, value in opt.state[params[0]].items():
         if isinstance(value, np.ndarray):
-            assert value.strides == params[0].strides, key  # state shares the layout
+            if key not in case.info.scalar_state:
+                assert value.strides == params[0].strides, key  # state shares the layout
             same(value, twin.state[copies[0]][key])
     restored = case.make([make(np.zeros(shape)), np.zeros(7)])
     restored.load_state_dict(opt.state_dict())
     first = restored.param_groups[0]["params"][0]
-    for value in restored.state[first].values():
-        if isinstance(value, np.ndarray):
+    for key, value in restored.state[first].items():
+        if isinstance(value, np.ndarray) and key not in case.info.scalar_state:
             assert value.strides == first.strides
 
 

@@ -79,3 +79,22 @@ def test_bad_input_wins_over_the_scan() -> None:
         opt.step([np.full(4, np.nan)])
     with pytest.raises(ValueError, match="nonfinite"):
         optikern.Adam([p], nonfinite="ignore")
+
+
+@ALL
+def test_propagate_leaves_nan_where_the_reference_does(info: OptimizerInfo) -> None:
+    """After a NaN gradient element, the param and every state array hold NaN exactly where
+    the reference's do (e.g. Rprop's step size turns NaN, as torch's does)."""
+    rng = np.random.default_rng(2)
+    param = rng.standard_normal(6)
+    ref_param, ref_state = param.tolist(), {}
+    opt = info.make([param], **info.representative)
+    for step in range(2):
+        grad = rng.standard_normal(6)
+        grad[3] = np.nan if step == 1 else grad[3]
+        opt.step([grad])
+        info.reference(ref_param, grad.tolist(), ref_state, **info.representative)
+    assert np.isnan(param).tolist() == [np.isnan(x) for x in ref_param]
+    for name, value in ref_state.items():
+        if isinstance(value, list):
+            assert np.isnan(opt.state[param][name]).tolist() == np.isnan(value).tolist(), name

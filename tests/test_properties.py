@@ -29,6 +29,8 @@ KINDS = {
     "flag": flags,
     "betas": st.tuples(unit, unit),
     "nesterov": st.just(False),
+    "etas": st.tuples(st.floats(0.01, 0.99), st.floats(1.01, 3.0)),
+    "step_sizes": st.tuples(st.floats(1e-8, 1e-3), st.floats(1e-3, 100.0)),
 }
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=9)
 

@@ -65,13 +65,21 @@ def train(net: torch.nn.Module, opt: torch.optim.Optimizer, steps: int, seed: in
         opt.step()
 
 
-def tolerance(dtype: torch.dtype, kwargs: dict | None = None) -> dict:
+#: Optimizers whose foreach path torch rearranges (ASGD: p - eta (g + lambd p), the average
+#: always taken, eta computed in float32 from the float32 step count: 1 float32 rounding);
+#: optikern follows the for-loop path, which float64 meets to rounding noise.
+FOREACH_REARRANGED = {"ASGD"}
+
+
+def tolerance(dtype: torch.dtype, kwargs: dict | None = None, name: str = "") -> dict:
     # float64: rounding noise; float32: torch's vector paths fuse multiply-adds (see the docs).
     # A float32 Tensor lr: torch's SparseAdam computes its step size in float32 even for
     # float64 params, optikern in double.
     lr = (kwargs or {}).get("lr")
     if dtype == torch.float64 and isinstance(lr, torch.Tensor) and lr.dtype != dtype:
         return {"rtol": 1e-6, "atol": 1e-9}
+    if dtype == torch.float64 and name in FOREACH_REARRANGED and (kwargs or {}).get("foreach"):
+        return {"rtol": 2e-7, "atol": 1e-9}
     return (
         {"rtol": 1e-10, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 2e-5}
     )
@@ -89,7 +97,9 @@ def assert_same(
             other = a["state"][index][key]
             if isinstance(value, torch.Tensor):
                 assert other.dtype == value.dtype and other.shape == value.shape, key
-                torch.testing.assert_close(other, value, **tolerance(dtype, kwargs))
+                torch.testing.assert_close(
+                    other, value, **tolerance(dtype, kwargs, type(theirs).__name__)
+                )
             else:
                 assert other == value, key
 
@@ -105,7 +115,7 @@ def test_config_matches_torch(name: str, kwargs: dict, sparse: bool, dtype: torc
         train(ours_net, ours, 1, seed=step)
         train(torch_net, theirs, 1, seed=step)
         for a, b in zip(ours_net.parameters(), torch_net.parameters()):
-            torch.testing.assert_close(a, b, **tolerance(dtype, kwargs))
+            torch.testing.assert_close(a, b, **tolerance(dtype, kwargs, type(theirs).__name__))
     assert_same(ours, theirs, dtype, kwargs)
     # checkpoints move both ways mid-run and training goes on identically
     ours.load_state_dict(theirs.state_dict())
@@ -114,7 +124,7 @@ def test_config_matches_torch(name: str, kwargs: dict, sparse: bool, dtype: torc
         train(ours_net, ours, 1, seed=step)
         train(torch_net, theirs, 1, seed=step)
     for a, b in zip(ours_net.parameters(), torch_net.parameters()):
-        torch.testing.assert_close(a, b, **tolerance(dtype, kwargs))
+        torch.testing.assert_close(a, b, **tolerance(dtype, kwargs, type(theirs).__name__))
     assert_same(ours, theirs, dtype, kwargs)
 
 

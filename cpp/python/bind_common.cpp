@@ -169,6 +169,7 @@ step_arrays::step_arrays(const std::vector<role>& roles) {
 
     arrays_.resize(n_roles * count_);
     data_.resize(n_roles * count_, nullptr);
+    types_.resize(n_roles * count_, -1);
     is_double_.resize(count_);
     sizes_.resize(count_);
     std::vector<byte_range> ranges;
@@ -193,7 +194,12 @@ step_arrays::step_arrays(const std::vector<role>& roles) {
             PyObject* obj = items[r][t];
             const header a = r == 0 ? p : checked(obj, all[r], t);
             const std::size_t bytes = static_cast<std::size_t>(a.size) * item_size(a.type_num);
-            if (r > 0 && all[r].type_num >= 0) {
+            if (all[r].scalar) {
+                if (!is_float_type(a.type_num) || !a.native_order || a.ndim != 0)
+                    throw py::type_error(where(all[r].name, t) +
+                                         ": expected a 0-d float32 or float64 array, got " +
+                                         dtype_name(obj) + " of shape " + shape_of(obj));
+            } else if (r > 0 && all[r].type_num >= 0) {
                 if (a.type_num != all[r].type_num || !a.native_order)
                     throw py::type_error(where(all[r].name, t) + ": expected dtype " +
                                          py::str(py::dtype(all[r].type_num)).cast<std::string>() +
@@ -212,7 +218,7 @@ step_arrays::step_arrays(const std::vector<role>& roles) {
                                           shape_of(param) + " to match " + where(all[0].name, t) +
                                           ", got " + shape_of(obj));
             }
-            if (r > 0 && !(c_contiguous(a) && c_contiguous(p)))
+            if (r > 0 && !all[r].scalar && !(c_contiguous(a) && c_contiguous(p)))
                 require_same_layout(a, p, where(all[r].name, t), where(all[0].name, t));
             if (bytes > 0) {
                 const auto begin = reinterpret_cast<std::uintptr_t>(a.data);
@@ -221,6 +227,7 @@ step_arrays::step_arrays(const std::vector<role>& roles) {
             // Owned references keep every array alive while the GIL is released.
             arrays_[r * count_ + t] = py::reinterpret_borrow<py::object>(obj);
             data_[r * count_ + t] = a.data;
+            types_[r * count_ + t] = a.type_num;
         }
     }
 

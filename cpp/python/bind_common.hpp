@@ -63,7 +63,8 @@ struct role {
     const char* name;
     py::handle list;  // None: this state is not used by the chosen options
     bool writeable;
-    int type_num = -1;  // NumPy type number required; -1: the param's dtype (params: float32/64)
+    int type_num = -1;    // NumPy type number required; -1: the param's dtype (params: float32/64)
+    bool scalar = false;  // a 0-d float32 or float64 array per tensor (scalar_cell)
 };
 
 // The validated arrays of one step, one row per tensor and one column per role. Holds a
@@ -80,6 +81,11 @@ public:
     template <class T>
     T* data(std::size_t r, std::size_t t) const {
         return reinterpret_cast<T*>(data_[r * count_ + t]);
+    }
+
+    // The 0-d array of a scalar role r for tensor t.
+    scalar_cell cell(std::size_t r, std::size_t t) const {
+        return {data_[r * count_ + t], types_[r * count_ + t] == py::detail::npy_api::NPY_DOUBLE_};
     }
 
     // Index of the first tensor whose array in role r holds a NaN or an infinity, or -1.
@@ -99,6 +105,7 @@ private:
     std::size_t count_ = 0;
     std::vector<py::object> arrays_;
     std::vector<char*> data_;
+    std::vector<int> types_;
     std::vector<bool> is_double_;
     std::vector<std::int64_t> sizes_;
 };

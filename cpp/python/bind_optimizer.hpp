@@ -77,12 +77,14 @@ const std::array<PyObject*, Kernel::fields.size()>& option_keys() {
 
 // With a suffix: the keys of 8-bit state's scales ("_absmax") and code maps ("_qmap").
 template <class Kernel>
-const std::array<PyObject*, Kernel::state_names.size()>& state_keys(const char* suffix = "") {
-    using keys_type = std::array<PyObject*, Kernel::state_names.size()>;
+const auto& state_keys(const char* suffix = "") {
+    // the arrays' names, then the 0-d scalars' (their suffixed keys are never read)
+    constexpr std::size_t n = Kernel::state_names.size() + dispatch::scalar_state_count<Kernel>();
+    using keys_type = std::array<PyObject*, n>;
     const auto make = [](const char* end) {
         keys_type out{};
-        for (std::size_t i = 0; i < out.size(); ++i)
-            out[i] = interned((std::string(Kernel::state_names[i]) + end).c_str());
+        for (std::size_t i = 0; i < n; ++i)
+            out[i] = interned((std::string(dispatch::state_name<Kernel>(i)) + end).c_str());
         return out;
     };
     static const keys_type plain = make(""), absmax = make("_absmax"), qmap = make("_qmap");
@@ -173,11 +175,12 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
                             bool skip_nonfinite,
                             const mixed_config* mixed) {
     constexpr std::size_t n_state = Kernel::state_names.size();
+    constexpr std::size_t n_scalar = dispatch::scalar_state_count<Kernel>();
     const auto options = parse_options<Kernel>(group);
     if (Kernel::counts_steps) require_positive_step(step);
     if (!(PyList_Check(states.ptr()) || PyTuple_Check(states.ptr())) ||
-        PySequence_Size(states.ptr()) != static_cast<Py_ssize_t>(n_state))
-        throw py::type_error("states: expected a list of " + std::to_string(n_state) +
+        PySequence_Size(states.ptr()) != static_cast<Py_ssize_t>(n_state + n_scalar))
+        throw py::type_error("states: expected a list of " + std::to_string(n_state + n_scalar) +
                              " lists of arrays (None for state the options do not use)");
     PyObject** state_lists = PySequence_Fast_ITEMS(states.ptr());
     const bool own_masters = mixed == nullptr || mixed->master_weights;
@@ -204,6 +207,11 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
             throw py::value_error(state_args[k] + ": required by these options, got None");
         roles.push_back({state_args[k].c_str(), list, true, state_type});
     }
+    for (std::size_t j = n_state; j < n_state + n_scalar; ++j) {
+        if (py::handle(state_lists[j]).is_none())
+            throw py::value_error(state_args[j] + ": required, got None");
+        roles.push_back({state_args[j].c_str(), state_lists[j], true, -1, true});
+    }
     const std::size_t low_role = roles.size();
     roles.push_back({"lowp_params",
                      mixed != nullptr && own_masters ? mixed->lowp_params : py::none(), true,
@@ -217,6 +225,9 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
             b.grad = arrays.data<const T>(1, t);
             for (std::size_t k = 0; k < n_state; ++k)
                 b.*(Kernel::template state<T>[k]) = arrays.data<T>(2 + k, t);
+            if constexpr (n_scalar > 0)
+                for (std::size_t j = 0; j < n_scalar; ++j)
+                    b.*(Kernel::template scalar_state<T>[j]) = arrays.cell(2 + n_state + j, t);
             b.size = arrays.size(t);
             return b;
         });
@@ -344,7 +355,7 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
         }
         try {
             opt.add(reinterpret_cast<float*>(p.data), p.size, {}, nullptr, fresh,
-                    std::max<std::int64_t>(step - 1, 0), quantized);
+                    std::max<std::int64_t>(step - 1, 0), {}, quantized);
         } catch (const overlap_error& e) {
             throw py::value_error(role_name(e.tensor_a, e.role_a) + " and " +
                                   role_name(e.tensor_b, e.role_b) +
@@ -470,9 +481,11 @@ void optimizer_rows_step(const std::vector<std::string>& state_args,
 // _core.<name>_step(params, grads, states, options, step, fresh=False, check_only=False,
 // skip_nonfinite=False, mixed=None) and _core.<name>_check_options(options).
 template <class Kernel>
-void register_optimizer(py::module_& m,
-                        const char* name,
-                        std::array<const char*, Kernel::state_names.size()> state_args) {
+void register_optimizer(
+    py::module_& m,
+    const char* name,
+    std::array<const char*, Kernel::state_names.size() + dispatch::scalar_state_count<Kernel>()>
+        state_args) {
     const std::vector<std::string> args(state_args.begin(), state_args.end());
     m.def((std::string(name) + "_step").c_str(),
           // `mixed` is taken as a handle: letting pybind11 turn None into a null pointer costs a
@@ -491,16 +504,17 @@ void register_optimizer(py::module_& m,
           "where the options use none); options: a dict with torch's keys (a param group); step: "
           "1-based; fresh: the state was just created. Returns -1, or with skip_nonfinite the "
           "index of the first gradient holding NaN or infinity (nothing written).");
-    m.def((std::string(name) + "_rows_step").c_str(),
-          [args](py::handle param, py::handle indices, py::handle values, py::handle states,
-                 py::handle options, std::int64_t step) {
-              optimizer_rows_step<Kernel>(args, param, indices, values, states, options, step);
-          },
-          py::arg("param"), py::arg("indices"), py::arg("values"), py::arg("states"),
-          py::arg("options"), py::arg("step"),
-          "The update of the rows of the table `param` that a sparse gradient touches: rows "
-          "`indices` (int64, strictly increasing) with gradients `values`; states: the full "
-          "state tables (one per state name, None where unused).");
+    if constexpr (!dispatch::has_scalar_state<Kernel>::value)
+        m.def((std::string(name) + "_rows_step").c_str(),
+              [args](py::handle param, py::handle indices, py::handle values, py::handle states,
+                     py::handle options, std::int64_t step) {
+                  optimizer_rows_step<Kernel>(args, param, indices, values, states, options, step);
+              },
+              py::arg("param"), py::arg("indices"), py::arg("values"), py::arg("states"),
+              py::arg("options"), py::arg("step"),
+              "The update of the rows of the table `param` that a sparse gradient touches: rows "
+              "`indices` (int64, strictly increasing) with gradients `values`; states: the full "
+              "state tables (one per state name, None where unused).");
     if constexpr (quantizable<Kernel>::value)
         m.def((std::string(name) + "_step_8bit").c_str(),
               [args](py::handle params, py::handle grads, py::handle codes, py::handle absmax,
@@ -524,12 +538,23 @@ void register_optimizer(py::module_& m,
               for (std::size_t k = 0; k < Kernel::state_names.size(); ++k)
                   if (Kernel::uses_state(o, k))
                       fill[Kernel::state_names[k]] = Kernel::initial_state(o, k);
+              if constexpr (dispatch::has_scalar_state<Kernel>::value)
+                  for (std::size_t j = 0; j < Kernel::scalar_state_names.size(); ++j)
+                      fill[Kernel::scalar_state_names[j]] = Kernel::initial_scalar_state(o, j);
               return fill;
           },
           py::arg("options"), "The state arrays these options use, with their initial values.");
+    // Every state entry a step takes, in order: the arrays, then the 0-d scalars.
     py::list names;
+    py::list scalar_names;
     for (const char* s : Kernel::state_names) names.append(s);
+    if constexpr (dispatch::has_scalar_state<Kernel>::value)
+        for (const char* s : Kernel::scalar_state_names) {
+            names.append(s);
+            scalar_names.append(s);
+        }
     m.attr((std::string(name) + "_state_names").c_str()) = py::tuple(names);
+    m.attr((std::string(name) + "_scalar_state_names").c_str()) = py::tuple(scalar_names);
     m.attr((std::string(name) + "_counts_steps").c_str()) = Kernel::counts_steps;
     // Which states may be negative, for the optimizers whose state may be 8-bit; else None.
     py::object state_signed = py::none();

@@ -17,6 +17,9 @@ void register_optimizers(py::module_& m) {
     register_optimizer<kernels::adadelta>(m, "adadelta", {"square_avgs", "acc_deltas"});
     register_optimizer<kernels::lion>(m, "lion", {"exp_avgs"});
     register_optimizer<kernels::lamb>(m, "lamb", {"exp_avgs", "exp_avg_sqs"});
+    register_optimizer<kernels::nadam>(m, "nadam", {"exp_avgs", "exp_avg_sqs", "mu_products"});
+    register_optimizer<kernels::rprop>(m, "rprop", {"prevs", "step_sizes"});
+    register_optimizer<kernels::asgd>(m, "asgd", {"axs", "etas", "mus"});
     register_optimizer<kernels::sparse_adam>(m, "sparse_adam", {"exp_avg", "exp_avg_sq"});
     register_stale_group(m);
     register_group<kernels::sgd>(m, "SGDGroup");
@@ -28,6 +31,9 @@ void register_optimizers(py::module_& m) {
     register_group<kernels::adadelta>(m, "AdadeltaGroup");
     register_group<kernels::lion>(m, "LionGroup");
     register_group<kernels::lamb>(m, "LAMBGroup");
+    register_group<kernels::nadam>(m, "NAdamGroup");
+    register_group<kernels::rprop>(m, "RpropGroup");
+    register_group<kernels::asgd>(m, "ASGDGroup");
 }
 
 void register_stale_group(py::module_& m) {

@@ -34,6 +34,7 @@ void register_stale_group(py::module_& m);
 template <class Kernel>
 class optimizer_group {
     static constexpr std::size_t n_state = Kernel::state_names.size();
+    static constexpr std::size_t n_scalar = dispatch::scalar_state_count<Kernel>();
     template <class T, class S = T>
     using core = optimizer<Kernel, T, S>;
     enum storage : int { f32, f64, f16, bf16 };
@@ -44,8 +45,9 @@ class optimizer_group {
         std::array<py::object, n_state> arrays;  // registered state arrays (None: unused)
         std::array<py::object, n_state> absmax;  // 8-bit state: its scales and code map
         std::array<py::object, n_state> qmap;
-        py::object master;  // registered master_param or None
-        py::object step;    // the "step" object last read or written
+        std::array<py::object, n_scalar> cells;  // registered 0-d state arrays
+        py::object master;                       // registered master_param or None
+        py::object step;                         // the "step" object last read or written
         storage kind;
         std::size_t index;  // inside its core
         int type_num;
@@ -120,6 +122,22 @@ public:
                 t.arrays[k] = array_in_state(Kernel::state_names[k]);
                 data[k] = read_header(t.arrays[k].ptr()).data;
             }
+            std::array<scalar_cell, n_scalar> cells{};
+            for (std::size_t j = 0; j < n_scalar; ++j) {
+                const char* key = dispatch::state_name<Kernel>(n_state + j);
+                PyObject* a = PyDict_GetItemString(t.state.ptr(), key);
+                if (a == nullptr) throw py::value_error(state_name + ": lacks '" + key + "'");
+                const std::string where_a = state_name + "['" + key + "']";
+                const header s = checked_array(a, where_a, true);
+                if (s.ndim != 0 || !s.native_order ||
+                    (s.type_num != py::detail::npy_api::NPY_FLOAT_ &&
+                     s.type_num != py::detail::npy_api::NPY_DOUBLE_))
+                    throw py::type_error(where_a +
+                                         ": expected a 0-d float32 or float64 array, got " +
+                                         dtype_name(a) + " of shape " + shape_of(a));
+                t.cells[j] = py::reinterpret_borrow<py::object>(a);
+                cells[j] = {s.data, s.type_num == py::detail::npy_api::NPY_DOUBLE_};
+            }
             void* master = nullptr;
             if (low && PyDict_GetItemString(t.state.ptr(), "master_param") != nullptr) {
                 t.master = array_in_state("master_param");
@@ -140,7 +158,7 @@ public:
                 t.index = c.size();
                 try {
                     c.add(reinterpret_cast<storage_of<C>*>(h.data), h.size, arrays,
-                          static_cast<T*>(master), is_fresh, steps, quantized);
+                          static_cast<T*>(master), is_fresh, steps, cells, quantized);
                 } catch (const overlap_error& e) {
                     const auto in_group = [&](std::size_t j) {
                         return j == t.index ? i : group_index_[t.kind][j];
@@ -326,6 +344,9 @@ private:
                      dict_item(state, qmap_keys[k]) != t.qmap[k].ptr()))
                     throw stale_group("state replaced");
             }
+            for (std::size_t j = 0; j < n_scalar; ++j)
+                if (dict_item(state, names[n_state + j]) != t.cells[j].ptr())
+                    throw stale_group("state replaced");
             if (t.master.ptr() != nullptr && dict_item(state, master_key) != t.master.ptr())
                 throw stale_group("state replaced");
             if (t.counts && dict_item(state, step_key) != t.step.ptr())
@@ -385,6 +406,8 @@ private:
                 if (t.arrays[k].ptr() != nullptr) add(t.arrays[k], static_cast<int>(k));
                 if (t.absmax[k].ptr() != nullptr) add(t.absmax[k], static_cast<int>(k));
             }
+            for (std::size_t j = 0; j < n_scalar; ++j)
+                add(t.cells[j], static_cast<int>(n_state + j));
         }
         std::sort(spans.begin(), spans.end(),
                   [](const span& a, const span& b) { return a.begin < b.begin; });
@@ -402,8 +425,8 @@ private:
         if (role == role_param) return where("params", index);
         if (role == role_grad) return where("grads", index);
         if (role == role_master) return where("state", index) + "['master_param']";
-        return where("state", index) + "['" + Kernel::state_names[static_cast<std::size_t>(role)] +
-               "']";
+        return where("state", index) + "['" +
+               dispatch::state_name<Kernel>(static_cast<std::size_t>(role)) + "']";
     }
 
     // State k of tensor t kept in 8 bits: codes under the state's name (uint8, the param's

@@ -33,14 +33,29 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
+// The 0-d state of one tensor, float32 as torch keeps it, for kernels that have one.
+template <class Kernel, std::size_t N>
+std::array<optikern::scalar_cell, N> scalar_cells(const typename Kernel::options& options,
+                                                  std::array<float, N>& values) {
+    std::array<optikern::scalar_cell, N> cells{};
+    if constexpr (N > 0)
+        for (std::size_t j = 0; j < N; ++j) {
+            values[j] = static_cast<float>(Kernel::initial_scalar_state(options, j));
+            cells[j] = {&values[j], false};
+        }
+    return cells;
+}
+
 // Registers tensors of `sizes` with an optimizer object of Kernel, runs 3 steps, and returns
-// every param and state array.
+// every param and state array (the 0-d state last).
 template <class Kernel, class T>
 std::vector<std::vector<T>> run_optimizer(const typename Kernel::options& options,
                                           const std::vector<std::int64_t>& sizes) {
     constexpr std::size_t n_state = Kernel::state_names.size();
+    constexpr std::size_t n_scalar = optikern::optimizer<Kernel, T>::scalar_count;
     std::vector<std::vector<T>> p, g;
     std::vector<std::array<std::vector<T>, n_state>> state(sizes.size());
+    std::vector<std::array<float, n_scalar>> scalars(sizes.size());
     optikern::optimizer<Kernel, T> opt(options);
     for (std::size_t t = 0; t < sizes.size(); ++t) {
         const auto n = static_cast<std::size_t>(sizes[t]);
@@ -54,7 +69,8 @@ std::vector<std::vector<T>> run_optimizer(const typename Kernel::options& option
                 state[t][k].assign(p[t].size(), static_cast<T>(Kernel::initial_state(options, k)));
                 arrays[k] = state[t][k].data();
             }
-        opt.add(p[t].data(), sizes[t], arrays);
+        opt.add(p[t].data(), sizes[t], arrays, nullptr, true, 0,
+                scalar_cells<Kernel>(options, scalars[t]));
     }
     for (int step = 1; step <= 3; ++step) {
         std::vector<const T*> grads;
@@ -66,6 +82,7 @@ std::vector<std::vector<T>> run_optimizer(const typename Kernel::options& option
     }
     for (auto& arrays : state)
         for (auto& a : arrays) p.push_back(a);
+    for (const auto& values : scalars) p.emplace_back(values.begin(), values.end());
     return p;
 }
 
@@ -94,7 +111,7 @@ std::vector<std::uint8_t> run_quantized(const typename Kernel::options& options,
                                          absmax[t][k].data());
             quantized[k] = {codes[t][k].data(), absmax[t][k].data(), &map};
         }
-        opt.add(p[t].data(), sizes[t], {}, nullptr, true, 0, quantized);
+        opt.add(p[t].data(), sizes[t], {}, nullptr, true, 0, {}, quantized);
     }
     for (int step = 1; step <= 3; ++step) {
         std::vector<const float*> grads;
@@ -159,8 +176,10 @@ template <class Kernel, class P>
 std::vector<std::uint16_t> run_mixed(const typename Kernel::options& options,
                                      const std::vector<std::int64_t>& sizes) {
     constexpr std::size_t n_state = Kernel::state_names.size();
+    constexpr std::size_t n_scalar = optikern::optimizer<Kernel, float, P>::scalar_count;
     std::vector<std::vector<float>> master, g;
     std::vector<std::array<std::vector<float>, n_state>> state(sizes.size());
+    std::vector<std::array<float, n_scalar>> scalars(sizes.size());
     std::vector<std::vector<P>> low;
     optikern::optimizer<Kernel, float, P> opt(options);
     for (std::size_t t = 0; t < sizes.size(); ++t) {
@@ -179,7 +198,8 @@ std::vector<std::uint16_t> run_mixed(const typename Kernel::options& options,
                                    static_cast<float>(Kernel::initial_state(options, k)));
                 arrays[k] = state[t][k].data();
             }
-        opt.add(low[t].data(), sizes[t], arrays, master[t].data());
+        opt.add(low[t].data(), sizes[t], arrays, master[t].data(), true, 0,
+                scalar_cells<Kernel>(options, scalars[t]));
     }
     optikern::mixed_options mixed;
     mixed.mode = optikern::rounding::stochastic;
@@ -247,11 +267,41 @@ optikern::lion_options lion_decaying() {
     return o;
 }
 
+optikern::nadam_options nadam_decoupled() {
+    optikern::nadam_options o;
+    o.weight_decay = 0.1;
+    o.momentum_decay = 6e-3;
+    o.decoupled_weight_decay = true;
+    o.maximize = true;
+    return o;
+}
+
 optikern::lamb_options lamb_bounded() {
     optikern::lamb_options o;
     o.lr = 0.01;
     o.weight_decay = 0.01;
     o.max_coeff = 0.8;  // reached: the trust ratio is near 1 on random data
+    o.maximize = true;
+    return o;
+}
+
+// Small step-size bounds so that the clamp binds both ways within the 3 steps.
+optikern::rprop_options rprop_clamped() {
+    optikern::rprop_options o;
+    o.lr = 0.1;
+    o.etaplus = 2.0;
+    o.step_size_min = 0.06;
+    o.step_size_max = 0.3;
+    o.maximize = true;
+    return o;
+}
+
+// t0 = 1: the average starts at the third step, within the 3 steps run.
+optikern::asgd_options asgd_averaging() {
+    optikern::asgd_options o;
+    o.lambd = 0.1;
+    o.t0 = 1.0;
+    o.weight_decay = 0.01;
     o.maximize = true;
     return o;
 }
@@ -550,6 +600,23 @@ int main() {
                      [&] { return run_optimizer<lamb, float>(lamb_bounded(), sizes); });
     check_everywhere("lamb<double>",
                      [&] { return run_optimizer<lamb, double>(lamb_bounded(), sizes); });
+    check_everywhere("nadam<float>",
+                     [&] { return run_optimizer<nadam, float>(nadam_decoupled(), sizes); });
+    check_everywhere("nadam<double>",
+                     [&] { return run_optimizer<nadam, double>(nadam_decoupled(), sizes); });
+    check_everywhere("nadam mixed bfloat16", [&] {
+        return run_mixed<nadam, optikern::bfloat16>(nadam_decoupled(), sizes);
+    });
+    check_everywhere("rprop<float>",
+                     [&] { return run_optimizer<rprop, float>(rprop_clamped(), sizes); });
+    check_everywhere("rprop<double>",
+                     [&] { return run_optimizer<rprop, double>(rprop_clamped(), sizes); });
+    check_everywhere("asgd<float>",
+                     [&] { return run_optimizer<asgd, float>(asgd_averaging(), sizes); });
+    check_everywhere("asgd<double>",
+                     [&] { return run_optimizer<asgd, double>(asgd_averaging(), sizes); });
+    check_everywhere("asgd mixed bfloat16",
+                     [&] { return run_mixed<asgd, optikern::bfloat16>(asgd_averaging(), sizes); });
     check_everywhere("sgd mixed bfloat16",
                      [&] { return run_mixed<sgd, optikern::bfloat16>(sgd_nesterov(), sizes); });
     check_everywhere("adagrad mixed float16", [&] {

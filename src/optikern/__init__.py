@@ -28,17 +28,21 @@ from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .asgd import ASGD
 from .clip import clip_grad_norm_, clip_grad_value_
 from .errors import NonFiniteError
 from .flat import FlatArrays, flatten
 from .lamb import LAMB
 from .lion import Lion
+from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = [
+    "ASGD",
     "LAMB",
     "SGD",
     "Adadelta",
@@ -49,10 +53,12 @@ __all__ = [
     "FlatArrays",
     "GradientAccumulator",
     "Lion",
+    "NAdam",
     "NonFiniteError",
     "Optimizer",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "available_simd_levels",
     "clip_grad_norm_",
     "clip_grad_value_",

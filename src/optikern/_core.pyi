@@ -58,6 +58,9 @@ class RAdamGroup(_Group): ...
 class AdadeltaGroup(_Group): ...
 class LionGroup(_Group): ...
 class LAMBGroup(_Group): ...
+class NAdamGroup(_Group): ...
+class RpropGroup(_Group): ...
+class ASGDGroup(_Group): ...
 
 compiler: str
 openmp: bool
@@ -103,6 +106,17 @@ lion_state_names: tuple[str, ...]
 lamb_step = sgd_step
 lamb_check_options = sgd_check_options
 lamb_state_names: tuple[str, ...]
+nadam_step = sgd_step
+nadam_check_options = sgd_check_options
+nadam_state_names: tuple[str, ...]
+nadam_scalar_state_names: tuple[str, ...]
+rprop_step = sgd_step
+rprop_check_options = sgd_check_options
+rprop_state_names: tuple[str, ...]
+asgd_step = sgd_step
+asgd_check_options = sgd_check_options
+asgd_state_names: tuple[str, ...]
+asgd_scalar_state_names: tuple[str, ...]
 sparse_adam_step = sgd_step
 sparse_adam_check_options = sgd_check_options
 sparse_adam_state_names: tuple[str, ...]

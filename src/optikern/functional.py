@@ -72,13 +72,18 @@ def _lowp(
     return (lowp_params if params is None else params), mixed
 
 
-_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta")
+_KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta", "rprop")
 _KERNELS_NOT_IN_TORCH = ("lion", "lamb")
+_SCALAR_STATE_KERNELS = ("nadam", "asgd")  # kernels keeping per-param 0-d state: no row steps
 # SparseAdam: row updates only, no class
-_ALL_KERNELS = (*_KERNELS, *_KERNELS_NOT_IN_TORCH, "sparse_adam")
+_ALL_KERNELS = (*_KERNELS, *_KERNELS_NOT_IN_TORCH, *_SCALAR_STATE_KERNELS, "sparse_adam")
 
 #: Each kernel's state names (torch's), in the order its step takes them.
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _ALL_KERNELS}
+#: The names among them that are per-param 0-d arrays (torch's 0-d tensors), not param-shaped.
+SCALAR_STATE_NAMES = {
+    kernel: frozenset(getattr(_core, f"{kernel}_scalar_state_names")) for kernel in _ALL_KERNELS
+}
 #: Whether each kernel's state keeps torch's per-param "step".
 COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _ALL_KERNELS}
 #: For the optimizers whose state may be 8-bit: whether each state can be negative (its
@@ -87,7 +92,11 @@ STATE_SIGNED = {kernel: getattr(_core, f"{kernel}_state_signed") for kernel in _
 #: The state arrays a param group's options use, with their initial values.
 STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _ALL_KERNELS}
 _STEPS = {kernel: getattr(_core, f"{kernel}_step") for kernel in _ALL_KERNELS}
-_ROWS_STEPS = {kernel: getattr(_core, f"{kernel}_rows_step") for kernel in _ALL_KERNELS}
+_ROWS_STEPS = {
+    kernel: getattr(_core, f"{kernel}_rows_step")
+    for kernel in _ALL_KERNELS
+    if kernel not in _SCALAR_STATE_KERNELS
+}
 #: The C++ group object serving one param group of an optimizer class.
 GROUPS = {
     "sgd": _core.SGDGroup,
@@ -99,6 +108,9 @@ GROUPS = {
     "adadelta": _core.AdadeltaGroup,
     "lion": _core.LionGroup,
     "lamb": _core.LAMBGroup,
+    "nadam": _core.NAdamGroup,
+    "rprop": _core.RpropGroup,
+    "asgd": _core.ASGDGroup,
 }
 #: Raised by a group step when the group's params or state arrays changed since it was built.
 StaleGroup = _core.StaleGroup
@@ -248,6 +260,7 @@ __all__ = [
     "adam",
     "adamax",
     "adamw",
+    "asgd",
     "clamp_",
     "dequantize_blockwise",
     "dynamic_map",
@@ -255,10 +268,12 @@ __all__ = [
     "grad_norm",
     "lamb",
     "lion",
+    "nadam",
     "quantize_blockwise",
     "quantized_like",
     "radam",
     "rmsprop",
+    "rprop",
     "scale_",
     "sgd",
     "sparse_adagrad",
@@ -795,8 +810,8 @@ def lion(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.lion_step(
-        params, grads, [exp_avgs], options, 0, False, check_only, skip_nonfinite, mixed
+    return _dispatch(
+        "lion", params, grads, [exp_avgs], options, 0, False, check_only, skip_nonfinite, mixed
     )
 
 
@@ -841,6 +856,166 @@ def lamb(
         check_only,
         skip_nonfinite,
         None,
+    )
+
+
+def nadam(
+    params: Arrays | None,
+    grads: Arrays,
+    exp_avgs: Arrays,
+    exp_avg_sqs: Arrays,
+    mu_products: Arrays,
+    *,
+    step: int,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""NAdam (Dozat 2016), in place; ``step`` is the 1-based number of this step and
+    ``mu_products`` one 0-d float32 (or float64) array per param, starting at 1, advanced in
+    place (torch's ``state["mu_product"]``).
+
+    .. math::
+        \mu_t = \beta_1 (1 - \tfrac12 0.96^{t\psi}), \quad
+        \Pi_t = \Pi_{t-1}\mu_t, \quad
+        m \leftarrow \beta_1 m + (1 - \beta_1) g, \quad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2, \\
+        p \leftarrow p - \gamma \left(\frac{1 - \mu_t}{1 - \Pi_t}\, g
+            + \frac{\mu_{t+1}}{1 - \Pi_t \mu_{t+1}}\, m\right)
+            \Big/ \left(\sqrt{v / (1 - \beta_2^t)} + \epsilon\right)
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (
+        lr,
+        (beta1, beta2),
+        eps,
+        weight_decay,
+        momentum_decay,
+        decoupled_weight_decay,
+        maximize,
+    )
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.nadam_step(
+        params,
+        grads,
+        [exp_avgs, exp_avg_sqs, mu_products],
+        options,
+        step,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
+    )
+
+
+def rprop(
+    params: Arrays | None,
+    grads: Arrays,
+    prevs: Arrays,
+    step_sizes: Arrays,
+    *,
+    etaminus: float = 0.5,
+    etaplus: float = 1.2,
+    step_size_min: float = 1e-6,
+    step_size_max: float = 50.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""Rprop (Riedmiller & Braun 1993), in place. ``prevs`` start at 0 and ``step_sizes`` at
+    the learning rate (``numpy.full_like(param, lr)``), as torch's state does.
+
+    .. math::
+        f = \eta^+, \eta^-, 1 \text{ where } g\,g_{prev} > 0, < 0, = 0, \quad
+        s \leftarrow \mathrm{clamp}(s f, s_{min}, s_{max}), \\
+        g \leftarrow 0 \text{ where } g\,g_{prev} < 0, \quad
+        p \leftarrow p - s\,\mathrm{sign}(g), \quad g_{prev} \leftarrow g
+    """
+    # the values of _core.<kernel>_option_keys, in that order (lr only initialises step_sizes)
+    options = (0.0, (etaminus, etaplus), (step_size_min, step_size_max), maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.rprop_step(
+        params,
+        grads,
+        [prevs, step_sizes],
+        options,
+        1,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
+    )
+
+
+def asgd(
+    params: Arrays | None,
+    grads: Arrays,
+    axs: Arrays,
+    mus: Arrays,
+    etas: Arrays,
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
+) -> int:
+    r"""ASGD, averaged SGD (Polyak & Juditsky 1992), in place; ``step`` is the 1-based number
+    of this step. ``etas`` and ``mus`` hold one 0-d float32 (or float64) array per param,
+    starting at ``lr`` and 1: the step uses them and leaves the next step's values
+    (torch's ``state["eta"]``, ``state["mu"]``).
+
+    .. math::
+        p \leftarrow p (1 - \lambda\eta) - \eta g, \quad
+        a \leftarrow a + \mu (p - a) \ (a = p \text{ while } \mu = 1), \\
+        \eta \leftarrow \gamma / (1 + \lambda\gamma t)^\alpha, \quad
+        \mu \leftarrow 1 / \max(1, t - t_0)
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, lambd, alpha, t0, weight_decay, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
+    return _core.asgd_step(
+        params,
+        grads,
+        [axs, etas, mus],
+        options,
+        step,
+        False,
+        check_only,
+        skip_nonfinite,
+        mixed,
     )
 
 

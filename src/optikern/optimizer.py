@@ -395,6 +395,7 @@ class Optimizer:
         only if the step succeeds): float32 for 16-bit params, whose master starts equal to
         them (exactly: every float16/bfloat16 value is a float32)."""
         fill = functional.STATE_FILL[self._kernel](group)
+        scalars = functional.SCALAR_STATE_NAMES[self._kernel]
         states, fresh, created = [], [], []
         for p in group["params"]:
             entry = self.state._by_id.get(id(p))
@@ -402,7 +403,7 @@ class Optimizer:
             new: dict[str, Any] = {}
             for name, value in fill.items():
                 if name not in state:
-                    new.update(self._initial_state(p, name, value))
+                    new.update(self._initial_state(p, name, value, name in scalars))
             if _is_lowp(p) and self.master_weights and "master_param" not in state:
                 new["master_param"] = p.astype(np.float32)
             if new or entry is None:
@@ -440,9 +441,14 @@ class Optimizer:
         """Whether p's state is kept in 8 bits."""
         return self.state_bits == 8 and p.dtype == np.float32 and p.size >= self.min_8bit_size
 
-    def _initial_state(self, p: np.ndarray, name: str, value: float) -> dict[str, np.ndarray]:
-        """Fresh state `name` of p: float arrays (float32 for 16-bit params), or 8-bit codes
-        with their scales and code map."""
+    def _initial_state(
+        self, p: np.ndarray, name: str, value: float, scalar: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Fresh state `name` of p: float arrays (float32 for 16-bit params), 8-bit codes with
+        their scales and code map, or for a per-param scalar a 0-d float32 array (torch's
+        default scalar dtype)."""
+        if scalar:
+            return {name: np.array(value, dtype=np.float32)}
         if not self._in_8bit(p):
             return {name: np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)}
         codes, absmax = _quantized(
@@ -587,6 +593,17 @@ class Optimizer:
             if name.endswith(("_absmax", "_qmap")):
                 continue  # read with the codes they belong to
             array = np.asarray(value)
+            if name in functional.SCALAR_STATE_NAMES[self._kernel]:
+                if array.shape != () or not np.issubdtype(array.dtype, np.floating):
+                    raise ValueError(
+                        f"state_dict: state[{index}][{name!r}] must be a 0-d floating-point "
+                        f"array, got {array.dtype} of shape {array.shape}"
+                    )
+                # torch's 0-d state is float32, or float64 once loaded for a float64 param
+                loaded[name] = array.astype(
+                    np.float64 if array.dtype == np.float64 else np.float32, copy=True
+                )
+                continue
             if array.shape != p.shape:
                 raise ValueError(
                     f"state_dict: state[{index}][{name!r}] has shape {array.shape}, "

@@ -1,4 +1,5 @@
-"""The pure-Python definition of every optimizer update (``math`` only, never NumPy).
+"""The pure-Python definition of every optimizer update (``math`` and ``struct`` only, never
+NumPy).
 
 This module is the readable specification the C++ kernels are tested against: one function
 per optimizer, a loop over the elements of a ``list[float]`` param updated in place, and a
@@ -31,6 +32,12 @@ def _lerp(a: float, b: float, weight: float) -> float:
     if abs(weight) < 0.5:
         return a + weight * (b - a)
     return b - (b - a) * (1.0 - weight)
+
+
+def _float32(x: float) -> float:
+    """x rounded to float32: torch keeps some per-param scalars (NAdam's ``mu_product``) as
+    0-d float32 tensors, its default scalar dtype."""
+    return float(struct.unpack("f", struct.pack("f", x))[0])
 
 
 def _decayed(
@@ -261,7 +268,9 @@ def adamax_step(
         if weight_decay != 0:
             g = g + weight_decay * param[i]
         exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
-        exp_inf[i] = max(exp_inf[i] * beta2, abs(g) + eps)
+        # a NaN gradient makes exp_inf NaN, as torch's amax does (Python's max keeps its
+        # first argument when the other is NaN)
+        exp_inf[i] = max(abs(g) + eps, exp_inf[i] * beta2)
         param[i] = param[i] + (neg_clr * exp_avg[i]) / exp_inf[i]
 
 
@@ -343,6 +352,152 @@ def adadelta_step(
         delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(square_avg[i] + eps) * g
         acc_delta[i] = acc_delta[i] * rho + ((1 - rho) * delta) * delta
         param[i] = param[i] + (-lr) * delta
+
+
+def nadam_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 4e-3,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+) -> None:
+    r"""NAdam, Dozat 2016 (https://pytorch.org/docs/stable/generated/torch.optim.NAdam.html).
+
+    .. math::
+        \mu_t = \beta_1 (1 - \tfrac12 0.96^{t\psi}), \quad \Pi_t = \Pi_{t-1}\mu_t, \quad
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \\
+        p_t = p_{t-1} - \gamma \frac{1 - \mu_t}{1 - \Pi_t} \frac{g_t}{d_t}
+              - \gamma \frac{\mu_{t+1}}{1 - \Pi_t\mu_{t+1}} \frac{m_t}{d_t}, \quad
+        d_t = \sqrt{v_t / (1 - \beta_2^t)} + \epsilon
+
+    :math:`\Pi_t` (``mu_product``) is a float32 value, as torch's 0-d tensor is.
+    """
+    beta1, beta2 = betas
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = [0.0] * len(param)
+        state["exp_avg_sq"] = [0.0] * len(param)
+        state["mu_product"] = 1.0
+    state["step"] += 1
+    step = state["step"]
+    bias_correction2 = 1 - beta2**step
+    mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+    mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+    state["mu_product"] = _float32(state["mu_product"] * _float32(mu))
+    mu_product = state["mu_product"]
+    grad_coefficient = -lr * (1.0 - mu) / (1.0 - mu_product)
+    exp_avg_coefficient = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + ((1.0 - beta2) * g) * g
+        denom = math.sqrt(exp_avg_sq[i] / bias_correction2) + eps
+        p = p + (grad_coefficient * g) / denom
+        param[i] = p + (exp_avg_coefficient * exp_avg[i]) / denom
+
+
+def rprop_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-2,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_sizes: tuple[float, float] = (1e-6, 50.0),
+    maximize: bool = False,
+) -> None:
+    r"""Rprop, Riedmiller & Braun 1993
+    (https://pytorch.org/docs/stable/generated/torch.optim.Rprop.html).
+
+    .. math::
+        \eta_t = \mathrm{clamp}(\eta_{t-1} f_t, \Gamma_{min}, \Gamma_{max}), \quad
+        f_t = \eta^+, \eta^-, 1 \text{ for } g_t g_{t-1} > 0, < 0, = 0, \\
+        g_t \leftarrow 0 \text{ where } g_t g_{t-1} < 0, \quad
+        p_t = p_{t-1} - \eta_t\, \mathrm{sign}(g_t)
+
+    with :math:`\eta_0 = \gamma` (``step_size``) and :math:`g_{t-1}` the remembered ``prev``.
+    """
+    etaminus, etaplus = etas
+    step_size_min, step_size_max = step_sizes
+    if "prev" not in state:
+        state["step"] = 0
+        state["prev"] = [0.0] * len(param)
+        state["step_size"] = [lr] * len(param)
+    state["step"] += 1
+    prev, step_size = state["prev"], state["step_size"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        product = g * prev[i]
+        if product > 0:
+            factor = etaplus
+        elif product < 0:
+            factor = etaminus
+        elif product == 0:
+            factor = 1.0
+        else:
+            factor = product  # NaN, as torch's sign
+        size = step_size[i] * factor
+        if not math.isnan(size):
+            size = min(max(size, step_size_min), step_size_max)
+        step_size[i] = size
+        if product < 0:
+            g = 0.0
+        sign = 1.0 if g > 0 else -1.0 if g < 0 else g  # NaN stays NaN
+        param[i] = param[i] + (-sign) * size
+        prev[i] = g
+
+
+def asgd_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> None:
+    r"""ASGD, averaged SGD, Polyak & Juditsky 1992
+    (https://pytorch.org/docs/stable/generated/torch.optim.ASGD.html).
+
+    .. math::
+        p_t = p_{t-1}(1 - \lambda\eta_t) - \eta_t g_t, \quad
+        a_t = a_{t-1} + \mu_t (p_t - a_{t-1}), \\
+        \eta_{t+1} = \frac{\gamma}{(1 + \lambda\gamma t)^\alpha}, \quad
+        \mu_{t+1} = \frac{1}{\max(1, t - t_0)}
+
+    with :math:`\eta_1 = \gamma`, :math:`\mu_1 = 1` and :math:`a_t = p_t` while
+    :math:`\mu_t = 1`. ``eta`` and ``mu`` are float32 values, as torch's 0-d tensors are.
+    """
+    if "ax" not in state:
+        state["step"] = 0
+        state["eta"] = _float32(lr)
+        state["mu"] = 1.0
+        state["ax"] = [0.0] * len(param)
+    state["step"] += 1
+    step = state["step"]
+    eta, mu, ax = state["eta"], state["mu"], state["ax"]
+    for i in range(len(param)):
+        g = -grad[i] if maximize else grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        p = param[i] * (1 - lambd * eta)
+        p = p + (-eta) * g
+        ax[i] = ax[i] + (p - ax[i]) * mu if mu != 1 else p
+        param[i] = p
+    state["eta"] = _float32(lr / ((1 + lambd * lr * step) ** alpha))
+    state["mu"] = _float32(1 / max(1, step - t0))
 
 
 def lion_step(
@@ -507,13 +662,6 @@ def adamw_step(
 QUANTIZATION_BLOCK = 256
 
 
-def _f32(x: float) -> float:
-    """x rounded to float32 (every float32 operation below is one exact double operation
-    rounded once: doubles hold products and sums of these float32 values exactly, and double
-    rounding is harmless for one division)."""
-    return float(struct.unpack("<f", struct.pack("<f", x))[0])
-
-
 def dynamic_map(signed: bool) -> list[float]:
     """bitsandbytes' ``create_dynamic_map(signed)`` (Dettmers et al. 2022): 7 decades
     10^-6 .. 1, each split linearly (``torch.linspace(0.1, 1)`` in float32, whose values are
@@ -522,14 +670,16 @@ def dynamic_map(signed: bool) -> list[float]:
     codes = [0.0, 1.0]
     for decade in range(7):
         points = (1 << decade if signed else 2 << decade) + 1
-        step = _f32(_f32(1.0 - _f32(0.1)) / (points - 1))
+        step = _float32(_float32(1.0 - _float32(0.1)) / (points - 1))
         edges = [
-            _f32(step * j + _f32(0.1)) if j < points // 2 else _f32(1.0 - step * (points - 1 - j))
+            _float32(step * j + _float32(0.1))
+            if j < points // 2
+            else _float32(1.0 - step * (points - 1 - j))
             for j in range(points)
         ]
-        scale = _f32(10.0 ** (decade - 6))
+        scale = _float32(10.0 ** (decade - 6))
         for low, high in zip(edges, edges[1:]):
-            code = _f32(scale * _f32(_f32(low + high) / 2.0))
+            code = _float32(scale * _float32(_float32(low + high) / 2.0))
             codes += [code, -code] if signed else [code]
     return sorted(codes)
 
@@ -544,9 +694,9 @@ def quantize_block(values: list[float], qmap: list[float]) -> tuple[list[int], f
     divisor = absmax if absmax > 0 else 1.0
     codes = []
     for v in values:
-        x = min(max(_f32(v / divisor), qmap[0]), qmap[-1])
+        x = min(max(_float32(v / divisor), qmap[0]), qmap[-1])
         low = max(bisect.bisect_right(qmap, x) - 1, 0)
-        if low + 1 < len(qmap) and _f32(abs(qmap[low + 1] - x)) < _f32(abs(x - qmap[low])):
+        if low + 1 < len(qmap) and _float32(abs(qmap[low + 1] - x)) < _float32(abs(x - qmap[low])):
             low += 1
         codes.append(low)
     return codes, absmax
@@ -554,4 +704,4 @@ def quantize_block(values: list[float], qmap: list[float]) -> tuple[list[int], f
 
 def dequantize_block(codes: list[int], absmax: float, qmap: list[float]) -> list[float]:
     """The float32 values ``qmap[code] * absmax`` a block stands for."""
-    return [_f32(qmap[c] * absmax) for c in codes]
+    return [_float32(qmap[c] * absmax) for c in codes]

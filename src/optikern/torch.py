@@ -28,10 +28,12 @@ except ImportError as error:  # pragma: no cover - exercised with torch hidden
     raise ImportError("optikern.torch needs PyTorch: pip install torch") from error
 
 import numpy as np
+from torch.optim.optimizer import _get_scalar_dtype
 
 from . import functional
 
 __all__ = [
+    "ASGD",
     "LAMB",
     "SGD",
     "Adadelta",
@@ -42,8 +44,10 @@ __all__ = [
     "AdamW8bit",
     "Adamax",
     "Lion",
+    "NAdam",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "SparseAdam",
 ]
 
@@ -164,9 +168,14 @@ class _Dropin(torch.optim.Optimizer):
         if (functional.COUNTS_STEPS[self._kernel] or p.dtype in _LOWP) and "step" not in state:
             state["step"] = torch.tensor(0.0)
         fresh = False
+        scalars = functional.SCALAR_STATE_NAMES[self._kernel]
         for name, value in fill.items():
             if state.get(name) is None:
-                state[name] = _state_like(p, value)
+                state[name] = (
+                    torch.tensor(value, dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
+                    if name in scalars
+                    else _state_like(p, value)
+                )
                 fresh = True
         return fresh
 
@@ -620,6 +629,24 @@ class LAMB(_Dropin):
                     if group["min_coeff"] is not None:
                         trust = max(trust, group["min_coeff"])
                 p.add_(update, alpha=-group["lr"] * trust)
+
+
+class NAdam(_Dropin, torch.optim.NAdam):
+    """``torch.optim.NAdam`` whose step is optikern's fused kernel."""
+
+    _kernel = "nadam"
+
+
+class Rprop(_Dropin, torch.optim.Rprop):
+    """``torch.optim.Rprop`` whose step is optikern's fused kernel."""
+
+    _kernel = "rprop"
+
+
+class ASGD(_Dropin, torch.optim.ASGD):
+    """``torch.optim.ASGD`` whose step is optikern's fused kernel."""
+
+    _kernel = "asgd"
 
 
 class SparseAdam(_Dropin, torch.optim.SparseAdam):

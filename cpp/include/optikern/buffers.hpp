@@ -6,6 +6,28 @@
 
 namespace optikern {
 
+// A per-tensor scalar of the state that changes every step (NAdam's mu_product, ASGD's eta and
+// mu), a 0-d value kept as torch keeps it: float32 (torch's default scalar dtype), or float64
+// (torch's load_state_dict casts it to a float64 param's dtype). Arithmetic with it follows
+// torch's 0-d tensors: in the cell's precision, Python scalars first rounded to it.
+struct scalar_cell {
+    void* data = nullptr;
+    bool is_double = false;
+
+    double get() const {
+        return is_double ? *static_cast<const double*>(data) : *static_cast<const float*>(data);
+    }
+    double round(double v) const {
+        return is_double ? v : static_cast<double>(static_cast<float>(v));
+    }
+    void set(double v) const {
+        if (is_double)
+            *static_cast<double*>(data) = v;
+        else
+            *static_cast<float*>(data) = static_cast<float>(v);
+    }
+};
+
 template <class T>
 struct sgd_buffers {
     T* param;
@@ -92,6 +114,35 @@ struct sparse_adam_buffers {
     const T* grad;
     T* exp_avg;
     T* exp_avg_sq;
+    std::int64_t size;
+};
+
+template <class T>
+struct nadam_buffers {
+    T* param;
+    const T* grad;
+    T* exp_avg;
+    T* exp_avg_sq;
+    scalar_cell mu_product;
+    std::int64_t size;
+};
+
+template <class T>
+struct rprop_buffers {
+    T* param;
+    const T* grad;
+    T* prev;
+    T* step_size;
+    std::int64_t size;
+};
+
+template <class T>
+struct asgd_buffers {
+    T* param;
+    const T* grad;
+    T* ax;
+    scalar_cell eta;
+    scalar_cell mu;
     std::int64_t size;
 };
 

@@ -84,6 +84,9 @@ public:
     using buffers_type = dispatch::buffers_t<Kernel, T>;
     static constexpr std::size_t state_count = Kernel::state_names.size();
     using state_arrays = std::array<T*, state_count>;
+    // The per-tensor 0-d state (Kernel::scalar_state_names), roles state_count + j.
+    static constexpr std::size_t scalar_count = dispatch::scalar_state_count<Kernel>();
+    using scalar_cells = std::array<scalar_cell, scalar_count>;
 
     explicit optimizer(const options_type& options = {}) { set_options(options); }
 
@@ -94,14 +97,16 @@ public:
     // Storage only) its float32 master copy, or nullptr to update the 16-bit values directly.
     // `fresh`: the state was just created (SGD's momentum buffer then starts as the gradient);
     // `steps`: the steps the state has seen (tensors resumed at different counts are stepped
-    // in separate passes). Throws std::invalid_argument and registers nothing if an array the
-    // options use is missing or any array shares memory with another registered one.
+    // in separate passes); `scalars`: its 0-d state, for kernels that keep one. Throws
+    // std::invalid_argument and registers nothing if an array the options use is missing or
+    // any array shares memory with another registered one.
     void add(Storage* param,
              std::int64_t size,
              const state_arrays& state,
              T* master = nullptr,
              bool fresh = true,
              std::int64_t steps = 0,
+             const scalar_cells& scalars = {},
              const quantized_states<Kernel>& quantized = {}) {
         if (size < 0) throw std::invalid_argument("size: expected >= 0");
         if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
@@ -147,6 +152,13 @@ public:
             }
             any_quantized = true;
         }
+        for (std::size_t j = 0; j < scalar_count; ++j) {  // advanced even for an empty tensor
+            if (scalars[j].data == nullptr)
+                throw std::invalid_argument("tensor " + std::to_string(t) + ": missing array");
+            const auto begin = reinterpret_cast<std::uintptr_t>(scalars[j].data);
+            added.push_back({begin, begin + (scalars[j].is_double ? sizeof(double) : sizeof(float)),
+                             t, static_cast<int>(state_count + j)});
+        }
         std::vector<span> merged = written_;
         merged.insert(merged.end(), added.begin(), added.end());
         std::sort(merged.begin(), merged.end());
@@ -162,6 +174,9 @@ public:
             b.param = param;
         }
         for (std::size_t k = 0; k < state_count; ++k) b.*(Kernel::template state<T>[k]) = state[k];
+        if constexpr (scalar_count > 0)
+            for (std::size_t j = 0; j < scalar_count; ++j)
+                b.*(Kernel::template scalar_state<T>[j]) = scalars[j];
         b.size = size;
         tensors_.push_back(b);
         quantized_.push_back(quantized);

@@ -157,6 +157,35 @@ struct lamb_options {
     bool maximize = false;
 };
 
+struct nadam_options {
+    double lr = 2e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;
+    double momentum_decay = 4e-3;
+    bool decoupled_weight_decay = false;
+    bool maximize = false;
+};
+
+struct rprop_options {
+    double lr = 1e-2;  // the initial step size
+    double etaminus = 0.5;
+    double etaplus = 1.2;
+    double step_size_min = 1e-6;
+    double step_size_max = 50.0;
+    bool maximize = false;
+};
+
+struct asgd_options {
+    double lr = 1e-2;
+    double lambd = 1e-4;
+    double alpha = 0.75;
+    double t0 = 1e6;
+    double weight_decay = 0.0;
+    bool maximize = false;
+};
+
 // torch.optim.SparseAdam: Adam applied lazily, to the rows a sparse gradient touches.
 struct sparse_adam_options {
     double lr = 1e-3;

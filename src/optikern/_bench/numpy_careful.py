@@ -119,7 +119,77 @@ def make(
             np.multiply(t2, lr * trust, out=t2)
             np.subtract(p, t2, out=p)
 
+    mu_product = [np.float32(1.0)]  # torch's 0-d float32 state, the same for every param
+
+    def nadam(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+        eps, psi = kwargs.get("eps", 1e-8), kwargs.get("momentum_decay", 4e-3)
+        counter[0] += 1
+        step = counter[0]
+        mu = beta1 * (1 - 0.5 * 0.96 ** (step * psi))
+        mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * psi))
+        mu_product[0] = mu_product[0] * np.float32(mu)
+        product = float(mu_product[0])
+        grad_coefficient = -lr * (1 - mu) / (1 - product)
+        exp_avg_coefficient = -lr * mu_next / (1 - product * mu_next)
+        bias_correction2 = 1 - beta2**step
+        for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            np.subtract(g, m, out=t)
+            np.multiply(t, 1 - beta1, out=t)
+            np.add(m, t, out=m)
+            np.multiply(v, beta2, out=v)
+            np.multiply(g, g, out=t)
+            np.multiply(t, 1 - beta2, out=t)
+            np.add(v, t, out=v)
+            np.divide(v, bias_correction2, out=t)
+            np.sqrt(t, out=t)
+            np.add(t, eps, out=t)
+            np.multiply(g, grad_coefficient, out=t2)
+            np.divide(t2, t, out=t2)
+            np.add(p, t2, out=p)
+            np.multiply(m, exp_avg_coefficient, out=t2)
+            np.divide(t2, t, out=t2)
+            np.add(p, t2, out=p)
+
+    def rprop(grads: list[np.ndarray]) -> None:
+        etaminus, etaplus = kwargs.get("etas", (0.5, 1.2))
+        low, high = kwargs.get("step_sizes", (1e-6, 50.0))
+        if counter[0] == 0:
+            for _, step_size, _ in state:
+                step_size.fill(lr)
+        counter[0] += 1
+        for p, g, (prev, step_size, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            np.multiply(g, prev, out=t)
+            factor = np.where(t > 0, etaplus, np.where(t < 0, etaminus, 1.0)).astype(p.dtype)
+            np.multiply(step_size, factor, out=step_size)
+            np.clip(step_size, low, high, out=step_size)
+            np.copyto(prev, g)
+            prev[t < 0] = 0
+            np.sign(prev, out=t2)
+            np.multiply(t2, step_size, out=t2)
+            np.subtract(p, t2, out=p)
+
+    eta_mu = [float(np.float32(lr)), 1.0]  # torch's 0-d float32 state, the same for every param
+
+    def asgd(grads: list[np.ndarray]) -> None:
+        lambd, alpha = kwargs.get("lambd", 1e-4), kwargs.get("alpha", 0.75)
+        t0 = kwargs.get("t0", 1e6)
+        counter[0] += 1
+        eta, mu = eta_mu
+        for p, g, (ax, _, _), t in zip(params, grads, state, tmp):
+            np.multiply(p, 1 - lambd * eta, out=p)
+            np.multiply(g, eta, out=t)
+            np.subtract(p, t, out=p)
+            if mu != 1:
+                np.subtract(p, ax, out=t)
+                np.multiply(t, mu, out=t)
+                np.add(ax, t, out=ax)
+            else:
+                np.copyto(ax, p)
+        step = counter[0]
+        eta_mu[0] = float(np.float32(lr / (1 + lambd * lr * step) ** alpha))
+        eta_mu[1] = float(np.float32(1 / max(1, step - t0)))
+
     steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
-    steps["Lion"] = lion
-    steps["LAMB"] = lamb
+    steps.update(Lion=lion, LAMB=lamb, NAdam=nadam, Rprop=rprop, ASGD=asgd)
     return steps[optimizer]

@@ -43,6 +43,34 @@ def make(
                 alpha = kwargs.get("alpha", 0.99)
                 s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g**2
                 p -= lr * g / (np.sqrt(s["v"]) + kwargs.get("eps", 1e-8))
+            elif optimizer == "Rprop":
+                etaminus, etaplus = kwargs.get("etas", (0.5, 1.2))
+                product = g * s.get("prev", 0)
+                factor = np.where(product > 0, etaplus, np.where(product < 0, etaminus, 1.0))
+                s["step_size"] = np.clip(s.get("step_size", lr) * factor, 1e-6, 50)
+                s["prev"] = np.where(product < 0, 0, g)
+                p -= np.sign(s["prev"]) * s["step_size"]
+            elif optimizer == "ASGD":
+                lambd, alpha = kwargs.get("lambd", 1e-4), kwargs.get("alpha", 0.75)
+                eta, mu = s.get("eta", lr), s.get("mu", 1.0)
+                s["t"] = t = s.get("t", 0) + 1
+                p *= 1 - lambd * eta
+                p -= eta * g
+                s["ax"] = s.get("ax", 0) + (p - s.get("ax", 0)) * mu if mu != 1 else p.copy()
+                s["eta"] = lr / (1 + lambd * lr * t) ** alpha
+                s["mu"] = 1 / max(1, t - kwargs.get("t0", 1e6))
+            elif optimizer == "NAdam":
+                beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+                s["t"] = t = s.get("t", 0) + 1
+                mu = beta1 * (1 - 0.5 * 0.96 ** (t * 0.004))
+                mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * 0.004))
+                s["mu_product"] = s.get("mu_product", 1.0) * mu
+                s["m"] = beta1 * s.get("m", 0) + (1 - beta1) * g
+                s["v"] = beta2 * s.get("v", 0) + (1 - beta2) * g**2
+                m_hat = (1 - mu) * g / (1 - s["mu_product"]) + mu_next * s["m"] / (
+                    1 - s["mu_product"] * mu_next
+                )
+                p -= lr * m_hat / (np.sqrt(s["v"] / (1 - beta2**t)) + kwargs.get("eps", 1e-8))
             else:
                 beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
                 s["t"] = s.get("t", 0) + 1

@@ -117,18 +117,7 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
 def reference_step(config: Config, params: list[np.ndarray]) -> Step:
     values = [p.ravel().tolist() for p in params]
     states: list[dict[str, Any]] = [{} for _ in params]
-    fn = getattr(
-        reference,
-        {
-            "SGD": "sgd_step",
-            "Adagrad": "adagrad_step",
-            "RMSprop": "rmsprop_step",
-            "Adam": "adam_step",
-            "AdamW": "adamw_step",
-            "Lion": "lion_step",
-            "LAMB": "lamb_step",
-        }[config.optimizer],
-    )
+    fn = getattr(reference, f"{config.optimizer.lower()}_step")
 
     def step(grads: list[np.ndarray]) -> None:
         for v, g, s in zip(values, grads, states):

@@ -36,6 +36,10 @@ CONFIGS = [
     Config("RMSprop", "RMSprop", {"lr": 1e-2}, inplace=2),
     Config("Adam", "Adam", {"lr": 1e-3}, inplace=3),
     Config("AdamW", "AdamW", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3),
+    Config("NAdam", "NAdam", {"lr": 2e-3}, inplace=3),
+    Config("Rprop", "Rprop", {"lr": 1e-2}, inplace=3),
+    # averaging from the second step (t0 = 0): the step reads ax, as the ceiling assumes
+    Config("ASGD", "ASGD", {"lr": 1e-2, "t0": 0.0}, inplace=2),
 ]
 CONFIGS += [Config("Lion", "Lion", {"lr": 1e-4, "weight_decay": 1e-2}, inplace=2)]
 # LAMB reads p, m, v again in its update pass: 40 bytes per float32 element (28 + 12 here)

@@ -142,8 +142,9 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
                const scalars_t<Kernel, float>& s,
                const mixed_options& m) {
     const auto fn = select_mixed_range<Kernel, P, G>(active_simd_level());
+    const tensor_scalars<Kernel, float> scalars_of(masters, count, s);
     for_each_range(masters, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
-        fn(masters[t], lowp[t], t, begin, end, s, m);
+        fn(masters[t], lowp[t], t, begin, end, scalars_of(t), m);
     });
 }
 

@@ -94,6 +94,9 @@ void update_quantized(const dispatch::buffers_t<Kernel, float>* tensors,
                       const typename Kernel::options& options,
                       const step_context& context) {
     static_assert(quantizable<Kernel>::value, "this optimizer's state has no 8-bit form");
+    static_assert(
+        !dispatch::has_scalar_state<Kernel>::value && dispatch::norm_count<Kernel>::value == 0,
+        "8-bit state serves elementwise kernels without per-tensor scalars");
     dispatch::run_quantized<Kernel>(tensors, states, count,
                                     dispatch::scalars_t<Kernel, float>::make(options, context));
 }

@@ -17,11 +17,14 @@
 #include "optikern/kernels/adagrad.hpp"
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
+#include "optikern/kernels/asgd.hpp"
 #include "optikern/kernels/clip.hpp"
 #include "optikern/kernels/lamb.hpp"
 #include "optikern/kernels/lion.hpp"
+#include "optikern/kernels/nadam.hpp"
 #include "optikern/kernels/radam.hpp"
 #include "optikern/kernels/rmsprop.hpp"
+#include "optikern/kernels/rprop.hpp"
 #include "optikern/kernels/sgd.hpp"
 #include "optikern/kernels/sparse_adam.hpp"
 #include "optikern/kernels/stream.hpp"
@@ -63,8 +66,9 @@ range_fn<Kernel, T> select(simd_level level) {
 template <class Kernel, class T>
 void run(const buffers_t<Kernel, T>* tensors, std::size_t count, const scalars_t<Kernel, T>& s) {
     const range_fn<Kernel, T> fn = select<Kernel, T>(active_simd_level());
+    const tensor_scalars<Kernel, T> scalars_of(tensors, count, s);
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
-        fn(tensors[t], s, begin, end);
+        fn(tensors[t], scalars_of(t), begin, end);
     });
 }
 
@@ -176,6 +180,8 @@ void update_rows(const dispatch::buffers_t<Kernel, T>& table,
                  const step_context& context) {
     if constexpr (dispatch::norm_count<Kernel>::value > 0)
         throw std::invalid_argument(needs_whole_tensors);
+    static_assert(!dispatch::has_scalar_state<Kernel>::value,
+                  "a per-tensor scalar state would advance once per row");
     std::vector<dispatch::buffers_t<Kernel, T>> rows;
     rows.reserve(count);
     for (std::size_t i = 0; i < count; ++i)

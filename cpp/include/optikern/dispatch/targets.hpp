@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "optikern/config.hpp"
 #include "optikern/kernels/reduce.hpp"
@@ -29,6 +30,61 @@ struct norm_count : std::integral_constant<std::size_t, 0> {};
 template <class Kernel>
 struct norm_count<Kernel, std::void_t<decltype(Kernel::norms)>>
     : std::integral_constant<std::size_t, Kernel::norms> {};
+
+// Kernels whose state holds per-tensor 0-d scalars (scalar_state_names, scalar_state<T>,
+// initial_scalar_state, advance: NAdam's mu_product, ASGD's eta and mu) besides the arrays.
+template <class Kernel, class = void>
+struct has_scalar_state : std::false_type {};
+template <class Kernel>
+struct has_scalar_state<Kernel, std::void_t<decltype(Kernel::scalar_state_names)>>
+    : std::true_type {};
+
+template <class Kernel>
+constexpr std::size_t scalar_state_count() {
+    if constexpr (has_scalar_state<Kernel>::value)
+        return Kernel::scalar_state_names.size();
+    else
+        return 0;
+}
+
+// The name of state entry k: the arrays' names, then the 0-d scalars'.
+template <class Kernel>
+const char* state_name(std::size_t k) {
+    constexpr std::size_t arrays = Kernel::state_names.size();
+    if constexpr (has_scalar_state<Kernel>::value)
+        if (k >= arrays) return Kernel::scalar_state_names[k - arrays];
+    return Kernel::state_names[k];
+}
+
+// Each tensor's scalars for this step: the step's, or for kernels with scalar state each
+// tensor's own, advancing that state once, here, before any element is updated (the element
+// pass may split a tensor over threads).
+template <class Kernel, class T>
+class tensor_scalars {
+public:
+    tensor_scalars(const buffers_t<Kernel, T>* tensors,
+                   std::size_t count,
+                   const scalars_t<Kernel, T>& step)
+        : step_(step) {
+        if constexpr (has_scalar_state<Kernel>::value) {
+            each_.reserve(count);
+            for (std::size_t t = 0; t < count; ++t)
+                each_.push_back(Kernel::template advance<T>(step, tensors[t]));
+        } else {
+            (void)tensors;
+            (void)count;
+        }
+    }
+    const scalars_t<Kernel, T>& operator()(std::size_t t) const {
+        if constexpr (has_scalar_state<Kernel>::value) return each_[t];
+        static_cast<void>(t);
+        return step_;
+    }
+
+private:
+    const scalars_t<Kernel, T>& step_;
+    std::vector<scalars_t<Kernel, T>> each_;
+};
 
 // Elements [begin, end) of one tensor: full vectors, then the same kernel one lane at a time.
 template <class Kernel, class V>

@@ -123,6 +123,13 @@ struct avx2<float> {
         return _mm256_sub_ps(_mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GT_OQ), one),
                              _mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_LT_OQ), one));
     }
+    // Ordered comparisons (false where either is NaN) choose between float lanes too.
+    static OPTIKERN_AVX2 inline mask gt(reg a, reg b) {
+        return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GT_OQ));
+    }
+    static OPTIKERN_AVX2 inline reg select(mask m, reg a, reg b) {
+        return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m));
+    }
 };
 
 template <>
@@ -146,6 +153,13 @@ struct avx2<double> {
         const reg zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
         return _mm256_sub_pd(_mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GT_OQ), one),
                              _mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_LT_OQ), one));
+    }
+    using mask = __m256d;
+    static OPTIKERN_AVX2 inline mask gt(reg a, reg b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+    static OPTIKERN_AVX2 inline mask lt(reg a, reg b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+    static OPTIKERN_AVX2 inline mask eq(reg a, reg b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+    static OPTIKERN_AVX2 inline reg select(mask m, reg a, reg b) {
+        return _mm256_blendv_pd(b, a, m);
     }
 };
 

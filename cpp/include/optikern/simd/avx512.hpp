@@ -57,6 +57,9 @@ struct avx512<float> {
     static OPTIKERN_AVX512 inline bool any(ireg a) { return _mm512_test_epi32_mask(a, a) != 0; }
     static OPTIKERN_AVX512 inline mask ilt(ireg a, ireg b) { return _mm512_cmplt_epi32_mask(a, b); }
     static OPTIKERN_AVX512 inline mask ieq(ireg a, ireg b) { return _mm512_cmpeq_epi32_mask(a, b); }
+    static OPTIKERN_AVX512 inline mask gt(reg a, reg b) {
+        return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ);
+    }
     static OPTIKERN_AVX512 inline mask lt(reg a, reg b) {
         return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ);
     }
@@ -113,6 +116,9 @@ struct avx512<float> {
         return _mm512_sub_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, zero, _CMP_GT_OQ), one),
                              _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, zero, _CMP_LT_OQ), one));
     }
+    static OPTIKERN_AVX512 inline reg select(mask m, reg a, reg b) {
+        return _mm512_mask_blend_ps(m, b, a);
+    }
 };
 
 template <>
@@ -136,6 +142,19 @@ struct avx512<double> {
         const reg zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
         return _mm512_sub_pd(_mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_GT_OQ), one),
                              _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_LT_OQ), one));
+    }
+    using mask = __mmask8;
+    static OPTIKERN_AVX512 inline mask gt(reg a, reg b) {
+        return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ);
+    }
+    static OPTIKERN_AVX512 inline mask lt(reg a, reg b) {
+        return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ);
+    }
+    static OPTIKERN_AVX512 inline mask eq(reg a, reg b) {
+        return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ);
+    }
+    static OPTIKERN_AVX512 inline reg select(mask m, reg a, reg b) {
+        return _mm512_mask_blend_pd(m, b, a);
     }
 };
 

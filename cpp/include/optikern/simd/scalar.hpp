@@ -29,6 +29,12 @@ struct scalar {
     static OPTIKERN_INLINE reg min(reg a, reg b) { return a < b ? a : b; }
     // 1, -1 or 0 (also for -0 and NaN), as torch.sign: two compares, so every level agrees.
     static OPTIKERN_INLINE reg sign(reg a) { return T(a > T(0)) - T(a < T(0)); }
+    // Ordered comparisons (false where either is NaN) and a lane-wise choice on their result.
+    using mask = bool;
+    static OPTIKERN_INLINE mask gt(reg a, reg b) { return a > b; }
+    static OPTIKERN_INLINE mask lt(reg a, reg b) { return a < b; }
+    static OPTIKERN_INLINE mask eq(reg a, reg b) { return a == b; }
+    static OPTIKERN_INLINE reg select(mask m, reg a, reg b) { return m ? a : b; }  // m ? a : b
 };
 
 }  // namespace optikern::simd
