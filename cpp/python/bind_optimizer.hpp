@@ -564,6 +564,9 @@ void register_optimizer(
         state_signed = py::tuple(signs);
     }
     m.attr((std::string(name) + "_state_signed").c_str()) = state_signed;
+    // Whether each step scales a tensor by its own norms (LAMB): then a tensor must not be cut.
+    m.attr((std::string(name) + "_per_tensor_norms").c_str()) =
+        dispatch::norm_count<Kernel>::value > 0;
     py::list keys;
     for (std::size_t i = 0; i < option_slots<Kernel>().count; ++i)
         keys.append(option_slots<Kernel>().keys[i]);

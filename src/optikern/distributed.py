@@ -87,6 +87,11 @@ class ShardedOptimizer:
             raise ValueError(f"grad_reduction: expected 'mean' or 'sum', got {grad_reduction!r}")
         if nonfinite not in NONFINITE_POLICIES:
             raise ValueError(f"nonfinite: expected one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+        if functional.PER_TENSOR_NORMS[optimizer_class._kernel]:
+            raise ValueError(
+                f"optimizer_class: {optimizer_class.__name__} scales each tensor by its own "
+                "norms, which a shard of the flattened params does not have; shard it per tensor"
+            )
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.grad_reduction = grad_reduction
         self.nonfinite = nonfinite

@@ -89,6 +89,9 @@ COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _
 #: For the optimizers whose state may be 8-bit: whether each state can be negative (its
 #: dynamic code map is signed); None for the others.
 STATE_SIGNED = {kernel: getattr(_core, f"{kernel}_state_signed") for kernel in _ALL_KERNELS}
+#: Whether each kernel scales every tensor by its own norms (LAMB's trust ratio): splitting
+#: or concatenating tensors then changes the update.
+PER_TENSOR_NORMS = {kernel: getattr(_core, f"{kernel}_per_tensor_norms") for kernel in _ALL_KERNELS}
 #: The state arrays a param group's options use, with their initial values.
 STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _ALL_KERNELS}
 _STEPS = {kernel: getattr(_core, f"{kernel}_step") for kernel in _ALL_KERNELS}
