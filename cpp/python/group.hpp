@@ -442,9 +442,9 @@ private:
             throw py::type_error(where_key(key) +
                                  ": expected a float array (this optimizer keeps no 8-bit "
                                  "state), got uint8");
-        if (t.kind != f32)
-            throw py::type_error(where_key(key) + ": 8-bit state needs float32 params, " + name +
-                                 " is " + dtype_name(t.param));
+        if (t.kind == f64)
+            throw py::type_error(where_key(key) + ": 8-bit state needs float32 or 16-bit params, " +
+                                 name + " is " + dtype_name(t.param));
         PyObject* codes = PyDict_GetItemString(t.state.ptr(), key.c_str());
         const header c = checked_array(codes, where_key(key), true);
         if (c.ndim != param.ndim || !std::equal(c.shape, c.shape + c.ndim, param.shape))

@@ -98,7 +98,8 @@ class Optimizer:
         quantization (Dettmers et al. 2022, as bitsandbytes): ``state[p][name]`` holds uint8
         codes, ``name + "_absmax"`` a float32 scale per block of 256 elements and
         ``name + "_qmap"`` the 256 codes; each step reads the state back, updates it in float32
-        and quantizes it again in the same pass. float32 params only.
+        and quantizes it again in the same pass. float32 and float16/bfloat16 params (with or
+        without master weights); float64 params keep float64 state.
     min_8bit_size : int, default 4096
         With ``state_bits=8``, params of fewer elements keep float32 state (as bitsandbytes).
 
@@ -439,7 +440,11 @@ class Optimizer:
 
     def _in_8bit(self, p: np.ndarray) -> bool:
         """Whether p's state is kept in 8 bits."""
-        return self.state_bits == 8 and p.dtype == np.float32 and p.size >= self.min_8bit_size
+        return (
+            self.state_bits == 8
+            and (p.dtype == np.float32 or _is_lowp(p))
+            and p.size >= self.min_8bit_size
+        )
 
     def _initial_state(
         self, p: np.ndarray, name: str, value: float, scalar: bool = False

@@ -8,8 +8,8 @@
 //
 // With a 16-bit Storage type (float16, bfloat16) the params the user sees are 16-bit, the
 // arithmetic and the state float32, and `master` the float32 master copy of each param.
-// float32 optimizers of running averages may keep any state in 8 bits (quantize.hpp): pass it
-// in `quantized` instead of `state`.
+// Optimizers of running averages may keep any state in 8 bits (quantize.hpp), with float32 or
+// 16-bit params: pass it in `quantized` instead of `state`.
 #pragma once
 
 #include <algorithm>
@@ -93,7 +93,7 @@ public:
     // Registers one tensor of `size` elements, updated in place. `state` holds its state arrays
     // in Kernel::state_names order (nullptr where the options use none, or where `quantized`
     // holds the state in 8 bits: codes of `size` bytes, quantization_blocks(size) scales and
-    // the code map; float32 params only); `master` (16-bit
+    // the code map; float32 arithmetic only); `master` (16-bit
     // Storage only) its float32 master copy, or nullptr to update the 16-bit values directly.
     // `fresh`: the state was just created (SGD's momentum buffer then starts as the gradient);
     // `steps`: the steps the state has seen (tensors resumed at different counts are stepped
@@ -134,10 +134,10 @@ public:
                     claim(state[k], sizeof(T), static_cast<int>(k));
                 continue;
             }
-            if (!quantizable<Kernel>::value || mixed || !std::is_same_v<T, float>)
+            if (!quantizable<Kernel>::value || !std::is_same_v<T, float>)
                 throw std::invalid_argument(
-                    "quantized: 8-bit state needs float32 params and an "
-                    "optimizer of running averages");
+                    "quantized: 8-bit state needs float32 arithmetic and an optimizer of "
+                    "running averages");
             if (state[k] != nullptr || q.absmax == nullptr || q.map == nullptr)
                 throw std::invalid_argument("tensor " + std::to_string(t) + ": state " +
                                             std::to_string(k) +
@@ -305,7 +305,7 @@ private:
             for (std::size_t t = first; t < last; ++t) lowp.push_back({lowp_params_[t], grads[t]});
             m.stream = static_cast<std::uint64_t>(context.step);
             update_mixed<Kernel>(tensors_.data() + first, lowp.data(), last - first, options_,
-                                 context, m);
+                                 context, m, any_quantized_ ? quantized_.data() + first : nullptr);
         } else {
             for (std::size_t t = first; t < last; ++t) tensors_[t].grad = grads[t];
             if constexpr (quantizable<Kernel>::value && std::is_same_v<T, float>) {

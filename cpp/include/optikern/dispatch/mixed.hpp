@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "optikern/dispatch/quantized.hpp"
 #include "optikern/dispatch/table.hpp"
 #include "optikern/lowp.hpp"
 
@@ -34,6 +35,9 @@ namespace dispatch {
 inline constexpr std::int64_t mixed_block = 1024;
 
 // Elements [begin, end) of one tensor, block by block: gradients in, the float kernel, params out.
+// `quantized`: the tensor's 8-bit state, or null; then [begin, end) starts on a quantization
+// block and ends on one or at the tensor's end, and each L1 block reads the state back and
+// quantizes it again around the update.
 template <class Kernel, class V, class P, class G>
 OPTIKERN_INLINE void mixed_range(const buffers_t<Kernel, float>& master,
                                  const lowp_tensor<P, G>& lowp,
@@ -41,15 +45,20 @@ OPTIKERN_INLINE void mixed_range(const buffers_t<Kernel, float>& master,
                                  std::int64_t begin,
                                  std::int64_t end,
                                  const scalars_t<Kernel, float>& s,
-                                 const mixed_options& m) {
+                                 const mixed_options& m,
+                                 const quantized_states<Kernel>* quantized) {
     const float inverse_scale = static_cast<float>(1.0 / m.grad_scale);
     // Without a loss scale a float32 gradient is read where it is, and a 16-bit one is
     // converted without the multiply (which would quiet a signalling NaN).
     const bool unscale = m.grad_scale != 1.0;
     const bool stochastic = m.mode == rounding::stochastic;
     const std::uint64_t random = lowp::random_base(m.seed, m.stream, tensor);
+    constexpr std::size_t n_state = Kernel::state_names.size();
     float grad[mixed_block];
     float own_master[mixed_block];
+    alignas(64) float state_values[std::max<std::size_t>(quantized_state_slots<Kernel>, 1)]
+                                  [mixed_block];
+    const block_codec codec = codec_of<V>();
     for (std::int64_t at = begin; at < end; at += mixed_block) {
         const std::int64_t n = std::min(mixed_block, end - at);
         const G* raw = lowp.grad + at;
@@ -70,7 +79,21 @@ OPTIKERN_INLINE void mixed_range(const buffers_t<Kernel, float>& master,
             // branch-free test passes whenever nothing was edited under round-to-nearest.)
             lowp::restart_stale<V>(block.param, out, n, stochastic);
         }
+        if constexpr (quantized_state_slots<Kernel> > 0) {
+            if (quantized != nullptr)
+                for (std::size_t k = 0; k < n_state; ++k)
+                    if (const quantized_state& q = (*quantized)[k]; q.codes != nullptr) {
+                        read_back(codec, q, at, n, state_values[k]);
+                        block.*(Kernel::template state<float>[k]) = state_values[k];
+                    }
+        }
         run_range<Kernel, V>(block, s, 0, n);
+        if constexpr (quantized_state_slots<Kernel> > 0) {
+            if (quantized != nullptr)
+                for (std::size_t k = 0; k < n_state; ++k)
+                    if (const quantized_state& q = (*quantized)[k]; q.codes != nullptr)
+                        store_quantized(codec, q, at, n, state_values[k]);
+        }
         if (stochastic)
             lowp::round_stochastic<V>(block.param, out, n, random, static_cast<std::uint64_t>(at));
         else
@@ -85,7 +108,8 @@ using mixed_range_fn = void (*)(const buffers_t<Kernel, float>&,
                                 std::int64_t,
                                 std::int64_t,
                                 const scalars_t<Kernel, float>&,
-                                const mixed_options&);
+                                const mixed_options&,
+                                const quantized_states<Kernel>*);
 
 template <class Kernel, class P, class G>
 void mixed_range_baseline(const buffers_t<Kernel, float>& master,
@@ -94,8 +118,9 @@ void mixed_range_baseline(const buffers_t<Kernel, float>& master,
                           std::int64_t begin,
                           std::int64_t end,
                           const scalars_t<Kernel, float>& s,
-                          const mixed_options& m) {
-    mixed_range<Kernel, simd::scalar<float>>(master, lowp, tensor, begin, end, s, m);
+                          const mixed_options& m,
+                          const quantized_states<Kernel>* q) {
+    mixed_range<Kernel, simd::scalar<float>>(master, lowp, tensor, begin, end, s, m, q);
 }
 
 #if OPTIKERN_X86
@@ -107,8 +132,9 @@ OPTIKERN_FLATTEN void mixed_range_avx2(const buffers_t<Kernel, float>& master,
                                        std::int64_t begin,
                                        std::int64_t end,
                                        const scalars_t<Kernel, float>& s,
-                                       const mixed_options& m) {
-    mixed_range<Kernel, simd::avx2<float>>(master, lowp, tensor, begin, end, s, m);
+                                       const mixed_options& m,
+                                       const quantized_states<Kernel>* q) {
+    mixed_range<Kernel, simd::avx2<float>>(master, lowp, tensor, begin, end, s, m, q);
 }
 
 template <class Kernel, class P, class G>
@@ -119,8 +145,9 @@ OPTIKERN_FLATTEN void mixed_range_avx512(const buffers_t<Kernel, float>& master,
                                          std::int64_t begin,
                                          std::int64_t end,
                                          const scalars_t<Kernel, float>& s,
-                                         const mixed_options& m) {
-    mixed_range<Kernel, simd::avx512<float>>(master, lowp, tensor, begin, end, s, m);
+                                         const mixed_options& m,
+                                         const quantized_states<Kernel>* q) {
+    mixed_range<Kernel, simd::avx512<float>>(master, lowp, tensor, begin, end, s, m, q);
 }
 #endif
 
@@ -140,11 +167,18 @@ void run_mixed(const buffers_t<Kernel, float>* masters,
                const lowp_tensor<P, G>* lowp,
                std::size_t count,
                const scalars_t<Kernel, float>& s,
-               const mixed_options& m) {
+               const mixed_options& m,
+               const quantized_states<Kernel>* quantized) {
     const auto fn = select_mixed_range<Kernel, P, G>(active_simd_level());
     const tensor_scalars<Kernel, float> scalars_of(masters, count, s);
     for_each_range(masters, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
-        fn(masters[t], lowp[t], t, begin, end, scalars_of(t), m);
+        const quantized_states<Kernel>* q = quantized != nullptr ? quantized + t : nullptr;
+        if (q != nullptr && !has_codes(*q)) q = nullptr;
+        if (q != nullptr) {  // whole quantization blocks: the thread whose range starts one
+            begin = std::min(round_up_to_block(begin), masters[t].size);
+            end = std::min(round_up_to_block(end), masters[t].size);
+        }
+        if (begin < end) fn(masters[t], lowp[t], t, begin, end, scalars_of(t), m, q);
     });
 }
 
@@ -161,11 +195,13 @@ void update_mixed(const dispatch::buffers_t<Kernel, float>* masters,
                   std::size_t count,
                   const typename Kernel::options& options,
                   const step_context& context,
-                  const mixed_options& mixed) {
+                  const mixed_options& mixed,
+                  const quantized_states<Kernel>* quantized = nullptr) {
     if constexpr (dispatch::norm_count<Kernel>::value > 0)
         throw std::invalid_argument(needs_whole_tensors);
     dispatch::run_mixed<Kernel>(masters, lowp, count,
-                                dispatch::scalars_t<Kernel, float>::make(options, context), mixed);
+                                dispatch::scalars_t<Kernel, float>::make(options, context), mixed,
+                                quantized);
 }
 
 }  // namespace optikern

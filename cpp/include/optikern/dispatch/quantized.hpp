@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "optikern/dispatch/table.hpp"
 #include "optikern/quantize.hpp"
@@ -48,6 +49,55 @@ inline block_codec select_codec(simd_level level) {
     return {&quantize_baseline, &dequantize_baseline};
 }
 
+// The codec of the level a vector policy belongs to (the mixed pass runs per level).
+template <class V>
+block_codec codec_of() {
+#if OPTIKERN_X86
+    if constexpr (std::is_same_v<V, simd::avx512<float>>) return select_codec(simd_level::avx512);
+    if constexpr (std::is_same_v<V, simd::avx2<float>>) return select_codec(simd_level::avx2);
+#endif
+    return select_codec(simd_level::baseline);
+}
+
+// Local float32 arrays a pass needs for reading 8-bit state back: one per state, or none.
+template <class Kernel>
+inline constexpr std::size_t quantized_state_slots =
+    quantizable<Kernel>::value ? Kernel::state_names.size() : 0;
+
+template <class States>
+bool has_codes(const States& states) {
+    return std::any_of(states.begin(), states.end(),
+                       [](const quantized_state& k) { return k.codes != nullptr; });
+}
+
+// A position rounded up to the next quantization block: a thread whose range starts in a
+// block leaves that block to the thread before it.
+inline std::int64_t round_up_to_block(std::int64_t i) {
+    return (i + quantization_block - 1) / quantization_block * quantization_block;
+}
+
+// Elements [at, at + n) of an 8-bit state (at on a block start) read back into values.
+inline void read_back(const block_codec& codec,
+                      const quantized_state& q,
+                      std::int64_t at,
+                      std::int64_t n,
+                      float* values) {
+    for (std::int64_t i = 0; i < n; i += quantization_block)
+        codec.dequantize(*q.map, q.codes + at + i, std::min(quantization_block, n - i),
+                         q.absmax[(at + i) / quantization_block], values + i);
+}
+
+// The new values of elements [at, at + n) quantized into the state, with new scales.
+inline void store_quantized(const block_codec& codec,
+                            const quantized_state& q,
+                            std::int64_t at,
+                            std::int64_t n,
+                            const float* values) {
+    for (std::int64_t i = 0; i < n; i += quantization_block)
+        q.absmax[(at + i) / quantization_block] = codec.quantize(
+            *q.map, values + i, std::min(quantization_block, n - i), q.codes + at + i);
+}
+
 template <class Kernel>
 void run_quantized(const buffers_t<Kernel, float>* tensors,
                    const quantized_states<Kernel>* states,
@@ -58,27 +108,24 @@ void run_quantized(const buffers_t<Kernel, float>* tensors,
     const block_codec codec = select_codec(active_simd_level());
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         const quantized_states<Kernel>& q = states[t];
-        if (std::none_of(q.begin(), q.end(), [](const quantized_state& k) { return k.codes; })) {
+        if (!has_codes(q)) {
             fn(tensors[t], s, begin, end);
             return;
         }
         alignas(64) float values[n_state][quantization_block];
         const std::int64_t size = tensors[t].size;
-        const std::int64_t first =
-            (begin + quantization_block - 1) / quantization_block * quantization_block;
-        for (std::int64_t at = first; at < end; at += quantization_block) {
+        end = std::min(round_up_to_block(end), size);
+        for (std::int64_t at = round_up_to_block(begin); at < end; at += quantization_block) {
             const std::int64_t n = std::min(quantization_block, size - at);
-            const std::int64_t b = at / quantization_block;
             auto block = block_of<Kernel>(tensors[t], at, tensors[t].grad + at, n);
             for (std::size_t k = 0; k < n_state; ++k) {
                 if (q[k].codes == nullptr) continue;
-                codec.dequantize(*q[k].map, q[k].codes + at, n, q[k].absmax[b], values[k]);
+                read_back(codec, q[k], at, n, values[k]);
                 block.*(Kernel::template state<float>[k]) = values[k];
             }
             fn(block, s, 0, n);
             for (std::size_t k = 0; k < n_state; ++k)
-                if (q[k].codes != nullptr)
-                    q[k].absmax[b] = codec.quantize(*q[k].map, values[k], n, q[k].codes + at);
+                if (q[k].codes != nullptr) store_quantized(codec, q[k], at, n, values[k]);
         }
     });
 }
