@@ -56,7 +56,9 @@ def install_wheel(session: nox.Session, extras: str, *packages: str) -> None:
 @nox.session(requires=["wheel"])
 def tests(session: nox.Session) -> None:
     """The README's test command on the installed wheel, under coverage (with its floor)."""
-    install_wheel(session, "test,torch,mpi", "expecttest", "coverage==7.17.5")
+    install_wheel(
+        session, "test,torch,mpi", "expecttest", "coverage==7.17.5", "bitsandbytes==0.50.2"
+    )
     session.run("coverage", "run", "-m", "pytest", *session.posargs, env=WARNINGS_AS_ERRORS)
     session.run("coverage", "report")
 
