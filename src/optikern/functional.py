@@ -137,10 +137,29 @@ def quantized_like(param: np.ndarray, value: float = 0.0, *, signed: bool = True
     """8-bit state for ``param`` (float32) holding ``value`` everywhere, with the signed
     dynamic map (moments that can be negative, ``exp_avg``) or the unsigned one."""
     qmap = dynamic_map(signed)
-    codes, absmax = quantize_blockwise(np.full(param.size, value, dtype=np.float32), qmap)
-    shaped = np.empty_like(param, dtype=np.uint8)  # the param's memory layout
-    shaped.ravel(order="K")[...] = codes
-    return Quantized(shaped, absmax, qmap)
+    codes, absmax = _quantized(np.full(param.shape, value, dtype=np.float32), qmap, like=param)
+    return Quantized(codes, absmax, qmap)
+
+
+def _in_memory_order(a: np.ndarray) -> np.ndarray:
+    """A 1-D view of a dense array's elements in memory order (quantization blocks and the
+    kernels follow memory order)."""
+    flat = a.ravel(order="K")
+    if not np.shares_memory(flat, a):  # pragma: no cover - dense arrays always have one
+        raise ValueError("8-bit state needs params laid out densely in memory")
+    return flat
+
+
+def _quantized(
+    values: np.ndarray, qmap: np.ndarray, like: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """8-bit codes of values, laid out in memory like the param `like`, and their scales."""
+    ordered = np.empty_like(like, dtype=np.float32)
+    ordered[...] = values
+    codes = np.empty_like(like, dtype=np.uint8)
+    flat_codes, absmax = quantize_blockwise(_in_memory_order(ordered), qmap)
+    _in_memory_order(codes)[...] = flat_codes
+    return codes, absmax
 
 
 def _dispatch(

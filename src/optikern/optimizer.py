@@ -433,7 +433,7 @@ class Optimizer:
         absmax = np.ascontiguousarray(saved[name + "_absmax"], dtype=np.float32)
         qmap = np.ascontiguousarray(saved[name + "_qmap"], dtype=np.float32)
         values = np.empty_like(codes, dtype=np.float32)
-        _in_memory_order(values)[...] = functional.dequantize_blockwise(
+        functional._in_memory_order(values)[...] = functional.dequantize_blockwise(
             np.ascontiguousarray(codes.ravel(order="K")), absmax, qmap
         )
         return values
@@ -456,7 +456,7 @@ class Optimizer:
             return {name: np.array(value, dtype=np.float32)}
         if not self._in_8bit(p):
             return {name: np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)}
-        codes, absmax = _quantized(
+        codes, absmax = functional._quantized(
             np.full(p.shape, value, dtype=np.float32), self._qmap(name), like=p
         )
         return {name: codes, name + "_absmax": absmax, name + "_qmap": self._qmap(name)}
@@ -635,7 +635,7 @@ class Optimizer:
                 )
             if name != "master_param" and self._in_8bit(p):
                 qmap = np.asarray(saved.get(name + "_qmap", self._qmap(name)), dtype=np.float32)
-                codes, absmax = _quantized(array.astype(np.float32), qmap, like=p)
+                codes, absmax = functional._quantized(array.astype(np.float32), qmap, like=p)
                 loaded.update({name: codes, name + "_absmax": absmax, name + "_qmap": qmap})
                 continue
             dtype = np.float32 if _is_lowp(p) else p.dtype
@@ -648,27 +648,6 @@ class Optimizer:
 
 def _is_lowp(p: np.ndarray) -> bool:
     return _validation.lowp_format(p.dtype) is not None
-
-
-def _in_memory_order(a: np.ndarray) -> np.ndarray:
-    """A 1-D view of a dense array's elements in memory order (quantization blocks and the
-    kernels follow memory order)."""
-    flat = a.ravel(order="K")
-    if not np.shares_memory(flat, a):  # pragma: no cover - dense arrays always have one
-        raise ValueError("8-bit state needs params laid out densely in memory")
-    return flat
-
-
-def _quantized(
-    values: np.ndarray, qmap: np.ndarray, like: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """8-bit codes of values, laid out in memory like the param `like`, and their scales."""
-    ordered = np.empty_like(like, dtype=np.float32)
-    ordered[...] = values
-    codes = np.empty_like(like, dtype=np.uint8)
-    flat_codes, absmax = functional.quantize_blockwise(_in_memory_order(ordered), qmap)
-    _in_memory_order(codes)[...] = flat_codes
-    return codes, absmax
 
 
 def _check_distinct(params: list[np.ndarray]) -> None:
