@@ -69,6 +69,7 @@ def test_quantize_matches_reference(
     values = _hard_values(rng, qmap, n)
     if not signed:
         values = np.abs(values)
+    values[1::5] = -0.0
     values[257:514] = 0.0  # a block of zeros (sizes > 514)
     codes, absmax = functional.quantize_blockwise(values, qmap)
     assert codes.dtype == np.uint8 and codes.shape == values.shape
@@ -82,6 +83,40 @@ def test_quantize_matches_reference(
             codes[b : b + 256], absmax[b // 256 : b // 256 + 1], qmap
         )
         assert back.tolist() == reference.dequantize_block(want_codes, want_absmax, table)
+
+
+_SQUARES = np.linspace(0.1, 1, 128) ** 2
+CUSTOM_MAPS = {
+    # Custom maps that fit the quantizer's byte tables (AVX-512 VBMI), per-binade buckets of
+    # at most 256 per sign (512 without negative codes), ...
+    "signed squares": np.concatenate([-_SQUARES[:0:-1], [0.0], _SQUARES]).astype(np.float32),
+    "unsigned linear": np.linspace(0, 1, 256, dtype=np.float32),
+    # ... and maps that do not: too dense, over more than 32 binades, a negative zero as
+    # lowest code with 255 dense codes above.
+    "linear": np.linspace(-1, 1, 256, dtype=np.float32),
+    "geometric": np.concatenate(
+        [-(2.0 ** -np.arange(0.0, 63.5, 0.5)), [0.0], 2.0 ** -np.arange(63.5, -0.5, -0.5)]
+    ).astype(np.float32),
+    "minus zero": np.concatenate([[-0.0], np.linspace(0.1, 1, 255) ** 3]).astype(np.float32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CUSTOM_MAPS))
+def test_custom_maps_quantize_as_the_reference(
+    simd_level: str, rng: np.random.Generator, name: str
+) -> None:
+    qmap = CUSTOM_MAPS[name]
+    assert qmap.shape == (256,) and (np.diff(qmap) > 0).all()
+    values = _hard_values(rng, qmap, 3 * 256 + 77)
+    if qmap[0] >= 0:
+        values[1::3] = np.abs(values[1::3])
+    values[2::7] = -0.0
+    codes, absmax = functional.quantize_blockwise(values, qmap)
+    table = qmap.tolist()
+    for b in range(0, values.size, 256):
+        want_codes, want_absmax = reference.quantize_block(_f32(values[b : b + 256]), table)
+        assert codes[b : b + 256].tolist() == want_codes
+        assert float(absmax[b // 256]) == want_absmax
 
 
 def test_nonfinite_block_reads_back_as_nan(simd_level: str) -> None:

@@ -148,6 +148,7 @@ void check_codec_nearest() {
             for (int k = 0; k < 8; ++k) x = std::nextafter(x, -2.0f);
             for (int k = 0; k < 16; ++k, x = std::nextafter(x, 2.0f)) values.push_back(x);
         }
+        values.push_back(-0.0f);  // clamps to +0 under an unsigned map
         values.resize((values.size() + 255) / 256 * 256, 0.0f);
         for (std::size_t b = 0; b < values.size(); b += 256) values[b] = 1.0f;  // absmax 1
         for (auto level : optikern::available_simd_levels()) {

@@ -9,8 +9,8 @@
 // The search is one table lookup: the value's float bits select a bucket of the range holding
 // at most one decision threshold, and the bucket's entry gives the codes below it and where in
 // the bucket its threshold lies, so one integer comparison gives the code. The scalar code
-// here is the definition; dispatch/targets.hpp has it at AVX-512 width (gathers), with the same
-// bytes on every level.
+// here is the definition; dispatch/targets.hpp has it at AVX2 and AVX-512 width (gathers), and,
+// from byte_search's tables, with byte permutes (AVX-512 VBMI): the same bytes on every level.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "optikern/config.hpp"
@@ -108,6 +109,22 @@ public:
         return {code_.data(), low_halves_.data(), high_halves_.data(), table_.data(), floor_bits_,
                 shift_,       first_key_,         zero_index_};
     }
+
+    // The same search laid out for byte permutes (dispatch/targets.hpp), where the map allows:
+    // buckets at a resolution per binade of |x| (fine where thresholds are dense), at most one
+    // threshold in each, 256 per sign (512 if no code is negative). The magnitude's bits above
+    // the floor pick binade e = above >> 23 and, with its mantissa m = above & 0x7FFFFF, bucket
+    //     key = (binade[e] >> 8) + (m >> (binade[e] & 31)),   plus 256 if x < 0,
+    // then index = base[key] + ((m >= threshold[key]) != (x < 0)) in 8-bit arithmetic. The
+    // threshold is the mantissa of the bucket's one, 2^23 if none; for x < 0, where indices fall
+    // as magnitudes grow, it is that mantissa + 1 and base is one less than at the bucket's
+    // smallest magnitude.
+    struct byte_search {
+        alignas(64) std::array<std::uint32_t, 32> binade;  // first bucket << 8 | shift
+        alignas(64) std::array<std::uint8_t, 512> base;    // per bucket
+        alignas(64) std::array<std::array<std::uint8_t, 512>, 3> threshold;  // bytes 0, 1, 2
+    };
+    const byte_search* byte_tables() const { return has_byte_search_ ? &byte_search_ : nullptr; }
 
     bool operator==(const code_map& o) const { return code_ == o.code_; }
 
@@ -229,6 +246,62 @@ private:
         for (int i = 0; i < size; ++i)
             if (code_[static_cast<std::size_t>(i)] == 0.0f)
                 zero_index_ = static_cast<std::uint8_t>(i);
+        has_byte_search_ = build_byte_search();
+    }
+
+    // Fills byte_search_; false if the map needs more than 32 binades or too many buckets.
+    bool build_byte_search() {
+        const auto above = [&](float x) {
+            return std::max(lowp::bits_of(x) & 0x7FFFFFFFu, floor_bits_) - floor_bits_;
+        };
+        const std::uint32_t top = std::max(above(code_[0]), above(code_[size - 1]));
+        const std::uint32_t binades = (top >> 23) + 1;
+        if (binades > 32) return false;
+        const bool negatives = std::signbit(code_[0]);
+        std::uint32_t buckets = 0;
+        for (std::uint32_t e = 0; e < 32; ++e) {
+            // The coarsest shift giving each threshold of the binade its own bucket (thresholds
+            // of one sign that are neighbours in magnitude are neighbours in threshold_).
+            std::uint32_t shift = 23;
+            const auto clash = [&](std::size_t j) {
+                const std::uint32_t u = above(threshold_[j]), v = above(threshold_[j + 1]);
+                return std::signbit(threshold_[j]) == std::signbit(threshold_[j + 1]) &&
+                       u >> 23 == e && v >> 23 == e &&
+                       (u & 0x7FFFFFu) >> shift == (v & 0x7FFFFFu) >> shift;
+            };
+            for (std::size_t j = 0; j + 1 < threshold_.size() && e < binades; ++j)
+                while (clash(j)) --shift;
+            byte_search_.binade[e] = buckets << 8 | shift;
+            if (e < binades) buckets += 1u << (23 - shift);
+        }
+        if (buckets > (negatives ? 256u : 512u)) return false;
+        for (std::uint32_t side = 0; side < (negatives ? 2u : 1u); ++side) {
+            for (std::uint32_t e = 0; e < binades; ++e) {
+                const std::uint32_t first = byte_search_.binade[e] >> 8;
+                const std::uint32_t shift = byte_search_.binade[e] & 31u;
+                for (std::uint32_t b = 0; b < 1u << (23 - shift); ++b) {
+                    const std::size_t key = side * 256 + first + b;
+                    // The bucket's smallest magnitude (0 for the one holding the floor).
+                    const float low = e == 0 && b == 0
+                                          ? 0.0f
+                                          : lowp::float_of(floor_bits_ + (e << 23 | b << shift));
+                    std::uint32_t threshold = 1u << 23;
+                    for (const float t : threshold_)
+                        if (std::signbit(t) == (side == 1) && above(t) >> 23 == e &&
+                            (above(t) & 0x7FFFFFu) >> shift == b)
+                            threshold = (above(t) & 0x7FFFFFu) + side;
+                    const auto first_above =
+                        side == 0 ? std::lower_bound(threshold_.begin(), threshold_.end(), low)
+                                  : std::upper_bound(threshold_.begin(), threshold_.end(), -low);
+                    byte_search_.base[key] = static_cast<std::uint8_t>(
+                        (first_above - threshold_.begin()) - static_cast<std::ptrdiff_t>(side));
+                    for (std::size_t k = 0; k < 3; ++k)
+                        byte_search_.threshold[k][key] =
+                            static_cast<std::uint8_t>(threshold >> (8 * k));
+                }
+            }
+        }
+        return true;
     }
 
     std::array<float, size> code_{};
@@ -240,6 +313,8 @@ private:
     int shift_ = 16;
     std::int32_t first_key_ = 0;
     std::uint8_t zero_index_ = 0;
+    byte_search byte_search_{};
+    bool has_byte_search_ = false;
 };
 
 }  // namespace optikern

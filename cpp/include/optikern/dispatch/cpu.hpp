@@ -51,6 +51,17 @@ inline simd_level detected_simd_level() {
     return simd_level::baseline;
 }
 
+// Byte permutes (8-bit state's quantizer at the avx512 level: Ice Lake, Zen 4 and later).
+inline bool has_avx512vbmi() {
+#if OPTIKERN_X86 && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    static const bool has = __builtin_cpu_supports("avx512vbmi");
+    return has;
+#else
+    return false;
+#endif
+}
+
 // Every level that can run here, lowest first.
 inline std::vector<simd_level> available_simd_levels() {
     std::vector<simd_level> levels;

@@ -252,46 +252,57 @@ OPTIKERN_FLATTEN bool block_has_nonfinite_avx512(const T* data, std::int64_t n) 
     return kernels::block_has_nonfinite(data, n);
 }
 
-// The block codec: code_map::quantize/dequantize with the table lookups as gathers (AVX-512;
-// AVX2 gathers only to read back, its quantize is the scalar code compiled for AVX2). Tails
-// run the scalar code, and every level writes the same bytes.
+// The block codec at AVX-512 width. Tails run the scalar code, and every level writes the
+// same bytes.
+
+// A block's largest magnitude, and whether a value is NaN or infinite.
+OPTIKERN_TARGET("avx512f")
+inline float block_absmax_avx512(const float* values, std::int64_t n, bool& nonfinite) {
+    const __m512i magnitude_mask = _mm512_set1_epi32(0x7FFFFFFF);
+    __m512 largest = _mm512_setzero_ps();
+    __mmask16 bad = 0;
+    std::int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i magnitude =
+            _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(values + i)), magnitude_mask);
+        bad |= _mm512_cmpge_epu32_mask(magnitude, _mm512_set1_epi32(0x7F800000));
+        largest = _mm512_max_ps(largest, _mm512_castsi512_ps(magnitude));
+    }
+    alignas(64) float lanes[16];  // (GCC 12 warns on _mm512_reduce_max_ps's undefined lanes)
+    _mm512_store_ps(lanes, largest);
+    float absmax = *std::max_element(lanes, lanes + 16);
+    nonfinite = bad != 0;
+    for (; i < n; ++i) {
+        const std::uint32_t magnitude = lowp::bits_of(values[i]) & 0x7FFFFFFFu;
+        nonfinite = nonfinite || magnitude >= 0x7F800000u;
+        absmax = std::max(absmax, lowp::float_of(magnitude));
+    }
+    return absmax;
+}
+
+// code_map::quantize with the bucket table read by gathers: for maps without byte tables, or
+// CPUs without byte permutes (AVX512-VBMI).
 OPTIKERN_TARGET("avx512f")
 OPTIKERN_FLATTEN inline float quantize_avx512(const code_map& map,
                                               const float* values,
                                               std::int64_t n,
                                               std::uint8_t* out) {
     const code_map::lookup l = map.tables();
-    const __m512i magnitude_mask = _mm512_set1_epi32(0x7FFFFFFF);
-    __m512 largest = _mm512_setzero_ps();
-    __mmask16 nonfinite = 0;
-    std::int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512i magnitude =
-            _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(values + i)), magnitude_mask);
-        nonfinite |= _mm512_cmpge_epu32_mask(magnitude, _mm512_set1_epi32(0x7F800000));
-        largest = _mm512_max_ps(largest, _mm512_castsi512_ps(magnitude));
-    }
-    alignas(64) float lanes[16];  // (GCC 12 warns on _mm512_reduce_max_ps's undefined lanes)
-    _mm512_store_ps(lanes, largest);
-    float absmax = *std::max_element(lanes, lanes + 16);
-    bool bad = nonfinite != 0;
-    for (; i < n; ++i) {
-        const std::uint32_t magnitude = lowp::bits_of(values[i]) & 0x7FFFFFFFu;
-        bad = bad || magnitude >= 0x7F800000u;
-        absmax = std::max(absmax, lowp::float_of(magnitude));
-    }
-    if (bad) {
+    bool nonfinite = false;
+    const float absmax = block_absmax_avx512(values, n, nonfinite);
+    if (nonfinite) {
         for (std::int64_t j = 0; j < n; ++j) out[j] = l.zero_index;
         return NAN;
     }
     const float divisor = absmax > 0.0f ? absmax : 1.0f;
     const __m512 lowest = _mm512_set1_ps(l.codes[0]);
     const __m512 highest = _mm512_set1_ps(l.codes[code_map::size - 1]);
+    const __m512i magnitude_mask = _mm512_set1_epi32(0x7FFFFFFF);
     const __m512i floor = _mm512_set1_epi32(static_cast<int>(l.floor_bits));
     const __m512i first_key = _mm512_set1_epi32(l.first_key);
     const __m128i shift = _mm_cvtsi32_si128(l.shift);
     const __m512i offset_mask = _mm512_set1_epi32(static_cast<int>((1u << l.shift) - 1u));
-    i = 0;
+    std::int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 x = _mm512_div_ps(_mm512_loadu_ps(values + i), _mm512_set1_ps(divisor));
         x = _mm512_min_ps(_mm512_max_ps(x, lowest), highest);
@@ -309,6 +320,156 @@ OPTIKERN_FLATTEN inline float quantize_avx512(const code_map& map,
         const __m512i base = _mm512_and_si512(entry, _mm512_set1_epi32(0xFF));
         const __m512i q = _mm512_mask_add_epi32(base, past, base, _mm512_set1_epi32(1));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtepi32_epi8(q));
+    }
+    for (; i < n; ++i) out[i] = map.index_of(values[i] / divisor);
+    return absmax;
+}
+
+// One byte per lane of a 512-entry byte table, 64 lanes at a time: the low 7 bits of `key`
+// pick within 128 entries, bit 7 and `upper` (bit 8) among the four.
+OPTIKERN_TARGET("avx512f,avx512bw,avx512vbmi")
+inline __m512i lookup_bytes(const std::uint8_t* table,
+                            __m512i key,
+                            __mmask64 bit7,
+                            __mmask64 upper) {
+    const __m512i part0 =
+        _mm512_permutex2var_epi8(_mm512_load_si512(table), key, _mm512_load_si512(table + 64));
+    const __m512i part1 = _mm512_permutex2var_epi8(_mm512_load_si512(table + 128), key,
+                                                   _mm512_load_si512(table + 192));
+    const __m512i part2 = _mm512_permutex2var_epi8(_mm512_load_si512(table + 256), key,
+                                                   _mm512_load_si512(table + 320));
+    const __m512i part3 = _mm512_permutex2var_epi8(_mm512_load_si512(table + 384), key,
+                                                   _mm512_load_si512(table + 448));
+    return _mm512_mask_blend_epi8(upper, _mm512_mask_blend_epi8(bit7, part0, part1),
+                                  _mm512_mask_blend_epi8(bit7, part2, part3));
+}
+
+// Byte positions for quantize_avx512_vbmi's permutes: `pack` takes byte 0 of 32 lanes of two
+// registers into bytes 0..31 and byte 1 into bytes 32..63; `low` and `high` join those halves
+// of two packs; `spread[j]` puts lane 16 j + p's threshold bytes (from two registers and one)
+// into bytes 0..2 of 32-bit lane p.
+struct byte_positions {
+    alignas(64) std::uint8_t pack[64], low[64], high[64], spread[4][64];
+
+    static const byte_positions& get() {
+        static const byte_positions positions;
+        return positions;
+    }
+
+private:
+    byte_positions() {
+        for (int p = 0; p < 32; ++p) {
+            pack[p] = static_cast<std::uint8_t>(4 * p);
+            pack[32 + p] = static_cast<std::uint8_t>(4 * p + 1);
+            low[p] = static_cast<std::uint8_t>(p);
+            low[32 + p] = static_cast<std::uint8_t>(64 + p);
+            high[p] = static_cast<std::uint8_t>(32 + p);
+            high[32 + p] = static_cast<std::uint8_t>(96 + p);
+        }
+        for (int j = 0; j < 4; ++j)
+            for (int p = 0; p < 16; ++p) {
+                spread[j][4 * p] = static_cast<std::uint8_t>(16 * j + p);
+                spread[j][4 * p + 1] = static_cast<std::uint8_t>(64 + 16 * j + p);
+                spread[j][4 * p + 2] = static_cast<std::uint8_t>(16 * j + p);
+                spread[j][4 * p + 3] = 0;
+            }
+    }
+};
+
+// What quantize_avx512_vbmi needs to find buckets (code_map::byte_search).
+struct bucket_finder {
+    __m512 divisor, lowest, highest;
+    __m512i floor, binade_low, binade_high;
+};
+
+// 16 values' buckets: key, mantissa above the floor, sign.
+struct buckets_of_16 {
+    __m512i key, mantissa;
+    std::uint64_t negative;
+};
+
+OPTIKERN_TARGET("avx512f,avx512dq")
+inline buckets_of_16 find_buckets(const bucket_finder& f, const float* values) {
+    __m512 x = _mm512_div_ps(_mm512_loadu_ps(values), f.divisor);
+    x = _mm512_min_ps(_mm512_max_ps(x, f.lowest), f.highest);  // max(-0, +0) is +0
+    const __m512i bits = _mm512_castps_si512(x);
+    const __m512i above = _mm512_sub_epi32(
+        _mm512_max_epu32(_mm512_and_si512(bits, _mm512_set1_epi32(0x7FFFFFFF)), f.floor), f.floor);
+    const __m512i binade =
+        _mm512_permutex2var_epi32(f.binade_low, _mm512_srli_epi32(above, 23), f.binade_high);
+    const __m512i mantissa = _mm512_and_si512(above, _mm512_set1_epi32(0x7FFFFF));
+    const __m512i key = _mm512_add_epi32(
+        _mm512_srli_epi32(binade, 8),
+        _mm512_srlv_epi32(mantissa, _mm512_and_si512(binade, _mm512_set1_epi32(31))));
+    return {key, mantissa, _mm512_movepi32_mask(bits)};
+}
+
+// Which of 16 mantissas lie at or past their buckets' thresholds, whose bytes t0, t1, t2 sit
+// in 64 byte lanes from lane 16 j on (`spread` is byte_positions::spread[j]).
+OPTIKERN_TARGET("avx512f,avx512bw,avx512vbmi")
+inline __mmask16 at_or_past(__m512i mantissa, __m512i spread, __m512i t0, __m512i t1, __m512i t2) {
+    const __m512i threshold = _mm512_mask_permutexvar_epi8(
+        _mm512_maskz_permutex2var_epi8(0x3333333333333333ull, t0, spread, t1),
+        0x4444444444444444ull, spread, t2);
+    return _mm512_cmpge_epu32_mask(mantissa, threshold);
+}
+
+// code_map::quantize through code_map::byte_search, 64 values at a time and no gathers: each
+// value's bucket from its bits, then the bucket's base code and threshold from byte tables
+// read by in-register permutes, and one comparison.
+OPTIKERN_TARGET("avx512f,avx512bw,avx512dq,avx512vbmi")
+OPTIKERN_FLATTEN inline float quantize_avx512_vbmi(const code_map& map,
+                                                   const float* values,
+                                                   std::int64_t n,
+                                                   std::uint8_t* out) {
+    const code_map::byte_search* search = map.byte_tables();
+    if (search == nullptr) return quantize_avx512(map, values, n, out);
+    const code_map::lookup l = map.tables();
+    bool nonfinite = false;
+    const float absmax = block_absmax_avx512(values, n, nonfinite);
+    if (nonfinite) {
+        for (std::int64_t j = 0; j < n; ++j) out[j] = l.zero_index;
+        return NAN;
+    }
+    const float divisor = absmax > 0.0f ? absmax : 1.0f;
+    const byte_positions& at = byte_positions::get();
+    const bucket_finder finder{_mm512_set1_ps(divisor),
+                               _mm512_set1_ps(l.codes[0]),
+                               _mm512_set1_ps(l.codes[code_map::size - 1]),
+                               _mm512_set1_epi32(static_cast<int>(l.floor_bits)),
+                               _mm512_load_si512(search->binade.data()),
+                               _mm512_load_si512(search->binade.data() + 16)};
+    std::int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const buckets_of_16 b0 = find_buckets(finder, values + i);
+        const buckets_of_16 b1 = find_buckets(finder, values + i + 16);
+        const buckets_of_16 b2 = find_buckets(finder, values + i + 32);
+        const buckets_of_16 b3 = find_buckets(finder, values + i + 48);
+        const std::uint64_t negative =
+            b0.negative | b1.negative << 16 | b2.negative << 32 | b3.negative << 48;
+        // The keys' low and high bytes, 64 lanes each.
+        const __m512i to_pack = _mm512_load_si512(at.pack);
+        const __m512i pack01 = _mm512_permutex2var_epi8(b0.key, to_pack, b1.key);
+        const __m512i pack23 = _mm512_permutex2var_epi8(b2.key, to_pack, b3.key);
+        const __m512i key = _mm512_permutex2var_epi8(pack01, _mm512_load_si512(at.low), pack23);
+        const __m512i key_high =
+            _mm512_permutex2var_epi8(pack01, _mm512_load_si512(at.high), pack23);
+        const __mmask64 bit7 = _mm512_movepi8_mask(key);
+        const __mmask64 upper = _mm512_test_epi8_mask(key_high, key_high) | negative;
+        const __m512i base = lookup_bytes(search->base.data(), key, bit7, upper);
+        const __m512i t0 = lookup_bytes(search->threshold[0].data(), key, bit7, upper);
+        const __m512i t1 = lookup_bytes(search->threshold[1].data(), key, bit7, upper);
+        const __m512i t2 = lookup_bytes(search->threshold[2].data(), key, bit7, upper);
+        const std::uint64_t past =
+            std::uint64_t{at_or_past(b0.mantissa, _mm512_load_si512(at.spread[0]), t0, t1, t2)} |
+            std::uint64_t{at_or_past(b1.mantissa, _mm512_load_si512(at.spread[1]), t0, t1, t2)}
+                << 16 |
+            std::uint64_t{at_or_past(b2.mantissa, _mm512_load_si512(at.spread[2]), t0, t1, t2)}
+                << 32 |
+            std::uint64_t{at_or_past(b3.mantissa, _mm512_load_si512(at.spread[3]), t0, t1, t2)}
+                << 48;
+        _mm512_storeu_si512(out + i,
+                            _mm512_mask_add_epi8(base, past ^ negative, base, _mm512_set1_epi8(1)));
     }
     for (; i < n; ++i) out[i] = map.index_of(values[i] / divisor);
     return absmax;
