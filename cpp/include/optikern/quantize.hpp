@@ -53,6 +53,9 @@ public:
                 static_cast<std::uint16_t>(lowp::bits_of(codes[i]) & 0xFFFFu);
             high_halves_[static_cast<std::size_t>(i)] =
                 static_cast<std::uint16_t>(lowp::bits_of(codes[i]) >> 16);
+            for (std::size_t k = 0; k < 4; ++k)
+                code_bytes_[k][static_cast<std::size_t>(i)] =
+                    static_cast<std::uint8_t>(lowp::bits_of(codes[i]) >> (8 * k));
         }
         for (int j = 0; j + 1 < size; ++j) threshold_[static_cast<std::size_t>(j)] = first_above(j);
         build_table();
@@ -99,15 +102,23 @@ public:
         const float* codes;
         const std::uint16_t* low_halves;   // the codes' low and high 16 bits: 256-entry tables
         const std::uint16_t* high_halves;  // that 16-bit permutes read without gathers
-        const std::uint32_t* table;        // per bucket: codes below it | threshold offset << 8
+        const std::array<std::uint8_t, size>* bytes;  // bytes 0..3 of the codes: 4 tables
+        const std::uint32_t* table;  // per bucket: codes below it | threshold offset << 8
         std::uint32_t floor_bits;
         int shift;
         std::int32_t first_key;
         std::uint8_t zero_index;
     };
     lookup tables() const {
-        return {code_.data(), low_halves_.data(), high_halves_.data(), table_.data(), floor_bits_,
-                shift_,       first_key_,         zero_index_};
+        return {code_.data(),
+                low_halves_.data(),
+                high_halves_.data(),
+                code_bytes_.data(),
+                table_.data(),
+                floor_bits_,
+                shift_,
+                first_key_,
+                zero_index_};
     }
 
     // The same search laid out for byte permutes (dispatch/targets.hpp), where the map allows:
@@ -307,6 +318,7 @@ private:
     std::array<float, size> code_{};
     alignas(64) std::array<std::uint16_t, size> low_halves_{};
     alignas(64) std::array<std::uint16_t, size> high_halves_{};
+    alignas(64) std::array<std::array<std::uint8_t, size>, 4> code_bytes_{};
     std::array<float, size - 1> threshold_{};  // threshold_[j]: first value mapped above code j
     std::vector<std::uint32_t> table_;
     std::uint32_t floor_bits_ = 0;

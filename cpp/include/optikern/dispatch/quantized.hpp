@@ -42,7 +42,8 @@ struct block_codec {
 inline block_codec select_codec(simd_level level) {
 #if OPTIKERN_X86
     if (level == simd_level::avx512)
-        return {has_avx512vbmi() ? &quantize_avx512_vbmi : &quantize_avx512, &dequantize_avx512};
+        return has_avx512vbmi() ? block_codec{&quantize_avx512_vbmi, &dequantize_avx512_vbmi}
+                                : block_codec{&quantize_avx512, &dequantize_avx512};
     if (level == simd_level::avx2) return {&quantize_avx2, &dequantize_avx2};
 #else
     (void)level;

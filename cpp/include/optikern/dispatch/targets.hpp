@@ -344,12 +344,12 @@ inline __m512i lookup_bytes(const std::uint8_t* table,
                                   _mm512_mask_blend_epi8(bit7, part2, part3));
 }
 
-// Byte positions for quantize_avx512_vbmi's permutes: `pack` takes byte 0 of 32 lanes of two
+// Byte positions for the byte-permute codec: `pack` takes byte 0 of 32 lanes of two
 // registers into bytes 0..31 and byte 1 into bytes 32..63; `low` and `high` join those halves
-// of two packs; `spread[j]` puts lane 16 j + p's threshold bytes (from two registers and one)
-// into bytes 0..2 of 32-bit lane p.
+// of two packs; `interleave[j]` puts byte 16 j + p of registers (a, b, a, b) into bytes 0..3
+// of 32-bit lane p (a permute of a and b fills what its mask selects).
 struct byte_positions {
-    alignas(64) std::uint8_t pack[64], low[64], high[64], spread[4][64];
+    alignas(64) std::uint8_t pack[64], low[64], high[64], interleave[4][64];
 
     static const byte_positions& get() {
         static const byte_positions positions;
@@ -368,10 +368,10 @@ private:
         }
         for (int j = 0; j < 4; ++j)
             for (int p = 0; p < 16; ++p) {
-                spread[j][4 * p] = static_cast<std::uint8_t>(16 * j + p);
-                spread[j][4 * p + 1] = static_cast<std::uint8_t>(64 + 16 * j + p);
-                spread[j][4 * p + 2] = static_cast<std::uint8_t>(16 * j + p);
-                spread[j][4 * p + 3] = 0;
+                interleave[j][4 * p] = interleave[j][4 * p + 2] =
+                    static_cast<std::uint8_t>(16 * j + p);
+                interleave[j][4 * p + 1] = interleave[j][4 * p + 3] =
+                    static_cast<std::uint8_t>(64 + 16 * j + p);
             }
     }
 };
@@ -405,7 +405,7 @@ inline buckets_of_16 find_buckets(const bucket_finder& f, const float* values) {
 }
 
 // Which of 16 mantissas lie at or past their buckets' thresholds, whose bytes t0, t1, t2 sit
-// in 64 byte lanes from lane 16 j on (`spread` is byte_positions::spread[j]).
+// in 64 byte lanes from lane 16 j on (`spread` is byte_positions::interleave[j]).
 OPTIKERN_TARGET("avx512f,avx512bw,avx512vbmi")
 inline __mmask16 at_or_past(__m512i mantissa, __m512i spread, __m512i t0, __m512i t1, __m512i t2) {
     const __m512i threshold = _mm512_mask_permutexvar_epi8(
@@ -461,18 +461,52 @@ OPTIKERN_FLATTEN inline float quantize_avx512_vbmi(const code_map& map,
         const __m512i t1 = lookup_bytes(search->threshold[1].data(), key, bit7, upper);
         const __m512i t2 = lookup_bytes(search->threshold[2].data(), key, bit7, upper);
         const std::uint64_t past =
-            std::uint64_t{at_or_past(b0.mantissa, _mm512_load_si512(at.spread[0]), t0, t1, t2)} |
-            std::uint64_t{at_or_past(b1.mantissa, _mm512_load_si512(at.spread[1]), t0, t1, t2)}
+            std::uint64_t{
+                at_or_past(b0.mantissa, _mm512_load_si512(at.interleave[0]), t0, t1, t2)} |
+            std::uint64_t{at_or_past(b1.mantissa, _mm512_load_si512(at.interleave[1]), t0, t1, t2)}
                 << 16 |
-            std::uint64_t{at_or_past(b2.mantissa, _mm512_load_si512(at.spread[2]), t0, t1, t2)}
+            std::uint64_t{at_or_past(b2.mantissa, _mm512_load_si512(at.interleave[2]), t0, t1, t2)}
                 << 32 |
-            std::uint64_t{at_or_past(b3.mantissa, _mm512_load_si512(at.spread[3]), t0, t1, t2)}
+            std::uint64_t{at_or_past(b3.mantissa, _mm512_load_si512(at.interleave[3]), t0, t1, t2)}
                 << 48;
         _mm512_storeu_si512(out + i,
                             _mm512_mask_add_epi8(base, past ^ negative, base, _mm512_set1_epi8(1)));
     }
     for (; i < n; ++i) out[i] = map.index_of(values[i] / divisor);
     return absmax;
+}
+
+// Reads codes back 64 at a time: each byte of the codes' float bits from a 256-entry byte
+// table, then interleaved into 32-bit lanes.
+OPTIKERN_TARGET("avx512f,avx512bw,avx512vbmi")
+OPTIKERN_FLATTEN inline void dequantize_avx512_vbmi(
+    const code_map& map, const std::uint8_t* q, std::int64_t n, float absmax, float* out) {
+    const code_map::lookup l = map.tables();
+    const byte_positions& at = byte_positions::get();
+    const __m512 scale = _mm512_set1_ps(absmax);
+    std::int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const __m512i index = _mm512_loadu_si512(q + i);
+        const __mmask64 bit7 = _mm512_movepi8_mask(index);
+        __m512i byte[4];
+        for (std::size_t k = 0; k < 4; ++k) {
+            const std::uint8_t* table = l.bytes[k].data();
+            byte[k] = _mm512_mask_blend_epi8(
+                bit7,
+                _mm512_permutex2var_epi8(_mm512_load_si512(table), index,
+                                         _mm512_load_si512(table + 64)),
+                _mm512_permutex2var_epi8(_mm512_load_si512(table + 128), index,
+                                         _mm512_load_si512(table + 192)));
+        }
+        for (int j = 0; j < 4; ++j) {
+            const __m512i to = _mm512_load_si512(at.interleave[j]);
+            const __m512i bits = _mm512_or_si512(
+                _mm512_maskz_permutex2var_epi8(0x3333333333333333ull, byte[0], to, byte[1]),
+                _mm512_maskz_permutex2var_epi8(0xCCCCCCCCCCCCCCCCull, byte[2], to, byte[3]));
+            _mm512_storeu_ps(out + i + 16 * j, _mm512_mul_ps(_mm512_castsi512_ps(bits), scale));
+        }
+    }
+    for (; i < n; ++i) out[i] = l.codes[q[i]] * absmax;
 }
 
 // One 16-bit half of 32 codes' values: four 64-entry permutes, blended by index bits 6 and 7.
@@ -523,12 +557,68 @@ OPTIKERN_FLATTEN inline void dequantize_avx512(
     for (; i < n; ++i) out[i] = l.codes[q[i]] * absmax;
 }
 
+// code_map::quantize at AVX2 width, the bucket table read by gathers.
 OPTIKERN_TARGET("avx2")
 OPTIKERN_FLATTEN inline float quantize_avx2(const code_map& map,
                                             const float* values,
                                             std::int64_t n,
                                             std::uint8_t* out) {
-    return map.quantize(values, n, out);
+    const code_map::lookup l = map.tables();
+    const __m256i magnitude_mask = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256 largest = _mm256_setzero_ps();
+    __m256i bad = _mm256_setzero_si256();
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i magnitude =
+            _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(values + i)), magnitude_mask);
+        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(magnitude, _mm256_set1_epi32(0x7F7FFFFF)));
+        largest = _mm256_max_ps(largest, _mm256_castsi256_ps(magnitude));
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, largest);
+    float absmax = *std::max_element(lanes, lanes + 8);
+    bool nonfinite = _mm256_testz_si256(bad, bad) == 0;
+    for (; i < n; ++i) {
+        const std::uint32_t magnitude = lowp::bits_of(values[i]) & 0x7FFFFFFFu;
+        nonfinite = nonfinite || magnitude >= 0x7F800000u;
+        absmax = std::max(absmax, lowp::float_of(magnitude));
+    }
+    if (nonfinite) {
+        for (std::int64_t j = 0; j < n; ++j) out[j] = l.zero_index;
+        return NAN;
+    }
+    const float divisor = absmax > 0.0f ? absmax : 1.0f;
+    const __m256 lowest = _mm256_set1_ps(l.codes[0]);
+    const __m256 highest = _mm256_set1_ps(l.codes[code_map::size - 1]);
+    const __m256i floor = _mm256_set1_epi32(static_cast<int>(l.floor_bits));
+    const __m256i first_key = _mm256_set1_epi32(l.first_key);
+    const __m128i shift = _mm_cvtsi32_si128(l.shift);
+    const __m256i offset_mask = _mm256_set1_epi32(static_cast<int>((1u << l.shift) - 1u));
+    i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_div_ps(_mm256_loadu_ps(values + i), _mm256_set1_ps(divisor));
+        x = _mm256_min_ps(_mm256_max_ps(x, lowest), highest);
+        // code_map::position_of (negating where x < 0 as v ^ -1 - -1), then the bucket's entry
+        // and one comparison: entries and offsets are below 2^24, so signed compares do.
+        const __m256i bits = _mm256_castps_si256(x);
+        const __m256i above = _mm256_sub_epi32(
+            _mm256_max_epu32(_mm256_and_si256(bits, magnitude_mask), floor), floor);
+        const __m256i negative = _mm256_srai_epi32(bits, 31);
+        const __m256i key =
+            _mm256_sub_epi32(_mm256_xor_si256(_mm256_srl_epi32(above, shift), negative), negative);
+        const __m256i offset = _mm256_xor_si256(_mm256_and_si256(above, offset_mask),
+                                                _mm256_and_si256(negative, offset_mask));
+        const __m256i entry = _mm256_i32gather_epi32(reinterpret_cast<const int*>(l.table),
+                                                     _mm256_sub_epi32(key, first_key), 4);
+        const __m256i past = _mm256_cmpgt_epi32(
+            offset, _mm256_sub_epi32(_mm256_srli_epi32(entry, 8), _mm256_set1_epi32(1)));
+        const __m256i q = _mm256_sub_epi32(_mm256_and_si256(entry, _mm256_set1_epi32(0xFF)), past);
+        const __m128i words =
+            _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(words, words));
+    }
+    for (; i < n; ++i) out[i] = map.index_of(values[i] / divisor);
+    return absmax;
 }
 
 OPTIKERN_TARGET("avx2")
