@@ -170,6 +170,25 @@ def test_stochastic_rounding_is_unbiased_and_reproducible() -> None:
     assert not np.array_equal(sr, run(2, "stochastic"))
 
 
+def test_random_stream_is_uniform_and_independent() -> None:
+    # The stream's definition (the kernels follow it bit for bit): over consecutive elements of
+    # a few (seed, step, tensor), the top byte is uniform (chi-square, 255 degrees of freedom:
+    # mean 255, sd 22.6), every bit is set half the time, and an element's bits at one step
+    # tell nothing of the next step's, nor of the element 2^32 further (another key).
+    n = 4096
+    streams = [(0, 1, 0), (0, 2, 0), (7, 1, 3), (2**63 + 5, 10**9, 1)]
+    bits = np.array([[R.random_bits(*s, e) for e in range(n)] for s in streams], np.uint64)
+    top = np.bincount((bits >> 24).ravel().astype(np.int64), minlength=256)
+    expected = bits.size / 256
+    assert ((top - expected) ** 2 / expected).sum() < 255 + 5 * 22.6
+    ones = (bits[..., None] >> np.arange(32, dtype=np.uint64)) & 1
+    assert np.abs(ones.mean(axis=(0, 1)) - 0.5).max() < 5 * 0.5 / np.sqrt(bits.size)
+    far = np.array([R.random_bits(0, 1, 0, 2**32 + e) for e in range(n)], np.uint64)
+    for other in (bits[1], far):
+        same = ((bits[0] ^ other)[:, None] >> np.arange(32, dtype=np.uint64)) & 1
+        assert abs(1 - same.mean() - 0.5) < 5 * 0.5 / np.sqrt(same.size)
+
+
 def test_levels_and_threads_agree() -> None:
     results = []
     for level in optikern.available_simd_levels():

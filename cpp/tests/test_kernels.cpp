@@ -456,8 +456,9 @@ OPTIKERN_INLINE void convert(conversions<P>& c) {
     lowp::widen<V>(in, c.widened.data(), n16);
     lowp::unscale<V>(in, c.unscaled.data(), n16, 1.0f / 1024.0f);
     lowp::round_nearest<V>(c.floats.data(), c.nearest.data(), n);
+    // Elements from just below 2^32, where the stream's key changes.
     lowp::round_stochastic<V>(c.floats.data(), c.stochastic.data(), n, lowp::random_base(3, 5, 7),
-                              12345);
+                              (std::uint64_t{1} << 32) - 12345);
     c.widened_round_to = round_to_by_chunk<V>(c.widened.data(), in, n16);
     c.stochastic_round_to = round_to_by_chunk<V>(c.floats.data(), c.stochastic.data(), n);
     std::vector<P> edited = c.stochastic;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import struct
 
+MASK32 = (1 << 32) - 1
 MASK64 = (1 << 64) - 1
 
 
@@ -69,17 +70,14 @@ def toward_zero(x: float, fmt: str) -> int:
 
 
 def random_bits(seed: int, stream: int, tensor: int, element: int) -> int:
-    """32 uniform bits of the stochastic-rounding stream (SplitMix64's finaliser)."""
-    z = (
-        seed
-        + 0x9E3779B97F4A7C15 * (element + 1)
-        + 0xD1B54A32D192ED03 * stream
-        + 0x8CB92BA72F3D8DD7 * tensor
-    ) & MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    z ^= z >> 31
-    return z >> 32
+    """32 uniform bits of the stochastic-rounding stream: the element's low 32 bits plus a key
+    of everything else, through Wellons' lowbias32 finaliser (32-bit multiplies)."""
+    base = (seed + 0xD1B54A32D192ED03 * stream + 0x8CB92BA72F3D8DD7 * tensor) & MASK64
+    z = (base + 0x9E3779B97F4A7C15 * (element >> 32)) & MASK64
+    x = (element + (z ^ (z >> 32))) & MASK32
+    x = ((x ^ (x >> 16)) * 0x7FEB352D) & MASK32
+    x = ((x ^ (x >> 15)) * 0x846CA68B) & MASK32
+    return x ^ (x >> 16)
 
 
 def round_stochastic(x: float, fmt: str, random: int) -> int:

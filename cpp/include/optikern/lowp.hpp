@@ -5,6 +5,7 @@
 // same bits on every SIMD level, and the pure-Python reference (reference_lowp.py) agrees.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -157,26 +158,31 @@ OPTIKERN_INLINE bool is_rounding_of(P value, float x, bool stochastic) {
     return value.bits == static_cast<std::uint16_t>(low.bits + 1u) && to_float(low) != x;
 }
 
-// The stochastic-rounding stream: 32 random bits for (seed, step, tensor, element), SplitMix64's
-// finaliser over a linear mix of the four, so a stream is reproducible and independent of how
-// the work is split. random_base holds the terms that do not depend on the element.
-inline constexpr std::uint64_t random_element_weight = 0x9E3779B97F4A7C15ull;
-
+// The stochastic-rounding stream: 32 random bits for (seed, step, tensor, element), a
+// counter-based hash in 32-bit arithmetic: the element's low 32 bits plus a key of the rest,
+// through Wellons' lowbias32 finaliser (a bijection of 32-bit words whose every output bit
+// depends on every input bit), so a stream is reproducible and independent of how the work is
+// split. random_base holds the terms that do not depend on the element; the key changes only
+// every 2^32 elements.
 OPTIKERN_INLINE std::uint64_t random_base(std::uint64_t seed,
                                           std::uint64_t step,
                                           std::uint64_t tensor) {
     return seed + 0xD1B54A32D192ED03ull * step + 0x8CB92BA72F3D8DD7ull * tensor;
 }
 
-OPTIKERN_INLINE std::uint32_t random_mix(std::uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return static_cast<std::uint32_t>(z >> 32);
+OPTIKERN_INLINE std::uint32_t random_key(std::uint64_t base, std::uint64_t element) {
+    const std::uint64_t z = base + 0x9E3779B97F4A7C15ull * (element >> 32);
+    return static_cast<std::uint32_t>(z ^ (z >> 32));
+}
+
+OPTIKERN_INLINE std::uint32_t random_mix(std::uint32_t x) {
+    x = (x ^ (x >> 16)) * 0x7FEB352Du;
+    x = (x ^ (x >> 15)) * 0x846CA68Bu;
+    return x ^ (x >> 16);
 }
 
 OPTIKERN_INLINE std::uint32_t random_at(std::uint64_t base, std::uint64_t element) {
-    return random_mix(base + random_element_weight * (element + 1));
+    return random_mix(static_cast<std::uint32_t>(element) + random_key(base, element));
 }
 
 OPTIKERN_INLINE std::uint32_t random_bits(std::uint64_t seed,
@@ -285,34 +291,31 @@ OPTIKERN_INLINE typename V::ireg stochastic_bits(typename V::reg x, typename V::
     return V::select(is_finite<V>(x), rounded, nearest_bits<V, P>(x));
 }
 
-// random_at(base, first), random_at(base, first + 1), ... V::width at a time, in 64-bit lanes.
+// random_at(base, first), random_at(base, first + 1), ... V::width at a time, for elements
+// that share random_key (no multiple of 2^32 after first).
 template <class V>
 class random_lanes {
 public:
     OPTIKERN_INLINE random_lanes(std::uint64_t base, std::uint64_t first) {
-        std::uint64_t z[V::width];
-        for (int j = 0; j < V::width; ++j)
-            z[j] = base + random_element_weight * (first + static_cast<std::uint64_t>(j) + 1);
-        low_ = V::wload(z);
-        high_ = V::wload(z + V::width / 2);
+        float start[V::width];  // the counters' bits, as V loads them
+        for (int j = 0; j < V::width; ++j) {
+            const std::uint32_t x = static_cast<std::uint32_t>(first) +
+                                    static_cast<std::uint32_t>(j) + random_key(base, first);
+            std::memcpy(&start[j], &x, sizeof x);
+        }
+        counter_ = V::bits(V::load(start));
     }
 
     OPTIKERN_INLINE typename V::ireg next() {
-        const auto bits = V::high_halves(mix(low_), mix(high_));
-        const auto stride = V::wset1(random_element_weight * V::width);
-        low_ = V::wadd(low_, stride);
-        high_ = V::wadd(high_, stride);
-        return bits;
+        auto x = counter_;
+        counter_ = V::iadd(counter_, V::iset1(V::width));
+        x = V::imul(V::ixor(x, V::shr(x, 16)), V::iset1(0x7FEB352Du));
+        x = V::imul(V::ixor(x, V::shr(x, 15)), V::iset1(0x846CA68Bu));
+        return V::ixor(x, V::shr(x, 16));
     }
 
 private:
-    static OPTIKERN_INLINE typename V::wide mix(typename V::wide z) {
-        z = V::wmul(V::wxor(z, V::wshr(z, 30)), V::wset1(0xBF58476D1CE4E5B9ull));
-        z = V::wmul(V::wxor(z, V::wshr(z, 27)), V::wset1(0x94D049BB133111EBull));
-        return V::wxor(z, V::wshr(z, 31));
-    }
-
-    typename V::wide low_, high_;
+    typename V::ireg counter_;
 };
 
 // out[i] = to_float(in[i]) * inverse_scale (the loss scale's inverse), for a float16, bfloat16
@@ -358,13 +361,13 @@ OPTIKERN_INLINE void round_nearest(const float* OPTIKERN_RESTRICT x,
     for (; i < n; ++i) out[i] = round_nearest<P>(x[i]);
 }
 
-// out[i] = round_stochastic<P>(x[i], random_at(base, first + i)).
+// out[i] = round_stochastic<P>(x[i], random_at(base, first + i)) for elements sharing a key.
 template <class V, class P>
-OPTIKERN_INLINE void round_stochastic(const float* OPTIKERN_RESTRICT x,
-                                      P* OPTIKERN_RESTRICT out,
-                                      std::int64_t n,
-                                      std::uint64_t base,
-                                      std::uint64_t first) {
+OPTIKERN_INLINE void round_stochastic_keyed(const float* OPTIKERN_RESTRICT x,
+                                            P* OPTIKERN_RESTRICT out,
+                                            std::int64_t n,
+                                            std::uint64_t base,
+                                            std::uint64_t first) {
     std::int64_t i = 0;
     if constexpr (V::width > 1) {
         auto* out_bits = reinterpret_cast<std::uint16_t*>(out);
@@ -377,17 +380,38 @@ OPTIKERN_INLINE void round_stochastic(const float* OPTIKERN_RESTRICT x,
         out[i] = round_stochastic<P>(x[i], random_at(base, first + static_cast<std::uint64_t>(i)));
 }
 
+// out[i] = round_stochastic<P>(x[i], random_at(base, first + i)).
+template <class V, class P>
+OPTIKERN_INLINE void round_stochastic(const float* OPTIKERN_RESTRICT x,
+                                      P* OPTIKERN_RESTRICT out,
+                                      std::int64_t n,
+                                      std::uint64_t base,
+                                      std::uint64_t first) {
+    for (std::int64_t begin = 0; begin < n;) {  // the key changes at multiples of 2^32
+        const std::uint64_t at = first + static_cast<std::uint64_t>(begin);
+        const std::uint64_t next_key = ((at >> 32) + 1) << 32;
+        const auto end =
+            static_cast<std::int64_t>(std::min(static_cast<std::uint64_t>(n), next_key - first));
+        round_stochastic_keyed<V>(x + begin, out + begin, end - begin, base, at);
+        begin = end;
+    }
+}
+
 // is_rounding_of on V::width lanes.
 template <class V, class P>
 OPTIKERN_INLINE typename V::mask rounds_from(typename V::ireg value,
                                              typename V::reg x,
                                              bool stochastic) {
-    const auto nearest = V::ieq(value, nearest_bits<V, P>(x));
-    if (!stochastic) return nearest;
+    if (!stochastic) return V::ieq(value, nearest_bits<V, P>(x));
+    // A finite x's nearest value is one of its neighbours, which this covers; only NaN and
+    // infinities need the nearest value itself.
     const auto low = toward_zero_bits<V, P>(x);
     const auto high =
         V::but_not(V::ieq(value, V::iadd(low, V::iset1(1))), V::eq(value_of<V, P>(low), x));
-    return V::either(nearest, V::both(is_finite<V>(x), V::either(V::ieq(value, low), high)));
+    const auto finite = is_finite<V>(x);
+    const auto neighbour = V::both(finite, V::either(V::ieq(value, low), high));
+    if (V::all(finite)) return neighbour;
+    return V::either(neighbour, V::ieq(value, nearest_bits<V, P>(x)));
 }
 
 // Where value[i] is not what the rounding mode could have written for master[i]

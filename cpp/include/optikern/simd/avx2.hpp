@@ -38,12 +38,11 @@ struct avx2<float> {
     static OPTIKERN_AVX2 inline reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
     static OPTIKERN_AVX2 inline reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
 
-    // Integer lanes, 16-bit storage and 64-bit lanes: what lowp.hpp's vector conversions and
-    // random stream are written with.
+    // Integer lanes and 16-bit storage: what lowp.hpp's vector conversions and random stream
+    // are written with.
     using ireg = __m256i;  // 8 x 32 bits
     using mask = __m256i;  // all ones in the lanes where true
     using half = __m128i;  // 8 x 16 bits
-    using wide = __m256i;  // 4 x 64 bits
     static OPTIKERN_AVX2 inline ireg bits(reg a) { return _mm256_castps_si256(a); }
     static OPTIKERN_AVX2 inline reg from_bits(ireg a) { return _mm256_castsi256_ps(a); }
     static OPTIKERN_AVX2 inline ireg iset1(std::uint32_t v) {
@@ -54,6 +53,7 @@ struct avx2<float> {
     static OPTIKERN_AVX2 inline ireg iand(ireg a, ireg b) { return _mm256_and_si256(a, b); }
     static OPTIKERN_AVX2 inline ireg ior(ireg a, ireg b) { return _mm256_or_si256(a, b); }
     static OPTIKERN_AVX2 inline ireg ixor(ireg a, ireg b) { return _mm256_xor_si256(a, b); }
+    static OPTIKERN_AVX2 inline ireg imul(ireg a, ireg b) { return _mm256_mullo_epi32(a, b); }
     static OPTIKERN_AVX2 inline ireg shr(ireg a, int k) { return _mm256_srli_epi32(a, k); }
     static OPTIKERN_AVX2 inline ireg shl(ireg a, int k) { return _mm256_slli_epi32(a, k); }
     static OPTIKERN_AVX2 inline bool any(ireg a) { return !_mm256_testz_si256(a, a); }
@@ -96,28 +96,6 @@ struct avx2<float> {
         return _mm256_cvtps_ph(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     }
 
-    static OPTIKERN_AVX2 inline wide wset1(std::uint64_t v) {
-        return _mm256_set1_epi64x(static_cast<long long>(v));
-    }
-    static OPTIKERN_AVX2 inline wide wload(const std::uint64_t* p) {
-        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    }
-    static OPTIKERN_AVX2 inline wide wadd(wide a, wide b) { return _mm256_add_epi64(a, b); }
-    static OPTIKERN_AVX2 inline wide wxor(wide a, wide b) { return _mm256_xor_si256(a, b); }
-    static OPTIKERN_AVX2 inline wide wshr(wide a, int k) { return _mm256_srli_epi64(a, k); }
-    // The low 64 bits of a * b from 32 x 32 -> 64-bit products (AVX2 has no 64-bit multiply).
-    static OPTIKERN_AVX2 inline wide wmul(wide a, wide b) {
-        const __m256i low = _mm256_mul_epu32(a, b);
-        const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(a, 32), b),
-                                               _mm256_mul_epu32(a, _mm256_srli_epi64(b, 32)));
-        return _mm256_add_epi64(low, _mm256_slli_epi64(cross, 32));
-    }
-    // The high 32 bits of each 64-bit lane of lo then hi, in lane order.
-    static OPTIKERN_AVX2 inline ireg high_halves(wide lo, wide hi) {
-        const __m256 odd = _mm256_shuffle_ps(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi),
-                                             _MM_SHUFFLE(3, 1, 3, 1));
-        return _mm256_permute4x64_epi64(_mm256_castps_si256(odd), _MM_SHUFFLE(3, 1, 2, 0));
-    }
     static OPTIKERN_AVX2 inline reg sign(reg a) {
         const reg zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
         return _mm256_sub_ps(_mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GT_OQ), one),

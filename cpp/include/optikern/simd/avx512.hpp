@@ -37,11 +37,10 @@ struct avx512<float> {
     static OPTIKERN_AVX512 inline reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
     static OPTIKERN_AVX512 inline reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
 
-    // Integer lanes, 16-bit storage and 64-bit lanes (see avx2<float>).
+    // Integer lanes and 16-bit storage (see avx2<float>).
     using ireg = __m512i;    // 16 x 32 bits
     using mask = __mmask16;  // one bit per lane
     using half = __m256i;    // 16 x 16 bits
-    using wide = __m512i;    // 8 x 64 bits
     static OPTIKERN_AVX512 inline ireg bits(reg a) { return _mm512_castps_si512(a); }
     static OPTIKERN_AVX512 inline reg from_bits(ireg a) { return _mm512_castsi512_ps(a); }
     static OPTIKERN_AVX512 inline ireg iset1(std::uint32_t v) {
@@ -52,6 +51,7 @@ struct avx512<float> {
     static OPTIKERN_AVX512 inline ireg iand(ireg a, ireg b) { return _mm512_and_si512(a, b); }
     static OPTIKERN_AVX512 inline ireg ior(ireg a, ireg b) { return _mm512_or_si512(a, b); }
     static OPTIKERN_AVX512 inline ireg ixor(ireg a, ireg b) { return _mm512_xor_si512(a, b); }
+    static OPTIKERN_AVX512 inline ireg imul(ireg a, ireg b) { return _mm512_mullo_epi32(a, b); }
     static OPTIKERN_AVX512 inline ireg shr(ireg a, unsigned k) { return _mm512_srli_epi32(a, k); }
     static OPTIKERN_AVX512 inline ireg shl(ireg a, unsigned k) { return _mm512_slli_epi32(a, k); }
     static OPTIKERN_AVX512 inline bool any(ireg a) { return _mm512_test_epi32_mask(a, a) != 0; }
@@ -93,24 +93,6 @@ struct avx512<float> {
         return _mm512_cvtps_ph(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     }
 
-    static OPTIKERN_AVX512 inline wide wset1(std::uint64_t v) {
-        return _mm512_set1_epi64(static_cast<long long>(v));
-    }
-    static OPTIKERN_AVX512 inline wide wload(const std::uint64_t* p) {
-        return _mm512_loadu_si512(p);
-    }
-    static OPTIKERN_AVX512 inline wide wadd(wide a, wide b) { return _mm512_add_epi64(a, b); }
-    static OPTIKERN_AVX512 inline wide wxor(wide a, wide b) { return _mm512_xor_si512(a, b); }
-    static OPTIKERN_AVX512 inline wide wshr(wide a, unsigned k) { return _mm512_srli_epi64(a, k); }
-    static OPTIKERN_TARGET("avx512f,avx512dq") inline wide wmul(wide a, wide b) {
-        return _mm512_mullo_epi64(a, b);
-    }
-    // The high 32 bits of each 64-bit lane of lo then hi, in lane order.
-    static OPTIKERN_AVX512 inline ireg high_halves(wide lo, wide hi) {
-        const __m512i odd =
-            _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        return _mm512_permutex2var_epi32(lo, odd, hi);
-    }
     static OPTIKERN_AVX512 inline reg sign(reg a) {
         const reg zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
         return _mm512_sub_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, zero, _CMP_GT_OQ), one),
