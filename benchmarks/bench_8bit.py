@@ -4,6 +4,7 @@ and each against its bandwidth ceiling, all in one run.
     python benchmarks/bench_8bit.py --sizes 1e6,1e7 --threads 1,2
     python benchmarks/bench_8bit.py --sizes 1e8 --threads 1,2 --no-bnb   # 1e8: ~6 GB
     python benchmarks/bench_8bit.py --memory-table   # bytes per parameter, no timing
+    python benchmarks/bench_8bit.py --codec          # quantize / read back, per SIMD level
 
 float32 AdamW moves 28 bytes per element (param read+write, grad read, two states read+write);
 with 8-bit state 16 (the states are one byte each, plus a float32 scale per 256 elements).
@@ -79,6 +80,32 @@ def run(n: int, threads: int, repeats: int, with_bnb: bool) -> dict[str, float]:
     return out
 
 
+def codec_table(n: int, repeats: int) -> str:
+    """Markdown: ns per element of quantizing n Adam-like values (signed map) and of reading
+    them back, at each SIMD level, the levels taking turns."""
+    rng = np.random.default_rng(2)
+    values = (rng.standard_normal(n) * rng.standard_normal(n) * 1e-3).astype(np.float32)
+    qmap = optikern.functional.dynamic_map(True)
+    codes, absmax = optikern.functional.quantize_blockwise(values, qmap)
+    levels = optikern.available_simd_levels()
+    times: dict[str, list[float]] = {f"{op} {lv}": [] for op in ("q", "d") for lv in levels}
+    for _ in range(repeats):
+        for level in levels:
+            with optikern.simd_level(level):
+                for op, call in (
+                    ("q", lambda: optikern.functional.quantize_blockwise(values, qmap)),
+                    ("d", lambda: optikern.functional.dequantize_blockwise(codes, absmax, qmap)),
+                ):
+                    start = time.perf_counter()
+                    call()
+                    times[f"{op} {level}"].append(time.perf_counter() - start)
+    lines = ["| level | quantize ns/el | read back ns/el |", "|---|---|---|"]
+    for level in levels:
+        q, d = (float(np.median(times[f"{op} {level}"])) / n * 1e9 for op in ("q", "d"))
+        lines.append(f"| {level} | {q:.3f} | {d:.3f} |")
+    return "\n".join(lines)
+
+
 # Per parameter of AdamW: (label, bytes of state kept, bytes moved by one step).
 FORMATS = [
     ("float32 params, float32 state", 8.0, 28.0),
@@ -109,9 +136,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--no-bnb", action="store_true", help="skip bitsandbytes (slow)")
     parser.add_argument("--memory-table", action="store_true", help="print it and stop")
+    parser.add_argument("--codec", action="store_true", help="time the codec per level, stop")
     args = parser.parse_args()
     if args.memory_table:
         print(memory_table())
+        return
+    if args.codec:
+        optikern.set_num_threads(1)
+        print(codec_table(int(float(args.sizes.split(",")[0])), args.repeats))
         return
     for size in args.sizes.split(","):
         n = int(float(size))

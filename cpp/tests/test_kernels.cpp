@@ -480,7 +480,7 @@ OPTIKERN_FLATTEN void convert_avx2(conversions<P>& c) {
 }
 
 template <class P>
-OPTIKERN_TARGET("avx512f,avx512dq")
+OPTIKERN_TARGET("avx512f")
 OPTIKERN_FLATTEN void convert_avx512(conversions<P>& c) {
     convert<optikern::simd::avx512<float>>(c);
 }

@@ -37,9 +37,8 @@ inline bool parse_simd_level(const char* name, simd_level& level) {
 }
 
 // The best level this CPU and OS support (the builtins check the OS enabled the registers).
-// The avx2 level also needs F16C (float16 conversions), avx512 also BW (8-bit state reads codes
-// back with 16-bit permutes) and DQ (64-bit multiplies of the stochastic-rounding stream):
-// what every CPU with AVX2, and every AVX-512 CPU but Xeon Phi, has.
+// The avx2 level also needs F16C (float16 conversions), avx512 also BW and DQ (8-bit state's
+// permutes and mask moves): what every CPU with AVX2, and every AVX-512 CPU but Xeon Phi, has.
 inline simd_level detected_simd_level() {
 #if OPTIKERN_X86 && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();

@@ -138,7 +138,7 @@ OPTIKERN_FLATTEN void mixed_range_avx2(const buffers_t<Kernel, float>& master,
 }
 
 template <class Kernel, class P, class G>
-OPTIKERN_TARGET("avx512f,avx512dq")
+OPTIKERN_TARGET("avx512f")
 OPTIKERN_FLATTEN void mixed_range_avx512(const buffers_t<Kernel, float>& master,
                                          const lowp_tensor<P, G>& lowp,
                                          std::uint64_t tensor,
