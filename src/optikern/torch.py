@@ -375,19 +375,32 @@ class _Blockwise8bit:
         return cls._maps[signed]
 
     def step(self) -> None:
-        batches: dict[tuple[bool, int, bool], list[torch.Tensor]] = {}
+        batches: dict[tuple[bool, torch.dtype, int, bool], list[torch.Tensor]] = {}
         for p in self.group["params"]:
             if p.grad is None:
                 continue
             _require_8bit_ready(p, type(self.optimizer).__name__)
+            if p.dtype == torch.bfloat16:
+                import ml_dtypes  # noqa: F401  (fail before any state is made)
             state = self.optimizer.state[p]
             fresh = self._init_state(p, state)
             eightbit = any(state[f"state{k + 1}"].dtype == torch.uint8 for k, _, _ in self.slots)
-            batches.setdefault((eightbit, int(state.get("step", 0)) + 1, fresh), []).append(p)
-        for (eightbit, step, fresh), params in batches.items():
+            key = (eightbit, p.dtype, int(state.get("step", 0)) + 1, fresh)
+            batches.setdefault(key, []).append(p)
+        for (eightbit, dtype, step, fresh), params in batches.items():
             states = [self.optimizer.state[p] for p in params]
-            arrays = [_array(p) for p in params]
             grads = [_array(p.grad) for p in params]  # type: ignore[arg-type]
+            mixed: dict[str, Any] = {}
+            if dtype in _LOWP:  # float32 masters, as the float32-state path keeps them
+                arrays = [_array(s["master_param"]) for s in states]
+                mixed = {
+                    "lowp_params": [_array(p) for p in params],
+                    "rounding": self.optimizer.rounding,
+                    "seed": self.optimizer.seed,
+                    "stream": step,
+                }
+            else:
+                arrays = [_array(p) for p in params]
             n_state = len(functional.STATE_NAMES[self.kernel])
             per_slot: list[list[Any] | None] = [None] * n_state
             if eightbit:
@@ -398,12 +411,23 @@ class _Blockwise8bit:
                     absmax[k] = [_array(s[f"absmax{k + 1}"]) for s in states]
                     qmaps[k] = [_array(s[f"qmap{k + 1}"].float().contiguous()) for s in states]
                 functional._step_8bit(
-                    self.kernel, arrays, grads, per_slot, absmax, qmaps, self.options, step, fresh
+                    self.kernel,
+                    arrays,
+                    grads,
+                    per_slot,
+                    absmax,
+                    qmaps,
+                    self.options,
+                    step,
+                    fresh,
+                    **mixed,
                 )
             else:
                 for k, _, _ in self.slots:
                     per_slot[k] = [_array(s[f"state{k + 1}"]) for s in states]
-                functional._step(self.kernel, arrays, grads, per_slot, self.options, step, fresh)
+                functional._step(
+                    self.kernel, arrays, grads, per_slot, self.options, step, fresh, **mixed
+                )
             for s in states:
                 s["step"] = int(s.get("step", 0)) + 1
 
@@ -431,6 +455,8 @@ class _Blockwise8bit:
                 state[f"qmap{k + 1}"] = qmap
             else:
                 state[key] = values.contiguous()
+        if p.dtype in _LOWP and "master_param" not in state:
+            state["master_param"] = p.detach().to(torch.float32, copy=True)
         step = state.get("step", 0)
         state["step"] = int(step.item() if isinstance(step, torch.Tensor) else step)
         return fresh
@@ -440,17 +466,19 @@ def _require_8bit_ready(p: torch.Tensor, owner: str) -> None:
     g = p.grad
     if not (
         p.device.type == "cpu"
-        and p.dtype == torch.float32
+        and p.dtype in (torch.float32, *_LOWP)
         and p.is_contiguous()
         and g is not None
         and not g.is_sparse
-        and g.dtype == torch.float32
+        and g.dtype in (p.dtype, torch.float32)
         and g.is_contiguous()
     ):
         raise TypeError(
-            f"{owner} with 8-bit state updates contiguous CPU float32 params with dense "
-            f"float32 gradients; got a {p.dtype} param on {p.device} "
-            f"({'sparse' if g is not None and g.is_sparse else 'dense'} gradient)"
+            f"{owner} with 8-bit state updates contiguous CPU float32, float16 or bfloat16 "
+            f"params with dense gradients of their dtype (or float32); got a {p.dtype} param "
+            f"on {p.device} with a "
+            f"{'sparse' if g is not None and g.is_sparse else 'dense'} {getattr(g, 'dtype', '')} "
+            "gradient"
         )
 
 

@@ -28,6 +28,8 @@ struct mixed_options {
     rounding mode = rounding::nearest_even;
     std::uint64_t seed = 0;    // stochastic rounding: the random stream is a function of
     std::uint64_t stream = 0;  // (seed, stream, tensor, element); change stream every step
+    // Optimizer objects set `stream` to the step number unless told it is given.
+    bool stream_given = false;
 };
 
 namespace dispatch {
