@@ -127,7 +127,7 @@ void mixed_range_baseline(const buffers_t<Kernel, float>& master,
 
 #if OPTIKERN_X86
 template <class Kernel, class P, class G>
-OPTIKERN_TARGET("avx2,f16c")
+OPTIKERN_TARGET("avx2,f16c,fma")
 OPTIKERN_FLATTEN void mixed_range_avx2(const buffers_t<Kernel, float>& master,
                                        const lowp_tensor<P, G>& lowp,
                                        std::uint64_t tensor,
