@@ -398,3 +398,21 @@ def test_cached_steps_follow_added_groups_and_live_options() -> None:
             opt.step()
         for a, b in zip(*pairs):
             torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15)
+
+
+def test_cached_steps_follow_an_option_that_adds_state() -> None:
+    """Momentum switched on mid-run: the cached arrays of the last step have no buffer; the
+    step must make one as torch does (from the gradient), bit for bit."""
+    gens = [torch.Generator().manual_seed(3) for _ in range(2)]
+    params = [torch.randn(7, 3, generator=gen).requires_grad_(True) for gen in gens]
+    opts = [cls([p], lr=0.1) for cls, p in zip((okt.SGD, torch.optim.SGD), params)]
+    for step in range(6):
+        for opt, p, gen in zip(opts, params, gens):
+            if step == 3:
+                opt.param_groups[0]["momentum"] = 0.9
+            p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        assert torch.equal(params[0], params[1]), f"step {step}"
+    assert torch.equal(
+        opts[0].state[params[0]]["momentum_buffer"], opts[1].state[params[1]]["momentum_buffer"]
+    )
