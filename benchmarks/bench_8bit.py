@@ -22,6 +22,7 @@ import numpy as np
 
 import optikern
 from optikern import _core
+from optikern._bench import formats
 
 
 def median_seconds(step: Callable[[], object], repeats: int) -> float:
@@ -106,29 +107,6 @@ def codec_table(n: int, repeats: int) -> str:
     return "\n".join(lines)
 
 
-# Per parameter of AdamW: (label, bytes of state kept, bytes moved by one step).
-FORMATS = [
-    ("float32 params, float32 state", 8.0, 28.0),
-    ("float32 params, 8-bit state", 2.0 + 8.0 / 256, 16.0 + 16.0 / 256),
-    ("bf16 params + fp32 master, float32 state", 12.0, 30.0),
-    ("bf16 params + fp32 master, 8-bit state", 6.0 + 8.0 / 256, 18.0 + 16.0 / 256),
-]
-MODEL_SIZES = [("100M", 1e8), ("1B", 1e9), ("7B", 7e9), ("13B", 13e9), ("70B", 70e9)]
-
-
-def memory_table() -> str:
-    """Markdown: optimizer-held memory (state, and the master copy where there is one) per
-    model size for each format, and the bytes a step moves per parameter."""
-    head = "| format | bytes/param kept | bytes/param moved per step | " + " | ".join(
-        name for name, _ in MODEL_SIZES
-    )
-    lines = [head + " |", "|---" * (3 + len(MODEL_SIZES)) + "|"]
-    for label, kept, moved in FORMATS:
-        sizes = " | ".join(f"{kept * n / 2**30:.2f} GiB" for _, n in MODEL_SIZES)
-        lines.append(f"| {label} | {kept:.2f} | {moved:.2f} | {sizes} |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e6,1e7")
@@ -139,7 +117,7 @@ def main() -> None:
     parser.add_argument("--codec", action="store_true", help="time the codec per level, stop")
     args = parser.parse_args()
     if args.memory_table:
-        print(memory_table())
+        print(formats.memory_table())
         return
     if args.codec:
         optikern.set_num_threads(1)
