@@ -107,7 +107,19 @@ lion_state_names: tuple[str, ...]
 lamb_step = sgd_step
 lamb_check_options = sgd_check_options
 lamb_state_names: tuple[str, ...]
-adafactor_step = sgd_step
+
+def adafactor_step(
+    params: _Arrays,
+    grads: _Arrays,
+    states: Sequence[Sequence[np.ndarray | None]],  # None where a param keeps no such state
+    options: _Options,
+    step: int,
+    fresh: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    mixed: MixedPrecision | None = None,
+) -> int: ...
+
 adafactor_check_options = sgd_check_options
 adafactor_state_names: tuple[str, ...]
 

@@ -99,9 +99,19 @@ STATE_SIGNED = {kernel: getattr(_core, f"{kernel}_state_signed") for kernel in _
 #: Whether each kernel scales every tensor by its own norms (LAMB's trust ratio): splitting
 #: or concatenating tensors then changes the update.
 PER_TENSOR_NORMS = {kernel: getattr(_core, f"{kernel}_per_tensor_norms") for kernel in _ALL_KERNELS}
-#: Each kernel's shape of state `k` for a param of `shape` (the param's, unless the state is
-#: factored as Adafactor's), or None if such a param keeps none.
-STATE_SHAPE = {kernel: getattr(_core, f"{kernel}_state_shape") for kernel in _ALL_KERNELS}
+_STATE_SHAPE = {kernel: getattr(_core, f"{kernel}_state_shape") for kernel in _ALL_KERNELS}
+
+
+def state_shape(kernel: str, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape of state `name` of a param of `shape`: the param's, () for a per-param
+    scalar, torch's factored shapes for Adafactor's row_var and col_var; None if such a param
+    keeps no such state."""
+    if name in SCALAR_STATE_NAMES[kernel]:
+        return ()
+    found = _STATE_SHAPE[kernel](STATE_NAMES[kernel].index(name), tuple(shape))
+    return None if found is None else tuple(found)
+
+
 #: The state arrays a param group's options use, with their initial values.
 STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _ALL_KERNELS}
 _STEPS = {kernel: getattr(_core, f"{kernel}_step") for kernel in _ALL_KERNELS}

@@ -455,8 +455,9 @@ class Optimizer:
         if scalar:
             return {name: np.array(value, dtype=np.float32)}
         shape = self._state_shape(name, p.shape)
-        if shape != p.shape:  # factored (Adafactor's row and column statistics)
-            return {name: np.full(shape, value, dtype=np.float32 if _is_lowp(p) else p.dtype)}
+        if shape is not None and shape != p.shape:  # factored (Adafactor's row and column
+            dtype = np.dtype(np.float32) if _is_lowp(p) else p.dtype  # statistics)
+            return {name: np.full(shape, value, dtype=dtype)}
         if not self._in_8bit(p):
             return {name: np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)}
         codes, absmax = functional._quantized(
@@ -465,13 +466,8 @@ class Optimizer:
         return {name: codes, name + "_absmax": absmax, name + "_qmap": self._qmap(name)}
 
     def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
-        """The shape of state `name` of a param of `shape` (() for a per-param scalar), None
-        if it keeps none."""
-        if name in functional.SCALAR_STATE_NAMES[self._kernel]:
-            return ()
-        k = functional.STATE_NAMES[self._kernel].index(name)
-        found = functional.STATE_SHAPE[self._kernel](k, shape)
-        return None if found is None else tuple(found)
+        """The shape of state `name` of a param of `shape`, None if it keeps none."""
+        return functional.state_shape(self._kernel, name, shape)
 
     def _qmap(self, name: str) -> np.ndarray:
         """The dynamic code map of state `name`: signed unless it cannot be negative."""

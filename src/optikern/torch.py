@@ -37,6 +37,7 @@ __all__ = [
     "LAMB",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "Adam8bit",
@@ -137,6 +138,8 @@ class _Dropin(torch.optim.Optimizer):
     _fixed: ClassVar[dict[str, Any]] = {}
     #: Whether the fused pass serves 16-bit params (not with a per-tensor norm phase).
     _fuses_16bit: ClassVar[bool] = True
+    #: Whether the fused pass needs params of >= 2 dims row-major (factored state's rows).
+    _row_major: ClassVar[bool] = False
 
     def __init__(
         self, *args: Any, state_bits: int = 32, min_8bit_size: int = 4096, **kwargs: Any
@@ -170,12 +173,14 @@ class _Dropin(torch.optim.Optimizer):
         fresh = False
         scalars = functional.SCALAR_STATE_NAMES[self._kernel]
         for name, value in fill.items():
-            if state.get(name) is None:
-                state[name] = (
-                    torch.tensor(value, dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
-                    if name in scalars
-                    else _state_like(p, value)
-                )
+            shape = functional.state_shape(self._kernel, name, tuple(p.shape))
+            if state.get(name) is None and shape is not None:
+                if name in scalars:
+                    state[name] = torch.tensor(value, dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
+                elif shape == p.shape:
+                    state[name] = _state_like(p, value)
+                else:  # factored (Adafactor's row_var, col_var), as torch's new_zeros
+                    state[name] = p.new_full(shape, value, dtype=_state_like(p).dtype)
                 fresh = True
         return fresh
 
@@ -191,7 +196,9 @@ class _Dropin(torch.optim.Optimizer):
         ) and all(
             (_rows_ok(p) and self._takes_rows(group))
             if p.grad.is_sparse
-            else _fused(p, self.state.get(p, {})) and (self._fuses_16bit or p.dtype in _FULL)
+            else _fused(p, self.state.get(p, {}))
+            and (self._fuses_16bit or p.dtype in _FULL)
+            and (not self._row_major or p.dim() < 2 or p.is_contiguous())
             for group in self.param_groups
             for p in group["params"]
             if p.grad is not None
@@ -244,8 +251,9 @@ class _Dropin(torch.optim.Optimizer):
         for (dtype, step, fresh), params in batches.items():
             states = [self.state[p] for p in params] if id(params[0]) in fresh_of else []
             names = {k for s in states for k, v in s.items() if isinstance(v, torch.Tensor)}
-            arrays = {
-                name: [_array(s[name]) for s in states] for name in names - {"step", "master_param"}
+            arrays: dict[str, Any] = {  # None: state a param's shape does not keep
+                name: [_array(s[name]) if name in s else None for s in states]
+                for name in names - {"step", "master_param"}
             }
             arrays["grads"] = [_array(p.grad) for p in params]  # type: ignore[arg-type]
             mixed: dict[str, Any] = {}
@@ -629,6 +637,15 @@ class LAMB(_Dropin):
                     if group["min_coeff"] is not None:
                         trust = max(trust, group["min_coeff"])
                 p.add_(update, alpha=-group["lr"] * trust)
+
+
+class Adafactor(_Dropin, torch.optim.Adafactor):
+    """``torch.optim.Adafactor`` whose step is optikern's fused four-pass kernel (float32 and
+    float64, params of two or more dims row-major; 16-bit params run torch's step)."""
+
+    _kernel = "adafactor"
+    _fuses_16bit = False
+    _row_major = True
 
 
 class NAdam(_Dropin, torch.optim.NAdam):
