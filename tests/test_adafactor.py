@@ -160,3 +160,11 @@ def test_state_dict_round_trip_keeps_factored_shapes() -> None:
     bad["state"][0]["row_var"] = np.zeros((2, 3, 4))
     with pytest.raises(ValueError, match=r"state\[0\]\['row_var'\] has shape \(2, 3, 4\)"):
         twin.load_state_dict(bad)
+
+
+def test_16bit_params_are_refused_before_writing() -> None:
+    p = np.ones((3, 4), np.float16)
+    opt = optikern.Adafactor([p])
+    with pytest.raises(ValueError, match="per-tensor norms"):
+        opt.step([np.ones((3, 4), np.float16)])
+    assert (p == 1).all() and p not in opt.state
