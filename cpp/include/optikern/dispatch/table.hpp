@@ -139,11 +139,12 @@ void run_factored(const buffers_t<Kernel, T>* tensors,
     struct layout {
         std::size_t first_item = 0, items = 0;
         std::int64_t row_blocks = 0, col_blocks = 0;
-        std::size_t row_parts = 0, col_parts = 0, means = 0;  // offsets in the scratch arrays
+        std::size_t row_parts = 0, col_parts = 0;  // offsets in the scratch arrays
+        std::size_t row_scales = 0, col_scales = 0;
     };
     std::vector<item> items;
     std::vector<layout> at(count);
-    std::size_t row_parts = 0, col_parts = 0, means = 0;
+    std::size_t row_parts = 0, col_parts = 0, row_scales = 0, col_scales = 0;
     std::int64_t elements = 0;
     for (std::size_t t = 0; t < count; ++t) {
         const B& b = tensors[t];
@@ -167,16 +168,18 @@ void run_factored(const buffers_t<Kernel, T>* tensors,
                               cb * factor_cols, std::min(b.cols, (cb + 1) * factor_cols)}});
             l.row_parts = row_parts;
             l.col_parts = col_parts;
-            l.means = means;
+            l.row_scales = row_scales;
+            l.col_scales = col_scales;
             row_parts += static_cast<std::size_t>(l.col_blocks * b.batches * b.rows);
             col_parts += static_cast<std::size_t>(l.row_blocks * b.batches * b.cols);
-            means += static_cast<std::size_t>(b.batches);
+            row_scales += static_cast<std::size_t>(b.batches * b.rows);
+            col_scales += static_cast<std::size_t>(b.batches * b.cols);
         }
         l.items = items.size() - l.first_item;
     }
     // Partial sums: per item p p and u u; per (column block, row) and (row block, column).
     std::vector<double> sums(items.size() * 2), rows(row_parts), cols(col_parts);
-    std::vector<T> clamped_means(means);
+    std::vector<T> row_scale(row_scales), col_scale(col_scales);
     const auto row_slot = [&](const item& it) {
         const B& b = tensors[it.tensor];
         const layout& l = at[it.tensor];
@@ -227,23 +230,28 @@ void run_factored(const buffers_t<Kernel, T>* tensors,
             b.col_var[q] = Kernel::template statistic<one>(
                 b.col_var[q], static_cast<T>(total / static_cast<double>(b.rows)), s);
         }
+        for (std::size_t q = 0; q < stride_rows; ++q)
+            row_scale[l.row_scales + q] = Kernel::inverse_root(b.row_var[q]);
         for (std::int64_t batch = 0; batch < b.batches; ++batch) {
             double total = 0.0;
-            for (std::int64_t r = 0; r < b.rows; ++r) total += b.row_var[batch * b.rows + r];
-            const auto mean = static_cast<T>(total / static_cast<double>(b.rows));
-            clamped_means[l.means + static_cast<std::size_t>(batch)] = one::max(s.eps1, mean);
+            for (std::int64_t r = 0; r < b.rows; ++r)
+                total += static_cast<double>(b.row_var[batch * b.rows + r]);
+            const T mean = one::max(s.eps1, static_cast<T>(total / static_cast<double>(b.rows)));
+            for (std::int64_t c = batch * b.cols; c < (batch + 1) * b.cols; ++c)
+                col_scale[l.col_scales + static_cast<std::size_t>(c)] =
+                    Kernel::inverse_root(b.col_var[c] / mean);
         }
     }
 
     // C: the sums of u u of the matrices' blocks.
     const auto update_sums = select_pass<factor_update_sums<Kernel>, T, const B&, const S&,
-                                         factor_block, const T*, double*>(level);
+                                         factor_block, const T*, const T*, double*>(level);
     for_each_item(items.size(), elements, [&](std::size_t k) {
         const item& it = items[k];
         const B& b = tensors[it.tensor];
         if (b.factored)
-            update_sums(b, s, it.block, clamped_means.data() + at[it.tensor].means,
-                        &sums[2 * k + 1]);
+            update_sums(b, s, it.block, row_scale.data() + at[it.tensor].row_scales,
+                        col_scale.data() + at[it.tensor].col_scales, &sums[2 * k + 1]);
     });
 
     std::vector<S> per_tensor;
@@ -259,11 +267,12 @@ void run_factored(const buffers_t<Kernel, T>* tensors,
 
     // D: the update.
     const auto update = select_pass<factor_update<Kernel>, T, const B&, const S&, const T*,
-                                    std::int64_t, std::int64_t>(level);
+                                    const T*, std::int64_t, std::int64_t>(level);
     const range_fn<Kernel, T> elementwise = select<Kernel, T>(level);
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         if (tensors[t].factored)
-            update(tensors[t], per_tensor[t], clamped_means.data() + at[t].means, begin, end);
+            update(tensors[t], per_tensor[t], row_scale.data() + at[t].row_scales,
+                   col_scale.data() + at[t].col_scales, begin, end);
         else
             elementwise(tensors[t], per_tensor[t], begin, end);
     });

@@ -9,6 +9,8 @@
 //       v = (R_i C_j) / max(mean(R), eps1)
 //   fewer dims:  v = variance = lerp(variance, g g, w)
 //   u = g rsqrt(max(v, eps1^2));    p = p + (-alpha / max(1, ||u|| / (sqrt(n) d))) u
+// (for a matrix as g min(R_i^-1/2 (C_j / mean)^-1/2, 1 / eps1): the roots once per row and
+// column, no division or root per element; within a few ulp of torch's order)
 // eps1 unset (torch's None) is the element type's epsilon, torch's finfo(param.dtype).eps.
 // A step needs the tensor's row and column sums and both norms before any element moves:
 // dispatch/factored.hpp runs the passes (sums of p p and g g, the factors, the sum of u u,
@@ -34,6 +36,7 @@ struct adafactor_scalars {
     kernels::lerp_weight<T> weight;  // t^beta2_decay
     T eps1;
     T eps1_squared;
+    T inv_eps1;
     T decay;     // 1 - lr wd
     T neg_step;  // -alpha / denom: per tensor, set by finish()
     double rho;
@@ -48,6 +51,7 @@ struct adafactor_scalars {
         return {kernels::lerp_weight<T>::make(std::pow(t, o.beta2_decay)),
                 static_cast<T>(eps1),
                 static_cast<T>(eps1 * eps1),
+                static_cast<T>(1.0 / eps1),
                 static_cast<T>(1.0 - o.lr * o.weight_decay),
                 T(0),
                 std::min(o.lr, 1.0 / std::pow(t, 0.5)),
@@ -117,12 +121,23 @@ struct adafactor {
         return lerp<V>(old, mean, s.weight);
     }
 
-    // v of a factored tensor: (R_i C_j) / max(mean(R), eps1), torch's (R @ C) / mean.
+    // The factors' reciprocal square roots, once per row (R_i) and per column
+    // (C_j / max(mean(R), eps1)) of a step, so that an element needs no division or root.
+    template <class T>
+    static T inverse_root(T x) {
+        return T(1) / std::sqrt(x);
+    }
+
+    // u of a factored tensor: g min(R_i^-1/2 (C_j / m)^-1/2, 1 / eps1), which is torch's
+    // g rsqrt(max(R_i C_j / m, eps1^2)) in exact arithmetic and within a few ulp in floating
+    // point (min with 1/eps1 first keeps a NaN, as torch's clamp).
     template <class V>
-    static OPTIKERN_INLINE typename V::reg estimate(typename V::reg row,
-                                                    typename V::reg col,
-                                                    typename V::reg clamped_mean) {
-        return V::div(V::mul(row, col), clamped_mean);
+    static OPTIKERN_INLINE typename V::reg factored_direction(
+        typename V::reg g,
+        typename V::reg row_scale,
+        typename V::reg col_scale,
+        const adafactor_scalars<typename V::value_type>& s) {
+        return V::mul(g, V::min(V::set1(s.inv_eps1), V::mul(row_scale, col_scale)));
     }
 
     // u = g rsqrt(max(v, eps1^2)); max with eps1^2 first keeps a NaN v, as torch's clamp.
@@ -166,16 +181,16 @@ struct adafactor {
         apply<V>(b.param + i, direction<V>(gradient<V>(b, s, i), V::load(b.variance + i), s), s);
     }
 
-    // The update of element i of a factored tensor, its row's R, its column's C at `col`.
+    // The update of element i of a factored tensor: its row's scale, its column's at `col`.
     template <class V>
     static OPTIKERN_INLINE void factored_at(const adafactor_buffers<typename V::value_type>& b,
                                             const adafactor_scalars<typename V::value_type>& s,
                                             std::int64_t i,
-                                            typename V::value_type row,
-                                            const typename V::value_type* col,
-                                            typename V::value_type clamped_mean) {
-        const auto v = estimate<V>(V::set1(row), V::load(col), V::set1(clamped_mean));
-        apply<V>(b.param + i, direction<V>(gradient<V>(b, s, i), v, s), s);
+                                            typename V::value_type row_scale,
+                                            const typename V::value_type* col_scale) {
+        const auto u =
+            factored_direction<V>(gradient<V>(b, s, i), V::set1(row_scale), V::load(col_scale), s);
+        apply<V>(b.param + i, u, s);
     }
 
     // The tensor's step from its sums of squares of p and u (in double, as torch's .item()).
