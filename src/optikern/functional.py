@@ -922,25 +922,21 @@ def adafactor(
     skip_nonfinite: bool = False,
 ) -> int:
     r"""Adafactor (Shazeer & Stern 2018) as ``torch.optim.Adafactor``, in place; ``step`` is
-        the 1-based number of this step.
+    the 1-based number of this step.
 
-        .. math::
+    .. math::
+        \rho = \min(\gamma, 1/\sqrt{t}), \quad
+        \alpha = \max(\epsilon_2, \lVert p \rVert / \sqrt{n})\,\rho, \quad
+        u = g / \sqrt{\max(\hat v, \epsilon_1^2)}, \quad
+        p \leftarrow p (1 - \gamma\lambda) - \frac{\alpha}{\max(1, \lVert u \rVert / (\sqrt{n} d))} u
 
-    ho = \min(\gamma, 1/\sqrt{t}), \quad
-            lpha = \max(\epsilon_2, \lVert p
-    Vert / \sqrt{n})\,
-    ho, \quad
-            u = g / \sqrt{\max(\hat v, \epsilon_1^2)}, \quad
-            p \leftarrow p (1 - \gamma\lambda) - rac{lpha}{\max(1, \lVert u
-    Vert / (\sqrt{n} d))} u
-
-        A param of two or more dimensions (a batch of matrices, its last two) keeps row and column
-        factors (``row_vars[i]`` of shape ``shape[:-1] + (1,)``, ``col_vars[i]`` of shape
-        ``shape[:-2] + (1, shape[-1])``, None in ``variances``) with
-        :math:`\hat v_{ij} = R_i C_j / \max(\mathrm{mean}(R), \epsilon_1)`; another keeps
-        ``variances[i]`` (None in the others). Both move towards the means of :math:`g^2` by the
-        weight :math:`t^{	au}` (``beta2_decay``). ``eps1=None`` is the dtype's epsilon. One C++ call
-        of four passes; factored params must be C-contiguous. float32/float64 arrays.
+    A param of two or more dimensions (a batch of matrices, its last two) keeps row and column
+    factors (``row_vars[i]`` of shape ``shape[:-1] + (1,)``, ``col_vars[i]`` of shape
+    ``shape[:-2] + (1, shape[-1])``, None in ``variances``) with
+    :math:`\hat v_{ij} = R_i C_j / \max(\mathrm{mean}(R), \epsilon_1)`; another keeps
+    ``variances[i]`` (None in the others). Both move towards the means of :math:`g^2` by the
+    weight :math:`t^{\tau}` (``beta2_decay``). ``eps1=None`` is the dtype's epsilon. One C++ call
+    of four passes; factored params must be C-contiguous. float32/float64 arrays.
     """
     # the values of _core.<kernel>_option_keys, in that order
     options = (lr, beta2_decay, (eps1, eps2), d, weight_decay, maximize)

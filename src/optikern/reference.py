@@ -609,18 +609,14 @@ def adafactor_step(
     ``shape`` (default: a vector):
 
     .. math::
-        
-ho = \min(\gamma, t^{-1/2}), \quad
-        lpha = \max(\epsilon_2, \lVert p 
-Vert / \sqrt{n})\,
-ho, \quad
-        p \leftarrow p (1 - \gamma\lambda), \
-        R = \mathrm{lerp}(R, \mathrm{mean}_j g^2, t^	au), \quad
-        C = \mathrm{lerp}(C, \mathrm{mean}_i g^2, t^	au), \quad
-        \hat v = R C / \max(\mathrm{mean}(R), \epsilon_1), \
+        \rho = \min(\gamma, t^{-1/2}), \quad
+        \alpha = \max(\epsilon_2, \lVert p \rVert / \sqrt{n})\,\rho, \quad
+        p \leftarrow p (1 - \gamma\lambda), \\
+        R = \mathrm{lerp}(R, \mathrm{mean}_j g^2, t^\tau), \quad
+        C = \mathrm{lerp}(C, \mathrm{mean}_i g^2, t^\tau), \quad
+        \hat v = R C / \max(\mathrm{mean}(R), \epsilon_1), \\
         u = g \cdot \mathrm{rsqrt}(\max(\hat v, \epsilon_1^2)), \quad
-        p \leftarrow p - rac{lpha}{\max(1, \lVert u 
-Vert / (\sqrt{n} d))} u
+        p \leftarrow p - \frac{\alpha}{\max(1, \lVert u \rVert / (\sqrt{n} d))} u
 
     per matrix of the last two dimensions of a param of two or more (``row_var``,
     ``col_var``, flat in C order); a vector keeps ``variance`` = lerp(variance, g^2, t^tau)
