@@ -21,6 +21,7 @@ import numpy as np
 
 import optikern
 from optikern import _core
+from optikern._bench import formats
 
 
 def median_seconds(step: Callable[[], object], repeats: int) -> float:
@@ -79,29 +80,6 @@ def run(n: int, threads: int, repeats: int, with_bnb: bool) -> dict[str, float]:
     return out
 
 
-# Per parameter of AdamW: (label, bytes of state kept, bytes moved by one step).
-FORMATS = [
-    ("float32 params, float32 state", 8.0, 28.0),
-    ("float32 params, 8-bit state", 2.0 + 8.0 / 256, 16.0 + 16.0 / 256),
-    ("bf16 params + fp32 master, float32 state", 12.0, 30.0),
-    ("bf16 params + fp32 master, 8-bit state", 6.0 + 8.0 / 256, 18.0 + 16.0 / 256),
-]
-MODEL_SIZES = [("100M", 1e8), ("1B", 1e9), ("7B", 7e9), ("13B", 13e9), ("70B", 70e9)]
-
-
-def memory_table() -> str:
-    """Markdown: optimizer-held memory (state, and the master copy where there is one) per
-    model size for each format, and the bytes a step moves per parameter."""
-    head = "| format | bytes/param kept | bytes/param moved per step | " + " | ".join(
-        name for name, _ in MODEL_SIZES
-    )
-    lines = [head + " |", "|---" * (3 + len(MODEL_SIZES)) + "|"]
-    for label, kept, moved in FORMATS:
-        sizes = " | ".join(f"{kept * n / 2**30:.2f} GiB" for _, n in MODEL_SIZES)
-        lines.append(f"| {label} | {kept:.2f} | {moved:.2f} | {sizes} |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1e6,1e7")
@@ -111,7 +89,7 @@ def main() -> None:
     parser.add_argument("--memory-table", action="store_true", help="print it and stop")
     args = parser.parse_args()
     if args.memory_table:
-        print(memory_table())
+        print(formats.memory_table())
         return
     for size in args.sizes.split(","):
         n = int(float(size))

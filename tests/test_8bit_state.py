@@ -365,3 +365,82 @@ def test_16bit_params_with_8bit_state_are_the_float32_update_rounded(
         np.testing.assert_array_equal(state16[key], state32[key], err_msg=key)
     assert state16["exp_avg"].dtype == np.uint8
     np.testing.assert_array_equal(low, master.astype(ml_dtypes.bfloat16))
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+@pytest.mark.parametrize("fmt", ["bfloat16", "float16"])
+@pytest.mark.parametrize("float32_grads", [False, True])
+def test_functional_16bit_params_with_quantized_state_are_the_class_update(
+    rounding: str, fmt: str, float32_grads: bool
+) -> None:
+    """functional's 8-bit step over 16-bit params and float32 masters writes the class's bytes
+    (the stream given as the step number, which the class uses)."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dtype = ml_dtypes.bfloat16 if fmt == "bfloat16" else np.float16
+    rng = np.random.default_rng(11)
+    low = rng.standard_normal(5000).astype(dtype)
+    master = low.astype(np.float32)
+    twin = low.copy()
+    opt = optikern.AdamW([twin], lr=1e-2, state_bits=8, min_8bit_size=0, rounding=rounding, seed=3)
+    exp_avg = functional.quantized_like(low, signed=True)
+    exp_avg_sq = functional.quantized_like(low, signed=False)
+    for step in range(1, 5):
+        grad = rng.standard_normal(5000).astype(np.float32 if float32_grads else dtype)
+        functional.adamw(
+            [master],
+            [grad],
+            [exp_avg],
+            [exp_avg_sq],
+            step=step,
+            lr=1e-2,
+            lowp_params=[low],
+            rounding=rounding,
+            seed=3,
+            stream=step,
+        )
+        opt.step([grad])
+    state = opt.state[twin]
+    np.testing.assert_array_equal(low.view(np.uint16), twin.view(np.uint16))
+    np.testing.assert_array_equal(master, state["master_param"])
+    for ours, name in ((exp_avg, "exp_avg"), (exp_avg_sq, "exp_avg_sq")):
+        np.testing.assert_array_equal(ours.codes, state[name])
+        np.testing.assert_array_equal(ours.absmax, state[name + "_absmax"])
+
+
+def test_functional_16bit_quantized_checks_and_stream() -> None:
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(12)
+    low = rng.standard_normal(3000).astype(ml_dtypes.bfloat16)
+    master = low.astype(np.float32)
+    state = [functional.quantized_like(low), functional.quantized_like(low, signed=False)]
+    grad = rng.standard_normal(3000).astype(ml_dtypes.bfloat16)
+
+    def step(**kwargs):
+        lows, masters = low.copy(), master.copy()
+        states = [functional.Quantized(*(a.copy() for a in s)) for s in state]
+        functional.adam(
+            [masters], [grad], [states[0]], [states[1]], step=1, lowp_params=[lows], **kwargs
+        )
+        return lows.view(np.uint16)
+
+    # the stream is taken as given: another stream rounds other elements up
+    one = step(rounding="stochastic", stream=1)
+    assert np.array_equal(one, step(rounding="stochastic", stream=1))
+    assert not np.array_equal(one, step(rounding="stochastic", stream=2))
+    with pytest.raises(TypeError, match=r"params\[0\]: expected dtype float32"):
+        functional.adam(
+            [master.astype(np.float64)], [grad], [state[0]], [state[1]], step=1,
+            lowp_params=[low],
+        )  # fmt: skip
+    with pytest.raises(TypeError, match=r"grads\[0\]: expected dtype bfloat16"):
+        functional.adam(
+            [master], [grad.astype(np.float16)], [state[0]], [state[1]], step=1,
+            lowp_params=[low],
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"params\[0\].*shape"):
+        functional.adam([master[:-1]], [grad], [state[0]], [state[1]], step=1, lowp_params=[low])
+    with pytest.raises(ValueError, match="overlap"):
+        functional.adam(
+            [master], [grad], [state[0]], [state[1]], step=1,
+            lowp_params=[master.view(ml_dtypes.bfloat16)[:3000]],
+        )  # fmt: skip

@@ -243,3 +243,23 @@ def test_demo_refuses_nonpositive_counts() -> None:
         demo.run_demo(epochs=0)
     with pytest.raises(ValueError, match="batch_size"):
         demo.run_demo(epochs=1, batch_size=0)
+
+
+def test_bench_bytes_per_param(capsys: pytest.CaptureFixture[str]) -> None:
+    """The memory table per model size and, per size and thread count, a timed row for every
+    param and state format, with bytes kept and moved as the 8-bit state docs derive them."""
+    argv = ["bench", "--bytes-per-param", "--sizes", "5000", "--threads", "1", "--budget", "0.01"]
+    assert _cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| float32 params, 8-bit state | 2.03 | 16.06 | 0.19 GiB | 1.89 GiB |" in out
+    assert "| bfloat16 params + fp32 master, float32 state | 12.00 | 30.00 |" in out
+    timed = out.split("AdamW, 5e+03 params, 1 thread(s)")[1].splitlines()[3:]
+    assert len(timed) == 6
+    kept_moved = {tuple(row.split()[-6:-4]) for row in timed}
+    assert kept_moved == {
+        ("8.00", "28.00"),
+        ("2.03", "16.06"),
+        ("12.00", "30.00"),
+        ("6.03", "18.06"),
+    }
+    assert all(row.rstrip().endswith("%") for row in timed)

@@ -1,7 +1,7 @@
 """Every SIMD level and every thread count gives the same bits as the baseline on one thread.
 
-The kernels use no fused multiply-add and no reductions, and every element is updated on its
-own, so moving a run to another CPU or thread count must not change a single bit. Sizes reach
+The kernels fuse a multiply and an add only explicitly (the same FMA on every level, where
+torch does), use no reductions, and update every element on its own, so moving a run to another CPU or thread count must not change a single bit. Sizes reach
 past the threading threshold and leave tails of every length for each vector width.
 """
 

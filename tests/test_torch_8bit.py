@@ -51,6 +51,65 @@ def test_adamw8bit_writes_the_numpy_classes_bytes() -> None:
     assert opt.state[small]["state1"].dtype == torch.float32  # below min_8bit_size
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_16bit_params_write_the_numpy_classes_bytes(dtype: str, rounding: str) -> None:
+    """16-bit params with float32 masters and 8-bit state: the NumPy classes' bytes (params,
+    masters, codes, scales), and a param edited between steps wins over its master."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    torch_dtype = getattr(torch, dtype)
+    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.float16
+
+    def numpy_view(t):
+        return t.detach().view(torch.int16).numpy().view(np_dtype)
+
+    params = [p.to(torch_dtype) for p in _params()]
+    arrays = [numpy_view(p).copy() for p in params]
+    # Stochastic rounding draws from (seed, step, tensor, element), the tensor counted within
+    # one call: the drop-in makes one per state format, so all params take 8-bit state here.
+    smallest = 4096 if rounding == "nearest" else 0
+    opt = ot.AdamW8bit(params, lr=1e-2, weight_decay=0.1, min_8bit_size=smallest)
+    opt.rounding, opt.seed = rounding, 7
+    ref = optikern.AdamW(
+        arrays,
+        lr=1e-2,
+        weight_decay=0.1,
+        state_bits=8,
+        min_8bit_size=smallest,
+        rounding=rounding,
+        seed=7,
+    )
+    g = torch.Generator().manual_seed(1)
+    for step in range(4):
+        grads = [torch.randn(p.shape, generator=g).to(torch_dtype) for p in params]
+        for p, grad in zip(params, grads):
+            p.grad = grad
+        if step == 2:  # the user edits a param: the master restarts from it
+            params[0].detach().clamp_(-0.5, 0.5)
+            np.clip(arrays[0], -0.5, 0.5, out=arrays[0])
+        opt.step()
+        ref.step([numpy_view(grad) for grad in grads])
+    for p, a in zip(params, arrays):
+        np.testing.assert_array_equal(numpy_view(p).view(np.uint16), a.view(np.uint16))
+    big, small = params
+    state, ref_state = opt.state[big], ref.state[arrays[0]]
+    assert state["state1"].dtype == torch.uint8 and state["step"] == 4
+    np.testing.assert_array_equal(state["master_param"].numpy(), ref_state["master_param"])
+    for k, name in ((1, "exp_avg"), (2, "exp_avg_sq")):
+        np.testing.assert_array_equal(state[f"state{k}"].numpy(), ref_state[name])
+        np.testing.assert_array_equal(state[f"absmax{k}"].numpy(), ref_state[name + "_absmax"])
+    assert opt.state[small]["state1"].dtype == (torch.uint8 if smallest == 0 else torch.float32)
+
+    copies = [p.detach().clone() for p in params]
+    other = ot.AdamW8bit(copies, lr=1e-2, weight_decay=0.1)
+    other.load_state_dict(copy.deepcopy(opt.state_dict()))  # as from a file
+    for key, value in opt.state[big].items():
+        restored = other.state[copies[0]][key]
+        if isinstance(value, torch.Tensor):
+            assert restored.dtype == value.dtype, key
+            torch.testing.assert_close(restored, value, rtol=0, atol=0)
+
+
 def test_torch_checkpoint_loads_into_8bit() -> None:
     params = _params()
     torch_opt = torch.optim.AdamW(params, lr=1e-2)

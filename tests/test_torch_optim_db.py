@@ -72,7 +72,7 @@ FOREACH_REARRANGED = {"ASGD"}
 
 
 def tolerance(dtype: torch.dtype, kwargs: dict | None = None, name: str = "") -> dict:
-    # float64: rounding noise; float32: torch's vector paths fuse multiply-adds (see the docs).
+    # torch's square root (MKL) is not correctly rounded: see test_torch_bitexact.py.
     # A float32 Tensor lr: torch's SparseAdam computes its step size in float32 even for
     # float64 params, optikern in double.
     lr = (kwargs or {}).get("lr")

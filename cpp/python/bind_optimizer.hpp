@@ -491,10 +491,12 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
     return -1;
 }
 
-// One step of float32 params whose used states are all 8-bit (the path of optikern.torch's
-// 8-bit classes): codes, absmax and qmaps hold per state one list with an array per tensor
-// (None for state the options do not use). Checked through an optimizer object built for the
-// call: shapes, layouts, dtypes and separate memory, before anything is written.
+// One step of params whose used states are all 8-bit (the path of optikern.torch's 8-bit
+// classes and of functional.Quantized state): codes, absmax and qmaps hold per state one list
+// with an array per tensor (None for state the options do not use). Params are float32, or
+// with `mixed` float16/bfloat16 (`mixed->lowp_params`) with float32 masters in `params` (None
+// without masters). Checked through an optimizer object built for the call: shapes, layouts,
+// dtypes and separate memory, before anything is written.
 template <class Kernel>
 void optimizer_step_8bit(const std::vector<std::string>& state_args,
                          py::handle params,
@@ -505,7 +507,8 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
                          py::handle group,
                          std::int64_t step,
                          bool fresh,
-                         bool check_only) {
+                         bool check_only,
+                         const mixed_config* mixed) {
     constexpr std::size_t n_state = Kernel::state_names.size();
     const auto options = parse_options<Kernel>(group);
     if (Kernel::counts_steps) require_positive_step(step);
@@ -517,8 +520,13 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
                 (n == SIZE_MAX ? std::string() : " of " + std::to_string(n) + " entries"));
         return PySequence_Fast_ITEMS(seq.ptr());
     };
-    const std::size_t n = static_cast<std::size_t>(py::len(params));
-    PyObject** param_items = list_of(params, "params", SIZE_MAX);
+    const bool masters = mixed == nullptr || mixed->master_weights;
+    // The arrays the user sees: the params, or with `mixed` the 16-bit params.
+    const char* seen_name = mixed == nullptr ? "params" : "lowp_params";
+    const py::handle seen = mixed == nullptr ? params : py::handle(mixed->lowp_params);
+    const std::size_t n = static_cast<std::size_t>(py::len(seen));
+    PyObject** seen_items = list_of(seen, seen_name, SIZE_MAX);
+    PyObject** master_items = mixed != nullptr && masters ? list_of(params, "params", n) : nullptr;
     PyObject** grad_items = list_of(grads, "grads", n);
     std::array<PyObject**, n_state> code_items{}, absmax_items{}, qmap_items{};
     for (std::size_t k = 0; k < n_state; ++k) {
@@ -530,12 +538,11 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
         absmax_items[k] = slot(absmax, "absmax");
         qmap_items[k] = slot(qmaps, "qmaps");
     }
-    const auto require = [](const header& h, int type_num, const std::string& name, PyObject* obj) {
+    const auto require = [](const header& h, int type_num, const std::string& name, PyObject* obj,
+                            const char* expected) {
         if (h.type_num != type_num || !h.native_order)
-            throw py::type_error(
-                name + ": expected dtype " +
-                (type_num == py::detail::npy_api::NPY_FLOAT_ ? "float32" : "uint8") + ", got " +
-                dtype_name(obj));
+            throw py::type_error(name + ": expected dtype " + expected + ", got " +
+                                 dtype_name(obj));
     };
     const auto like_param = [](const header& h, const header& p, const std::string& name,
                                PyObject* obj, PyObject* param, const std::string& param_name) {
@@ -544,59 +551,91 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
                                   param_name + ", got " + shape_of(obj));
         require_same_layout(h, p, name, param_name);
     };
-    optimizer<Kernel, float> opt(options);
+    constexpr int float32 = py::detail::npy_api::NPY_FLOAT_;
+    // 16-bit params: gradients all float32 or all in the params' format, as the first one is.
+    const int grad_type =
+        mixed == nullptr || n == 0 || read_header(grad_items[0]).type_num == float32
+            ? float32
+            : mixed->type_num;
+    const char* grad_dtype =
+        grad_type == float32 ? "float32" : (mixed->bfloat16 ? "bfloat16" : "float16");
     std::vector<std::unique_ptr<code_map>> owned;
-    std::vector<const float*> grad_data(n);
-    const auto role_name = [&](std::size_t t, int role) {
-        if (role == role_param) return where("params", t);
-        if (role == role_grad) return where("grads", t);
-        return state_args[static_cast<std::size_t>(role)] + "[" + std::to_string(t) + "]";
-    };
+    std::vector<header> seen_arrays(n), master_arrays(n);
+    std::vector<const void*> grad_data(n);
+    std::vector<quantized_states<Kernel>> quantized(n);
     for (std::size_t t = 0; t < n; ++t) {
-        const header p = checked_array(param_items[t], "params", t, true);
-        require(p, py::detail::npy_api::NPY_FLOAT_, where("params", t), param_items[t]);
+        const header p = checked_array(seen_items[t], seen_name, t, true);
+        if (mixed == nullptr) require(p, float32, where("params", t), seen_items[t], "float32");
+        seen_arrays[t] = p;  // 16-bit params: their format was checked by MixedPrecision
+        if (master_items != nullptr) {
+            const header m = checked_array(master_items[t], "params", t, true);
+            require(m, float32, where("params", t), master_items[t], "float32");
+            like_param(m, p, where("params", t), master_items[t], seen_items[t],
+                       where(seen_name, t));
+            master_arrays[t] = m;
+        }
         const header g = checked_array(grad_items[t], "grads", t, false);
-        require(g, py::detail::npy_api::NPY_FLOAT_, where("grads", t), grad_items[t]);
-        like_param(g, p, where("grads", t), grad_items[t], param_items[t], where("params", t));
-        grad_data[t] = reinterpret_cast<const float*>(g.data);
-        quantized_states<Kernel> quantized{};
+        require(g, grad_type, where("grads", t), grad_items[t], grad_dtype);
+        like_param(g, p, where("grads", t), grad_items[t], seen_items[t], where(seen_name, t));
+        grad_data[t] = g.data;
         for (std::size_t k = 0; k < n_state; ++k) {
             if (code_items[k] == nullptr) continue;
             const std::string name = state_args[k] + "[" + std::to_string(t) + "]";
             const header c = checked_array(code_items[k][t], name, true);
-            require(c, py::detail::npy_api::NPY_UBYTE_, name, code_items[k][t]);
-            like_param(c, p, name, code_items[k][t], param_items[t], where("params", t));
+            require(c, py::detail::npy_api::NPY_UBYTE_, name, code_items[k][t], "uint8");
+            like_param(c, p, name, code_items[k][t], seen_items[t], where(seen_name, t));
             const std::string absmax_name = state_args[k] + " absmax[" + std::to_string(t) + "]";
             const header a = checked_array(absmax_items[k][t], absmax_name, true);
-            require(a, py::detail::npy_api::NPY_FLOAT_, absmax_name, absmax_items[k][t]);
+            require(a, float32, absmax_name, absmax_items[k][t], "float32");
             if (a.ndim != 1 || a.size != quantization_blocks(p.size))
                 throw py::value_error(
                     absmax_name + ": expected " + std::to_string(quantization_blocks(p.size)) +
                     " scales (one per block of 256), got shape " + shape_of(absmax_items[k][t]));
             const code_map& map = code_map_of(
                 qmap_items[k][t], state_args[k] + " qmaps[" + std::to_string(t) + "]", owned);
-            quantized[k] = {reinterpret_cast<std::uint8_t*>(c.data),
-                            reinterpret_cast<float*>(a.data), &map};
+            quantized[t][k] = {reinterpret_cast<std::uint8_t*>(c.data),
+                               reinterpret_cast<float*>(a.data), &map};
         }
+    }
+    const auto role_name = [&](std::size_t t, int role) {
+        if (role == role_param) return where(seen_name, t);
+        if (role == role_master) return where("params", t);
+        if (role == role_grad) return where("grads", t);
+        return state_args[static_cast<std::size_t>(role)] + "[" + std::to_string(t) + "]";
+    };
+    const auto run = [&](auto storage, auto grad) {
+        using P = decltype(storage);
+        using G = decltype(grad);
+        optimizer<Kernel, float, P> opt(options);
+        std::vector<const G*> typed_grads(n);
         try {
-            opt.add(reinterpret_cast<float*>(p.data), p.size, {}, nullptr, fresh,
-                    std::max<std::int64_t>(step - 1, 0), {}, quantized);
+            for (std::size_t t = 0; t < n; ++t) {
+                float* master = master_items != nullptr
+                                    ? reinterpret_cast<float*>(master_arrays[t].data)
+                                    : nullptr;
+                opt.add(reinterpret_cast<P*>(seen_arrays[t].data), seen_arrays[t].size, {}, master,
+                        fresh, std::max<std::int64_t>(step - 1, 0), {}, quantized[t]);
+                typed_grads[t] = static_cast<const G*>(grad_data[t]);
+            }
+            opt.check_grads(typed_grads.data(), n);
         } catch (const overlap_error& e) {
             throw py::value_error(role_name(e.tensor_a, e.role_a) + " and " +
                                   role_name(e.tensor_b, e.role_b) +
                                   ": expected separate memory, but the arrays overlap");
         }
-    }
-    try {
-        opt.check_grads(grad_data.data(), n);
-    } catch (const overlap_error& e) {
-        throw py::value_error(role_name(e.tensor_a, e.role_a) + " and " +
-                              role_name(e.tensor_b, e.role_b) +
-                              ": expected separate memory, but the arrays overlap");
-    }
-    if (check_only) return;
-    py::gil_scoped_release release;
-    opt.step_checked(grad_data.data(), n);
+        if (check_only) return;
+        mixed_options m;
+        if (mixed != nullptr) {
+            m = mixed->options;
+            m.stream_given = true;
+        }
+        py::gil_scoped_release release;
+        opt.step_checked(typed_grads.data(), n, m);
+    };
+    if (mixed == nullptr)
+        run(float{}, float{});
+    else
+        with_lowp_types(*mixed, grad_type == float32, run);
 }
 
 // A row update of one (rows x ...) table from a sparse gradient: `indices` (int64, strictly
@@ -749,15 +788,17 @@ void register_optimizer(
         m.def((std::string(name) + "_step_8bit").c_str(),
               [args](py::handle params, py::handle grads, py::handle codes, py::handle absmax,
                      py::handle qmaps, py::handle options, std::int64_t step, bool fresh,
-                     bool check_only) {
-                  optimizer_step_8bit<Kernel>(args, params, grads, codes, absmax, qmaps, options,
-                                              step, fresh, check_only);
+                     bool check_only, py::handle mixed) {
+                  optimizer_step_8bit<Kernel>(
+                      args, params, grads, codes, absmax, qmaps, options, step, fresh, check_only,
+                      mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>());
               },
               py::arg("params"), py::arg("grads"), py::arg("codes"), py::arg("absmax"),
               py::arg("qmaps"), py::arg("options"), py::arg("step"), py::arg("fresh") = false,
-              py::arg("check_only") = false,
-              "One step of float32 params with 8-bit state: codes, absmax, qmaps: per state "
-              "name one list of arrays (None where the options use none).");
+              py::arg("check_only") = false, py::arg("mixed") = py::none(),
+              "One step with 8-bit state: codes, absmax, qmaps: per state name one list of "
+              "arrays (None where the options use none). Params float32, or with `mixed` "
+              "float16/bfloat16 (params: their float32 masters, or None).");
     m.def((std::string(name) + "_check_options").c_str(),
           [](py::handle options) { parse_options<Kernel>(options); }, py::arg("options"),
           "Raise TypeError/ValueError (torch's messages) unless the options are valid.");

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import optikern
 
-from ._console import Progress
+from ._console import Progress, format_table
 
 PROG = "optikern"
 
@@ -344,6 +344,8 @@ def _bench(args: argparse.Namespace) -> int:
     from ._bench import runner, workloads
 
     error = args.parser.error
+    if args.bytes_per_param:
+        return _bytes_per_param(args)
     names = list(workloads.workloads(args.sizes))
     if args.workloads is not None:
         for name in args.workloads:
@@ -391,6 +393,18 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"plot: {png}")
         else:
             print("plot: skipped (needs matplotlib: pip install matplotlib)")
+    return 0
+
+
+def _bytes_per_param(args: argparse.Namespace) -> int:
+    from ._bench import formats
+
+    print("AdamW state memory per model size (kept: the moments, and the master if any)\n")
+    print(formats.memory_table())
+    for size in args.sizes:
+        for threads in args.threads:
+            print(f"\nAdamW, {size:.0e} params, {threads} thread(s)")
+            print(format_table(formats.TIME_HEADER, formats.time_rows(size, threads, args.budget)))
     return 0
 
 
@@ -461,6 +475,13 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--json", metavar="FILE", help="write the JSON to this file instead (the PNG beside it)"
     )
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    p.add_argument(
+        "--bytes-per-param",
+        action="store_true",
+        help="instead: AdamW's memory and step time per param format (float32, bfloat16, "
+        "float16) and state format (float32, 8-bit) at --sizes (try 1e8) and --threads, "
+        "with each step's share of a stream of the same bytes",
+    )
     p.set_defaults(run=_bench, parser=p)
 
 

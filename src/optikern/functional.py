@@ -18,8 +18,8 @@ for one logical step (several param groups, say) checks them all first to stay a
 
 8-bit state: pass :class:`Quantized` state (codes, scales, code map; :func:`quantized_like`
 makes it) in place of float arrays, for every state the options use and every param (float32
-params): each step reads it back, updates and quantizes it in the same pass (see the 8-bit
-state docs).
+params, or 16-bit ones as below): each step reads it back, updates and quantizes it in the same
+pass (see the 8-bit state docs).
 
 Mixed precision: pass float32 master weights as ``params`` (with float32 state) and the
 model's float16 / bfloat16 arrays as ``lowp_params``; ``grads`` are then float16/bfloat16 like
@@ -202,8 +202,6 @@ def _dispatch(
                 params, grads, states, options, step, fresh, check_only, skip_nonfinite, mixed
             )
         )
-    if mixed is not None or params is None:
-        raise TypeError("8-bit state: params must be float32 arrays (no lowp_params)")
     parts: list[list[list[np.ndarray] | None]] = [[], [], []]
     for k, state in enumerate(states):
         for part in parts:
@@ -220,7 +218,9 @@ def _dispatch(
         bad = _core.first_nonfinite(grads)
         if bad >= 0:
             return int(bad)
-    getattr(_core, f"{kernel}_step_8bit")(params, grads, *parts, options, step, fresh, check_only)
+    getattr(_core, f"{kernel}_step_8bit")(
+        params, grads, *parts, options, step, fresh, check_only, mixed
+    )
     return -1
 
 
@@ -247,7 +247,7 @@ def _step(
     kernel: str,
     params: Arrays | None,
     grads: Arrays,
-    states: Sequence[Arrays | None],
+    states: Sequence[Sequence[np.ndarray | None] | None],
     options: dict[str, Any],
     step: int,
     fresh: bool,
@@ -266,7 +266,7 @@ def _step(
 
 def _step_8bit(
     kernel: str,
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     codes: list[Any],
     absmax: list[Any],
@@ -274,11 +274,19 @@ def _step_8bit(
     options: dict[str, Any],
     step: int,
     fresh: bool,
+    lowp_params: Arrays | None = None,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> None:
-    """One step of float32 params whose state is all 8-bit (optikern.torch's 8-bit path):
-    per state name a list of codes, of scales and of code maps (None where unused)."""
+    """One step of params whose state is all 8-bit (optikern.torch's 8-bit path): per state
+    name a list of codes, of scales and of code maps (None where unused); 16-bit params as
+    :func:`_step` takes them."""
+    mixed = None
+    if lowp_params is not None:
+        params, mixed = _lowp(params, lowp_params, 1.0, rounding, seed, stream)
     getattr(_core, f"{kernel}_step_8bit")(
-        params, grads, codes, absmax, qmaps, options, step, fresh, False
+        params, grads, codes, absmax, qmaps, options, step, fresh, False, mixed
     )
 
 

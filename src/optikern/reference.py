@@ -6,7 +6,9 @@ per optimizer, a loop over the elements of a ``list[float]`` param updated in pl
 ``state`` dict filled on first use with torch's state names. The arithmetic follows
 ``torch.optim``'s single-tensor ("for-loop") code operation by operation (e.g. Adam's moving
 average is torch's ``lerp``, its step ``p + (-step_size * m) / denom``), which is the pseudo-code
-of each ``torch.optim`` documentation page written out.
+of each ``torch.optim`` documentation page written out, with torch's roundings: a multiply-add
+that torch's vectorised kernels fuse (``add`` with ``alpha``, ``addcmul``, ``lerp``) is one
+exactly rounded :func:`_fma` here too.
 
 The blog post optikern grew from simplified some of these formulas; its variants are reached by
 options: its Adam ``eps=1e-7`` is ``adam_step(..., eps=1e-7)``, its momentum ``v = rho*v + g``
@@ -22,16 +24,40 @@ from __future__ import annotations
 import bisect
 import math
 import struct
+from fractions import Fraction
 from typing import Any
 
 State = dict[str, Any]
 
 
+def _fma(a: float, b: float, c: float) -> float:
+    """a * b + c rounded once (``math.fma`` of Python 3.13): the product split exactly into
+    ``a * b`` and its rounding error (Dekker), summed with c by the correctly rounded ``fsum``;
+    exact rational arithmetic where the split could overflow or lose bits."""
+    product = a * b
+    if not (math.isfinite(product) and math.isfinite(c)) or a == 0.0 or b == 0.0:
+        return product + c  # exact product: one rounding already
+    if not 2.0**-900 < abs(product) < 2.0**900 or max(abs(a), abs(b)) > 2.0**900:
+        return float(Fraction(a) * Fraction(b) + Fraction(c))
+    a_high, a_low = _split(a)
+    b_high, b_low = _split(b)
+    error = ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+    return math.fsum((product, error, c))
+
+
+def _split(x: float) -> tuple[float, float]:
+    """x as high + low, each with at most 26 significant bits (Veltkamp)."""
+    scaled = x * 134217729.0  # 2**27 + 1
+    high = scaled - (scaled - x)
+    return high, x - high
+
+
 def _lerp(a: float, b: float, weight: float) -> float:
-    """torch's lerp: two forms, equal in exact arithmetic, chosen by the weight."""
+    """torch's lerp: two forms, equal in exact arithmetic, chosen by the weight, each one
+    multiply-add."""
     if abs(weight) < 0.5:
-        return a + weight * (b - a)
-    return b - (b - a) * (1.0 - weight)
+        return _fma(weight, b - a, a)
+    return _fma(weight - 1.0, b - a, b)
 
 
 def _float32(x: float) -> float:
@@ -48,7 +74,7 @@ def _decayed(
         if decoupled:
             p = p * (1.0 - lr * weight_decay)
         else:
-            g = g + weight_decay * p
+            g = _fma(p, weight_decay, g)
     return p, g
 
 
@@ -91,10 +117,10 @@ def sgd_step(
         if lr_in_momentum:
             g = lr * g
         if momentum != 0:
-            b = g if first else buf[i] * momentum + (1.0 - dampening) * g
+            b = g if first else _fma(g, 1.0 - dampening, buf[i] * momentum)
             buf[i] = b
-            g = g + momentum * b if nesterov else b
-        param[i] = p + (-1.0 if lr_in_momentum else -lr) * g
+            g = _fma(b, momentum, g) if nesterov else b
+        param[i] = _fma(g, -1.0 if lr_in_momentum else -lr, p)
 
 
 def adagrad_step(
@@ -127,7 +153,7 @@ def adagrad_step(
     for i in range(len(param)):
         g = -grad[i] if maximize else grad[i]
         p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
-        total[i] = total[i] + g * g
+        total[i] = _fma(g, g, total[i])
         std = math.sqrt(total[i] + eps) if eps_inside_sqrt else math.sqrt(total[i]) + eps
         param[i] = p + ((-clr) * g) / std
 
@@ -169,18 +195,18 @@ def rmsprop_step(
     for i in range(len(param)):
         g = -grad[i] if maximize else grad[i]
         p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
-        square_avg[i] = square_avg[i] * alpha + ((1.0 - alpha) * g) * g
+        square_avg[i] = _fma((1.0 - alpha) * g, g, square_avg[i] * alpha)
         variance = square_avg[i]
         if centered:
             grad_avg = state["grad_avg"]
             grad_avg[i] = _lerp(grad_avg[i], g, 1.0 - alpha)
-            variance = square_avg[i] + ((-1.0) * grad_avg[i]) * grad_avg[i]
+            variance = _fma(-grad_avg[i], grad_avg[i], square_avg[i])
         avg = math.sqrt(variance + eps) if eps_inside_sqrt else math.sqrt(variance) + eps
         if momentum > 0:
             buf = state["momentum_buffer"]
             step = lr * g if lr_in_momentum else g
             buf[i] = buf[i] * momentum + step / avg
-            param[i] = p - buf[i] if lr_in_momentum else p + (-lr) * buf[i]
+            param[i] = p - buf[i] if lr_in_momentum else _fma(buf[i], -lr, p)
         else:
             param[i] = p + ((-lr) * g) / avg
 
@@ -227,7 +253,7 @@ def adam_step(
         g = -grad[i] if maximize else grad[i]
         p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
         exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
-        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + ((1.0 - beta2) * g) * g
+        exp_avg_sq[i] = _fma((1.0 - beta2) * g, g, exp_avg_sq[i] * beta2)
         v_hat = exp_avg_sq[i]
         if amsgrad:
             max_sq = state["max_exp_avg_sq"]
@@ -266,7 +292,7 @@ def adamax_step(
     for i in range(len(param)):
         g = -grad[i] if maximize else grad[i]
         if weight_decay != 0:
-            g = g + weight_decay * param[i]
+            g = _fma(param[i], weight_decay, g)
         exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
         # a NaN gradient makes exp_inf NaN, as torch's amax does (Python's max keeps its
         # first argument when the other is NaN)
@@ -311,11 +337,14 @@ def radam_step(
         g = -grad[i] if maximize else grad[i]
         p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
         exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
-        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + ((1.0 - beta2) * g) * g
+        exp_avg_sq[i] = _fma((1.0 - beta2) * g, g, exp_avg_sq[i] * beta2)
         update = exp_avg[i] / bias_correction1 * lr
         if rectified:
             update = (
-                update * (math.sqrt(bias_correction2) / (math.sqrt(exp_avg_sq[i]) + eps)) * rect
+                # torch's float / tensor is tensor.reciprocal() * float
+                update
+                * ((1.0 / (math.sqrt(exp_avg_sq[i]) + eps)) * math.sqrt(bias_correction2))
+                * rect
             )
         param[i] = p - update
 
@@ -347,11 +376,11 @@ def adadelta_step(
     for i in range(len(param)):
         g = -grad[i] if maximize else grad[i]
         if weight_decay != 0:
-            g = g + weight_decay * param[i]
-        square_avg[i] = square_avg[i] * rho + ((1 - rho) * g) * g
+            g = _fma(param[i], weight_decay, g)
+        square_avg[i] = _fma((1 - rho) * g, g, square_avg[i] * rho)
         delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(square_avg[i] + eps) * g
-        acc_delta[i] = acc_delta[i] * rho + ((1 - rho) * delta) * delta
-        param[i] = param[i] + (-lr) * delta
+        acc_delta[i] = _fma((1 - rho) * delta, delta, acc_delta[i] * rho)
+        param[i] = _fma(delta, -lr, param[i])
 
 
 def nadam_step(
@@ -399,7 +428,7 @@ def nadam_step(
         g = -grad[i] if maximize else grad[i]
         p, g = _decayed(param[i], g, lr, weight_decay, decoupled_weight_decay)
         exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
-        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + ((1.0 - beta2) * g) * g
+        exp_avg_sq[i] = _fma((1.0 - beta2) * g, g, exp_avg_sq[i] * beta2)
         denom = math.sqrt(exp_avg_sq[i] / bias_correction2) + eps
         p = p + (grad_coefficient * g) / denom
         param[i] = p + (exp_avg_coefficient * exp_avg[i]) / denom
@@ -491,9 +520,9 @@ def asgd_step(
     for i in range(len(param)):
         g = -grad[i] if maximize else grad[i]
         if weight_decay != 0:
-            g = g + weight_decay * param[i]
+            g = _fma(param[i], weight_decay, g)
         p = param[i] * (1 - lambd * eta)
-        p = p + (-eta) * g
+        p = _fma(g, -eta, p)
         ax[i] = ax[i] + (p - ax[i]) * mu if mu != 1 else p
         param[i] = p
     state["eta"] = _float32(lr / ((1 + lambd * lr * step) ** alpha))

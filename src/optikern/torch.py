@@ -20,6 +20,7 @@ whole step through torch's own implementation: slower, but exactly torch's behav
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, ClassVar
 
 try:
@@ -140,6 +141,8 @@ class _Dropin(torch.optim.Optimizer):
     _fuses_16bit: ClassVar[bool] = True
     #: Whether the fused pass needs params of >= 2 dims row-major (factored state's rows).
     _row_major: ClassVar[bool] = False
+    #: The arrays of the last fused step while they still fit (torch's __getstate__ drops it).
+    _plan: _Plan | None = None
 
     def __init__(
         self, *args: Any, state_bits: int = 32, min_8bit_size: int = 4096, **kwargs: Any
@@ -190,6 +193,10 @@ class _Dropin(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        plan = self._plan
+        if plan is not None and plan.run(self):
+            return loss
+        self._plan = None
         fused = all(
             not group.get("differentiable") and not group.get("capturable")
             for group in self.param_groups
@@ -214,6 +221,7 @@ class _Dropin(torch.optim.Optimizer):
             import ml_dtypes  # noqa: F401  (fail before any state is made)
         for group in self.param_groups:
             self._step_group(group)
+        self._plan = _Plan.of(self)
         return loss
 
     def _unfused_step(self) -> None:
@@ -311,6 +319,10 @@ class _Dropin(torch.optim.Optimizer):
             saved["state"] = {index: _wrap_quant_state(s) for index, s in saved["state"].items()}
         return saved
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        self._plan = None
+        super().add_param_group(param_group)
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's, keeping the float32 state of 16-bit params float32 (torch would cast it
         to the param's dtype) and 8-bit codes uint8 (bitsandbytes' layout is read too)."""
@@ -331,11 +343,136 @@ class _Dropin(torch.optim.Optimizer):
             and key != "step"
             and (params[index].dtype in _LOWP or value.dtype == torch.uint8)
         }
+        self._plan = None
         super().load_state_dict(state_dict)
         for (index, key), value in keep.items():  # 8-bit codes stay uint8 (as bitsandbytes)
             self.state[params[index]][key] = (
                 value if value.dtype == torch.uint8 else value.to(torch.float32)
             )
+
+
+class _Plan:
+    """The arrays of the last fused step, reused while nothing they were made from changed:
+    per group the same params (same memory) with dense gradients of their dtype and strides,
+    the same state tensors (same memory), the same state names in use, one step count. Only
+    the gradients' views are made per step (an unchanged gradient tensor keeps its view); the
+    group dict is read live (schedulers change lr every step). Anything else sends the step
+    down the full path, which makes a new plan."""
+
+    def __init__(self, groups: list[_GroupPlan]) -> None:
+        self.groups = groups
+
+    @classmethod
+    def of(cls, opt: _Dropin) -> _Plan | None:
+        """The plan of opt's current params and state, if the fast path serves them all:
+        float32/float64 params with dense gradients, state made, one step count per group."""
+        if opt.state_bits != 32:
+            return None
+        groups = []
+        for group in opt.param_groups:
+            plan = _GroupPlan.of(opt, group)
+            if plan is None:
+                return None
+            groups.append(plan)
+        return cls(groups)
+
+    def run(self, opt: _Dropin) -> bool:
+        """One step from the plan; False (nothing done) if it no longer fits."""
+        if opt.state_bits != 32:
+            return False
+        calls = []
+        for plan in self.groups:
+            call = plan.call(opt)
+            if call is None:
+                return False
+            calls.append(call)
+        for plan, (grads, options, step) in zip(self.groups, calls):
+            functional._step(opt._kernel, plan.arrays, grads, plan.states, options, step, False)
+            for count in plan.steps:  # torch's float32 step count, written (+= costs 1.7 us)
+                count[()] = step
+        return True
+
+
+def _dead() -> None:
+    """A weak reference that never matches a gradient."""
+
+
+class _GroupPlan:
+    def __init__(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+        self.group = group
+        self.params = params
+        self.layout = [(p.data_ptr(), p.numel(), p.stride(), p.dtype) for p in params]
+        self.arrays = [_array(p) for p in params]
+        self.states: list[list[np.ndarray | None] | None] = []
+        self.kept: list[tuple[dict[str, Any], str, torch.Tensor, int]] = []
+        self.steps: list[np.ndarray] = []
+        self.in_use: dict[str, float] = {}
+        self.ids = [id(p) for p in params]
+        # per param: a weak reference to the gradient seen last, its address and its view
+        self.grads: list[list[Any]] = [[_dead, 0, None] for _ in params]
+
+    @classmethod
+    def of(cls, opt: _Dropin, group: dict[str, Any]) -> _GroupPlan | None:
+        params = list(group["params"])
+        if not all(
+            p.grad is not None and not p.grad.is_sparse and p.dtype in _FULL for p in params
+        ):
+            return None
+        plan = cls(group, params)
+        states = [opt.state.get(p, {}) for p in params]
+        for name in (*functional.STATE_NAMES[opt._kernel], "step"):
+            tensors = [s.get(name) for s in states]
+            if not any(isinstance(t, torch.Tensor) for t in tensors):
+                if name != "step":
+                    plan.states.append(None)
+                continue
+            absent_ok = [  # None where the param's shape keeps no such state (Adafactor's)
+                name != "step" and functional.state_shape(opt._kernel, name, tuple(p.shape)) is None
+                for p in params
+            ]
+            if not all(
+                isinstance(t, torch.Tensor) or (t is None and k) for t, k in zip(tensors, absent_ok)
+            ):
+                return None
+            plan.kept += [
+                (s, name, t, t.data_ptr()) for s, t in zip(states, tensors) if t is not None
+            ]
+            if name == "step":
+                if len({float(t) for t in tensors}) > 1 or any(t.dim() for t in tensors):
+                    return None
+                plan.steps = [_array(t) for t in tensors]
+            else:
+                plan.states.append([None if t is None else _array(t) for t in tensors])
+        plan.in_use = functional.STATE_FILL[opt._kernel](opt._options(group))
+        return plan
+
+    def call(self, opt: _Dropin) -> tuple[list[np.ndarray], dict[str, Any], int] | None:
+        """The rest of this group's kernel call (gradients, options, step), or None if the
+        plan no longer fits."""
+        group = self.group
+        if [*map(id, group["params"])] != self.ids:
+            return None
+        if group.get("differentiable") or group.get("capturable"):
+            return None
+        grads = []
+        for p, (ptr, numel, stride, dtype), cached in zip(self.params, self.layout, self.grads):
+            g = p.grad
+            if g is None or p.data_ptr() != ptr or p.numel() != numel or p.dtype != dtype:
+                return None
+            if cached[0]() is not g or cached[1] != g.data_ptr():
+                if g.is_sparse or g.device.type != "cpu" or g.dtype != dtype:
+                    return None
+                if g.stride() != stride:
+                    return None
+                cached[:] = weakref.ref(g), g.data_ptr(), _array(g)
+            grads.append(cached[2])
+        for state, name, t, ptr in self.kept:
+            if state.get(name) is not t or t.data_ptr() != ptr:
+                return None
+        options = opt._options(group)
+        if functional.STATE_FILL[opt._kernel](options) != self.in_use:
+            return None  # an option switched a state on or off (amsgrad, momentum, ...)
+        return grads, options, int(self.steps[0]) + 1 if self.steps else 0
 
 
 _QUANT_STATE = "__bnb_optimizer_quant_state__"  # bitsandbytes' key for the 8-bit arrays
@@ -383,19 +520,32 @@ class _Blockwise8bit:
         return cls._maps[signed]
 
     def step(self) -> None:
-        batches: dict[tuple[bool, int, bool], list[torch.Tensor]] = {}
+        batches: dict[tuple[bool, torch.dtype, int, bool], list[torch.Tensor]] = {}
         for p in self.group["params"]:
             if p.grad is None:
                 continue
             _require_8bit_ready(p, type(self.optimizer).__name__)
+            if p.dtype == torch.bfloat16:
+                import ml_dtypes  # noqa: F401  (fail before any state is made)
             state = self.optimizer.state[p]
             fresh = self._init_state(p, state)
             eightbit = any(state[f"state{k + 1}"].dtype == torch.uint8 for k, _, _ in self.slots)
-            batches.setdefault((eightbit, int(state.get("step", 0)) + 1, fresh), []).append(p)
-        for (eightbit, step, fresh), params in batches.items():
+            key = (eightbit, p.dtype, int(state.get("step", 0)) + 1, fresh)
+            batches.setdefault(key, []).append(p)
+        for (eightbit, dtype, step, fresh), params in batches.items():
             states = [self.optimizer.state[p] for p in params]
-            arrays = [_array(p) for p in params]
             grads = [_array(p.grad) for p in params]  # type: ignore[arg-type]
+            mixed: dict[str, Any] = {}
+            if dtype in _LOWP:  # float32 masters, as the float32-state path keeps them
+                arrays = [_array(s["master_param"]) for s in states]
+                mixed = {
+                    "lowp_params": [_array(p) for p in params],
+                    "rounding": self.optimizer.rounding,
+                    "seed": self.optimizer.seed,
+                    "stream": step,
+                }
+            else:
+                arrays = [_array(p) for p in params]
             n_state = len(functional.STATE_NAMES[self.kernel])
             per_slot: list[list[Any] | None] = [None] * n_state
             if eightbit:
@@ -406,12 +556,23 @@ class _Blockwise8bit:
                     absmax[k] = [_array(s[f"absmax{k + 1}"]) for s in states]
                     qmaps[k] = [_array(s[f"qmap{k + 1}"].float().contiguous()) for s in states]
                 functional._step_8bit(
-                    self.kernel, arrays, grads, per_slot, absmax, qmaps, self.options, step, fresh
+                    self.kernel,
+                    arrays,
+                    grads,
+                    per_slot,
+                    absmax,
+                    qmaps,
+                    self.options,
+                    step,
+                    fresh,
+                    **mixed,
                 )
             else:
                 for k, _, _ in self.slots:
                     per_slot[k] = [_array(s[f"state{k + 1}"]) for s in states]
-                functional._step(self.kernel, arrays, grads, per_slot, self.options, step, fresh)
+                functional._step(
+                    self.kernel, arrays, grads, per_slot, self.options, step, fresh, **mixed
+                )
             for s in states:
                 s["step"] = int(s.get("step", 0)) + 1
 
@@ -439,6 +600,8 @@ class _Blockwise8bit:
                 state[f"qmap{k + 1}"] = qmap
             else:
                 state[key] = values.contiguous()
+        if p.dtype in _LOWP and "master_param" not in state:
+            state["master_param"] = p.detach().to(torch.float32, copy=True)
         step = state.get("step", 0)
         state["step"] = int(step.item() if isinstance(step, torch.Tensor) else step)
         return fresh
@@ -448,17 +611,19 @@ def _require_8bit_ready(p: torch.Tensor, owner: str) -> None:
     g = p.grad
     if not (
         p.device.type == "cpu"
-        and p.dtype == torch.float32
+        and p.dtype in (torch.float32, *_LOWP)
         and p.is_contiguous()
         and g is not None
         and not g.is_sparse
-        and g.dtype == torch.float32
+        and g.dtype in (p.dtype, torch.float32)
         and g.is_contiguous()
     ):
         raise TypeError(
-            f"{owner} with 8-bit state updates contiguous CPU float32 params with dense "
-            f"float32 gradients; got a {p.dtype} param on {p.device} "
-            f"({'sparse' if g is not None and g.is_sparse else 'dense'} gradient)"
+            f"{owner} with 8-bit state updates contiguous CPU float32, float16 or bfloat16 "
+            f"params with dense gradients of their dtype (or float32); got a {p.dtype} param "
+            f"on {p.device} with a "
+            f"{'sparse' if g is not None and g.is_sparse else 'dense'} {getattr(g, 'dtype', '')} "
+            "gradient"
         )
 
 

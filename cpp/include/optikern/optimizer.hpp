@@ -279,7 +279,8 @@ public:
     }
 
     // One step: checks the gradients (see check_grads), then updates every tensor. `mixed`
-    // (16-bit Storage) holds the loss scale and the rounding; its stream is the step number.
+    // (16-bit Storage) holds the loss scale and the rounding; its stream is the step number
+    // unless `stream_given`.
     template <class G>
     void step(const G* const* grads, std::size_t count, const mixed_options& mixed_step = {}) {
         check_grads(grads, count);
@@ -324,7 +325,7 @@ private:
             std::vector<lowp_tensor<Storage, G>> lowp;
             lowp.reserve(last - first);
             for (std::size_t t = first; t < last; ++t) lowp.push_back({lowp_params_[t], grads[t]});
-            m.stream = static_cast<std::uint64_t>(context.step);
+            if (!m.stream_given) m.stream = static_cast<std::uint64_t>(context.step);
             update_mixed<Kernel>(tensors_.data() + first, lowp.data(), last - first, options_,
                                  context, m, any_quantized_ ? quantized_.data() + first : nullptr);
         } else {

@@ -37,16 +37,18 @@ inline bool parse_simd_level(const char* name, simd_level& level) {
 }
 
 // The best level this CPU and OS support (the builtins check the OS enabled the registers).
-// The avx2 level also needs F16C (float16 conversions), avx512 also BW (8-bit state reads codes
-// back with 16-bit permutes) and DQ (64-bit multiplies of the stochastic-rounding stream):
-// what every CPU with AVX2, and every AVX-512 CPU but Xeon Phi, has.
+// The avx2 level also needs F16C (float16 conversions) and FMA (torch's fused roundings), avx512
+// also BW (8-bit state reads codes back with 16-bit permutes) and DQ (64-bit multiplies of the
+// stochastic-rounding stream): what every CPU with AVX2, and every AVX-512 CPU but Xeon Phi, has.
 inline simd_level detected_simd_level() {
 #if OPTIKERN_X86 && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq"))
         return simd_level::avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) return simd_level::avx2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
+        __builtin_cpu_supports("fma"))
+        return simd_level::avx2;
 #endif
     return simd_level::baseline;
 }

@@ -28,6 +28,8 @@ struct mixed_options {
     rounding mode = rounding::nearest_even;
     std::uint64_t seed = 0;    // stochastic rounding: the random stream is a function of
     std::uint64_t stream = 0;  // (seed, stream, tensor, element); change stream every step
+    // Optimizer objects set `stream` to the step number unless told it is given.
+    bool stream_given = false;
 };
 
 namespace dispatch {
@@ -125,7 +127,7 @@ void mixed_range_baseline(const buffers_t<Kernel, float>& master,
 
 #if OPTIKERN_X86
 template <class Kernel, class P, class G>
-OPTIKERN_TARGET("avx2,f16c")
+OPTIKERN_TARGET("avx2,f16c,fma")
 OPTIKERN_FLATTEN void mixed_range_avx2(const buffers_t<Kernel, float>& master,
                                        const lowp_tensor<P, G>& lowp,
                                        std::uint64_t tensor,

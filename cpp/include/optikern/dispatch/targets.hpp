@@ -213,7 +213,7 @@ void range_baseline(const buffers_t<Kernel, T>& b,
 
 #if OPTIKERN_X86
 template <class Kernel, class T>
-OPTIKERN_TARGET("avx2")
+OPTIKERN_TARGET("avx2,fma")
 OPTIKERN_FLATTEN void range_avx2(const buffers_t<Kernel, T>& b,
                                  const scalars_t<Kernel, T>& s,
                                  std::int64_t begin,
@@ -230,7 +230,7 @@ OPTIKERN_FLATTEN void range_avx512(const buffers_t<Kernel, T>& b,
     run_range<Kernel, simd::avx512<T>>(b, s, begin, end);
 }
 template <class Kernel, class T>
-OPTIKERN_TARGET("avx2")
+OPTIKERN_TARGET("avx2,fma")
 OPTIKERN_FLATTEN void norm_range_avx2(const buffers_t<Kernel, T>& b,
                                       const scalars_t<Kernel, T>& s,
                                       std::int64_t begin,

@@ -1,5 +1,5 @@
-// Adadelta (Zeiler 2012), in the arithmetic order of torch.optim.Adadelta's single-tensor code
-// (https://pytorch.org/docs/stable/generated/torch.optim.Adadelta.html):
+// Adadelta (Zeiler 2012), in the arithmetic order and roundings of torch.optim.Adadelta's
+// single-tensor code (https://pytorch.org/docs/stable/generated/torch.optim.Adadelta.html):
 //   g = maximize ? -grad : grad;  with wd: g = g + wd p
 //   v = v rho + ((1 - rho) g) g
 //   d = (sqrt(u + eps) / sqrt(v + eps)) g
@@ -13,6 +13,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -75,18 +76,17 @@ struct adadelta {
         const auto p = V::load(b.param + i);
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
         const auto rho = V::set1(s.rho);
         const auto one_minus_rho = V::set1(s.one_minus_rho);
         const auto eps = V::set1(s.eps);
-        const auto v =
-            V::add(V::mul(V::load(b.square_avg + i), rho), V::mul(V::mul(one_minus_rho, g), g));
+        const auto v = addcmul<V>(V::mul(V::load(b.square_avg + i), rho), one_minus_rho, g, g);
         const auto u_old = V::load(b.acc_delta + i);
         const auto d = V::mul(V::div(V::sqrt(V::add(u_old, eps)), V::sqrt(V::add(v, eps))), g);
-        const auto u = V::add(V::mul(u_old, rho), V::mul(V::mul(one_minus_rho, d), d));
+        const auto u = addcmul<V>(V::mul(u_old, rho), one_minus_rho, d, d);
         V::store(b.square_avg + i, v);
         V::store(b.acc_delta + i, u);
-        V::store(b.param + i, V::add(p, V::mul(V::set1(s.neg_lr), d)));
+        V::store(b.param + i, add_scaled<V>(p, d, V::set1(s.neg_lr)));
     }
 };
 

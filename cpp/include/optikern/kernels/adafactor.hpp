@@ -26,7 +26,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
-#include "optikern/kernels/lerp.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {

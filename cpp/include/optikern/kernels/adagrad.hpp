@@ -1,5 +1,7 @@
-// AdaGrad (Duchi, Hazan & Singer 2011) in the arithmetic order of torch.optim.Adagrad's
-// single-tensor code (https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html):
+// AdaGrad (Duchi, Hazan & Singer 2011) in the arithmetic order and roundings of
+// torch.optim.Adagrad's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.Adagrad.html; multiply-adds fused as
+// torch's add(alpha) and addcmul, torch_ops.hpp):
 //   g = maximize ? -grad : grad;  with wd: g = g + wd p
 //   clr = lr / (1 + (t - 1) lr_decay)
 //   sum = sum + g g
@@ -15,6 +17,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -87,8 +90,8 @@ struct adagrad {
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
         if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
-        const auto sum = V::add(V::load(b.sum + i), V::mul(g, g));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
+        const auto sum = V::fma(g, g, V::load(b.sum + i));  // addcmul with value 1
         const auto std_dev = s.eps_inside_sqrt ? V::sqrt(V::add(sum, V::set1(s.eps)))
                                                : V::add(V::sqrt(sum), V::set1(s.eps));
         V::store(b.sum + i, sum);

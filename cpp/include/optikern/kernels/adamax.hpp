@@ -1,5 +1,6 @@
-// Adamax (Kingma & Ba 2015, section 7.1), in the arithmetic order of torch.optim.Adamax's
-// single-tensor code (https://pytorch.org/docs/stable/generated/torch.optim.Adamax.html):
+// Adamax (Kingma & Ba 2015, section 7.1), in the arithmetic order and roundings of
+// torch.optim.Adamax's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.Adamax.html):
 //   g = maximize ? -grad : grad;  with wd: g = g + wd p
 //   m = lerp(m, g, 1 - beta1)
 //   u = max(u beta2, |g| + eps)
@@ -16,7 +17,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
-#include "optikern/kernels/lerp.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -82,7 +83,7 @@ struct adamax {
         auto p = V::load(b.param + i);
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
         const auto m = lerp<V>(V::load(b.exp_avg + i), g, s.exp_avg_weight);
         const auto magnitude = V::add(V::max(g, V::neg(g)), V::set1(s.eps));
         const auto u = V::max(V::mul(V::load(b.exp_inf + i), V::set1(s.beta2)), magnitude);

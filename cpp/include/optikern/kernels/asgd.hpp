@@ -1,5 +1,6 @@
-// ASGD, averaged SGD (Polyak & Juditsky 1992), in the arithmetic order of torch.optim.ASGD's
-// single-tensor code (https://pytorch.org/docs/stable/generated/torch.optim.ASGD.html):
+// ASGD, averaged SGD (Polyak & Juditsky 1992), in the arithmetic order and roundings of
+// torch.optim.ASGD's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.ASGD.html):
 //   g = maximize ? -grad : grad;  with wd: g = g + wd p
 //   p = p (1 - lambd eta);   p = p + (-eta) g
 //   mu != 1: ax = ax + (p - ax) mu,   else ax = p
@@ -17,6 +18,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -108,9 +110,9 @@ struct asgd {
         auto p = V::load(b.param + i);
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
         p = V::mul(p, V::set1(s.decay_factor));
-        p = V::add(p, V::mul(V::set1(s.neg_eta), g));
+        p = add_scaled<V>(p, g, V::set1(s.neg_eta));
         if (s.average) {
             const auto ax = V::load(b.ax + i);
             V::store(b.ax + i, V::add(ax, V::mul(V::sub(p, ax), V::set1(s.mu))));

@@ -1,5 +1,5 @@
-// NAdam (Dozat 2016, "Incorporating Nesterov Momentum into Adam"), in the arithmetic order of
-// torch.optim.NAdam's single-tensor code
+// NAdam (Dozat 2016, "Incorporating Nesterov Momentum into Adam"), in the arithmetic order and
+// roundings of torch.optim.NAdam's single-tensor code
 // (https://pytorch.org/docs/stable/generated/torch.optim.NAdam.html):
 //   g = maximize ? -grad : grad
 //   decoupled: p = p (1 - lr wd)          else with wd: g = g + wd p
@@ -20,7 +20,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
-#include "optikern/kernels/lerp.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -123,10 +123,10 @@ struct nadam {
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
         if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
         const auto m = lerp<V>(V::load(b.exp_avg + i), g, s.exp_avg_weight);
-        const auto v = V::add(V::mul(V::load(b.exp_avg_sq + i), V::set1(s.beta2)),
-                              V::mul(V::mul(V::set1(s.one_minus_beta2), g), g));
+        const auto v = addcmul<V>(V::mul(V::load(b.exp_avg_sq + i), V::set1(s.beta2)),
+                                  V::set1(s.one_minus_beta2), g, g);
         const auto denom = V::add(V::sqrt(V::div(v, V::set1(s.bias_correction2))), V::set1(s.eps));
         p = V::add(p, V::div(V::mul(V::set1(s.grad_coefficient), g), denom));
         p = V::add(p, V::div(V::mul(V::set1(s.exp_avg_coefficient), m), denom));

@@ -1,5 +1,5 @@
 // RAdam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate and Beyond"), in the
-// arithmetic order of torch.optim.RAdam's single-tensor code
+// arithmetic order and roundings of torch.optim.RAdam's single-tensor code
 // (https://pytorch.org/docs/stable/generated/torch.optim.RAdam.html):
 //   g = maximize ? -grad : grad
 //   decoupled: p = p (1 - lr wd)        else with wd: g = g + wd p
@@ -19,7 +19,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
-#include "optikern/kernels/lerp.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -111,14 +111,15 @@ struct radam {
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
         if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
         const auto m = lerp<V>(V::load(b.exp_avg + i), g, s.exp_avg_weight);
-        const auto v = V::add(V::mul(V::load(b.exp_avg_sq + i), V::set1(s.beta2)),
-                              V::mul(V::mul(V::set1(s.one_minus_beta2), g), g));
+        const auto v = addcmul<V>(V::mul(V::load(b.exp_avg_sq + i), V::set1(s.beta2)),
+                                  V::set1(s.one_minus_beta2), g, g);
         auto u = V::mul(V::div(m, V::set1(s.bias_correction1)), V::set1(s.lr));
         if (s.rectified) {
-            const auto adaptive =
-                V::div(V::set1(s.bias_correction2_sqrt), V::add(V::sqrt(v), V::set1(s.eps)));
+            // torch's float / tensor is tensor.reciprocal() * float
+            const auto adaptive = V::mul(V::div(V::set1(1), V::add(V::sqrt(v), V::set1(s.eps))),
+                                         V::set1(s.bias_correction2_sqrt));
             u = V::mul(V::mul(u, adaptive), V::set1(s.rect));
         }
         V::store(b.exp_avg + i, m);

@@ -1,11 +1,12 @@
 // RMSProp (Hinton, Neural Networks for Machine Learning, lecture 6e) with torch's options, in the
-// arithmetic order of torch.optim.RMSprop's single-tensor code
-// (https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html):
+// arithmetic order and roundings of torch.optim.RMSprop's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html; multiply-adds fused as
+// torch's add(alpha), addcmul and lerp, torch_ops.hpp):
 //   g = maximize ? -grad : grad;  with wd: g = g + wd p
 //   v = v alpha + ((1 - alpha) g) g
 //   centered: g_avg = lerp(g_avg, g, 1 - alpha), avg = sqrt(v - g_avg g_avg), else avg = sqrt(v)
 //   avg = avg + eps
-//   momentum > 0: b = b momentum + g / avg, p = p + (-lr) b;  else p = p + ((-lr) g) / avg
+//   momentum > 0: b = b momentum + g / avg, p = p + (-lr) b (fused);  else p = p + ((-lr) g) / avg
 // Keras' conventions by option: eps_inside_sqrt (avg = sqrt(v - g_avg^2 + eps)),
 // lr_in_momentum (b = b momentum + (lr g) / avg, p = p - b), decoupled_weight_decay
 // (p = p (1 - lr wd) first, no L2 term).
@@ -17,7 +18,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
-#include "optikern/kernels/lerp.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -113,15 +114,15 @@ struct rmsprop {
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
         if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
-        const auto square_avg = V::add(V::mul(V::load(b.square_avg + i), V::set1(s.alpha)),
-                                       V::mul(V::mul(V::set1(s.one_minus_alpha), g), g));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
+        const auto square_avg = addcmul<V>(V::mul(V::load(b.square_avg + i), V::set1(s.alpha)),
+                                           V::set1(s.one_minus_alpha), g, g);
         V::store(b.square_avg + i, square_avg);
         auto variance = square_avg;
         if (s.centered) {
             const auto grad_avg = lerp<V>(V::load(b.grad_avg + i), g, s.grad_avg_weight);
             V::store(b.grad_avg + i, grad_avg);
-            variance = V::sub(square_avg, V::mul(grad_avg, grad_avg));
+            variance = V::fma(V::neg(grad_avg), grad_avg, square_avg);  // addcmul, value -1
         }
         const auto avg = s.eps_inside_sqrt ? V::sqrt(V::add(variance, V::set1(s.eps)))
                                            : V::add(V::sqrt(variance), V::set1(s.eps));
@@ -130,7 +131,7 @@ struct rmsprop {
             const auto buf = V::add(V::mul(V::load(b.momentum_buffer + i), V::set1(s.momentum)),
                                     V::div(step, avg));
             V::store(b.momentum_buffer + i, buf);
-            p = s.lr_in_momentum ? V::sub(p, buf) : V::add(p, V::mul(V::set1(s.neg_lr), buf));
+            p = s.lr_in_momentum ? V::sub(p, buf) : add_scaled<V>(p, buf, V::set1(s.neg_lr));
         } else {
             p = V::add(p, V::div(V::mul(V::set1(s.neg_lr), g), avg));
         }

@@ -1,6 +1,7 @@
 // SGD with optional momentum (dampening, Nesterov), L2 weight decay and maximize, in the
-// arithmetic order of torch.optim.SGD's single-tensor code
-// (https://pytorch.org/docs/stable/generated/torch.optim.SGD.html):
+// arithmetic order and roundings of torch.optim.SGD's single-tensor code
+// (https://pytorch.org/docs/stable/generated/torch.optim.SGD.html; each multiply-add below is
+// torch's add(alpha), rounded once, torch_ops.hpp):
 //   g = maximize ? -grad : grad;  with wd: g = g + wd p
 //   momentum: b = first step ? g : b momentum + (1 - dampening) g
 //             g = nesterov ? g + momentum b : b
@@ -15,6 +16,7 @@
 
 #include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
+#include "optikern/kernels/torch_ops.hpp"
 #include "optikern/options.hpp"
 
 namespace optikern {
@@ -103,18 +105,18 @@ struct sgd {
         auto g = V::load(b.grad + i);
         if (s.maximize) g = V::neg(g);
         if (s.decoupled_decay) p = V::mul(p, V::set1(s.decay_factor));
-        if (s.l2_decay) g = V::add(g, V::mul(V::set1(s.weight_decay), p));
+        if (s.l2_decay) g = add_scaled<V>(g, p, V::set1(s.weight_decay));
         if (s.lr_in_momentum) g = V::mul(V::set1(s.lr), g);
         if (s.use_momentum) {
             auto buf = g;
             if (!s.first_step) {
-                buf = V::add(V::mul(V::load(b.momentum_buffer + i), V::set1(s.momentum)),
-                             V::mul(V::set1(s.one_minus_dampening), g));
+                buf = add_scaled<V>(V::mul(V::load(b.momentum_buffer + i), V::set1(s.momentum)), g,
+                                    V::set1(s.one_minus_dampening));
             }
             V::store(b.momentum_buffer + i, buf);
-            g = s.nesterov ? V::add(g, V::mul(V::set1(s.momentum), buf)) : buf;
+            g = s.nesterov ? add_scaled<V>(g, buf, V::set1(s.momentum)) : buf;
         }
-        V::store(b.param + i, V::add(p, V::mul(V::set1(s.neg_lr), g)));
+        V::store(b.param + i, add_scaled<V>(p, g, V::set1(s.neg_lr)));
     }
 };
 

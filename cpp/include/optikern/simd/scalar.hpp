@@ -21,6 +21,8 @@ struct scalar {
     static OPTIKERN_INLINE reg sub(reg a, reg b) { return a - b; }
     static OPTIKERN_INLINE reg mul(reg a, reg b) { return a * b; }
     static OPTIKERN_INLINE reg div(reg a, reg b) { return a / b; }
+    // a * b + c rounded once, as torch's vectorised add(alpha), addcmul and lerp compute it.
+    static OPTIKERN_INLINE reg fma(reg a, reg b, reg c) { return std::fma(a, b, c); }
     static OPTIKERN_INLINE reg sqrt(reg a) { return std::sqrt(a); }
     static OPTIKERN_INLINE reg neg(reg a) { return -a; }
     // a > b ? a : b, the semantics of x86 MAXPS, so every level treats NaN identically.
