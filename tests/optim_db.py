@@ -7,6 +7,7 @@ adds its coverage everywhere."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -18,7 +19,20 @@ from optikern import functional, reference
 #: strategies): "positive" (> 0), "unit" ([0, 1)), "small" ([0, 0.5]), "flag" (bool),
 #: "betas" (a pair of "unit"), "nesterov" (a flag valid only with momentum > 0, dampening 0),
 #: "etas" (0 < eta_minus < 1 < eta_plus), "step_sizes" (0 < min <= max).
-OPTION_KINDS = ("positive", "unit", "small", "flag", "betas", "nesterov", "etas", "step_sizes")
+#: "decay" (in [-1, 0]), "clip" (in [1, 3]), "eps_pair" (None or "positive", then "positive").
+OPTION_KINDS = (
+    "positive",
+    "unit",
+    "small",
+    "flag",
+    "betas",
+    "nesterov",
+    "etas",
+    "step_sizes",
+    "decay",
+    "clip",
+    "eps_pair",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +57,8 @@ class OptimizerInfo:
     # the update scales each tensor by its norms (a norm phase): the reference needs every
     # element, and the 16-bit and sparse-row paths refuse it
     per_tensor_norms: bool = False
+    # a param of >= 2 dims keeps factored state (Adafactor): the reference needs its shape
+    factored: bool = False
 
     def __post_init__(self) -> None:
         assert set(self.options.values()) <= set(OPTION_KINDS), self.name
@@ -64,6 +80,10 @@ class OptimizerInfo:
 
     def make(self, params: Any, **kwargs: Any) -> optikern.Optimizer:
         return self.cls(params, **kwargs)
+
+    def reference_on(self, shape: tuple[int, ...]) -> Callable[..., None]:
+        """The reference for a param of `shape` (flattened in C order)."""
+        return functools.partial(self.reference, shape=shape) if self.factored else self.reference
 
     @property
     def cases(self) -> list[Case]:
@@ -538,7 +558,54 @@ ASGD = OptimizerInfo(
     representative={"lr": 0.05, "lambd": 0.01, "t0": -1.0},
 )
 
+ADAFACTOR = OptimizerInfo(
+    name="Adafactor",
+    functional_name="adafactor",
+    reference_name="adafactor_step",
+    state_names=frozenset({"step", "row_var", "col_var", "variance"}),
+    counts_steps=True,
+    torch_defaults={
+        "lr": 1e-2,
+        "beta2_decay": -0.8,
+        "eps": (None, 1e-3),
+        "d": 1.0,
+        "weight_decay": 0.0,
+        "maximize": False,
+    },
+    options={
+        "lr": "positive",
+        "beta2_decay": "decay",
+        "eps": "eps_pair",
+        "d": "clip",
+        "weight_decay": "small",
+        "maximize": "flag",
+    },
+    checked=(),  # torch's words: "<name> should be >= 0 but is: <value>" (the invalid rows)
+    grid=(
+        {},
+        {"lr": 0.01, "weight_decay": 0.1},
+        {"weight_decay": 0.1, "maximize": True},
+        {"beta2_decay": -1.0},
+        {"d": 1.5},
+        {"lr": 0.05, "eps": (1e-3, 1e-2)},  # eps1 at the scale of g g: the floors act
+    ),
+    invalid=(
+        ({"lr": -1.0}, ValueError, r"Learning rate should be >= 0 but is: -1\.0"),
+        ({"eps": (-1e-30, 1e-3)}, ValueError, "epsilon1 should be >= 0"),
+        ({"eps": (float("nan"), 1e-3)}, ValueError, "epsilon1 should be >= 0 but is: nan"),
+        ({"eps": (None, -1.0)}, ValueError, "epsilon2 should be >= 0"),
+        ({"d": 0.0}, ValueError, "Clipping threshold d should be >= 1"),
+        ({"beta2_decay": 0.8}, ValueError, "beta2_decay should be <= 0"),
+        ({"weight_decay": -0.5}, ValueError, "weight_decay should be >= 0 but is: -0.5"),
+        ({"eps": 1e-3}, TypeError, "eps: expected a pair"),
+    ),
+    representative={"lr": 0.05, "weight_decay": 0.1},
+    per_tensor_norms=True,
+    factored=True,
+)
+
 OPTIM_DB = [SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, RADAM, ADADELTA, NADAM, RPROP, ASGD]
+OPTIM_DB += [ADAFACTOR]
 LAMB = OptimizerInfo(
     name="LAMB",
     functional_name="lamb",
@@ -581,6 +648,8 @@ IN_TORCH_NAMES = [info.name for info in IN_TORCH]
 #: The rows the 16-bit (mixed-precision) path serves: those without a norm phase.
 MIXED = [info for info in OPTIM_DB if not info.per_tensor_norms]
 MIXED_NAMES = [info.name for info in MIXED]
+IN_TORCH_MIXED = [info for info in IN_TORCH if info in MIXED]
+IN_TORCH_MIXED_NAMES = [info.name for info in IN_TORCH_MIXED]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

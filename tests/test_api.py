@@ -92,13 +92,14 @@ def test_add_param_group_then_step() -> None:
 @pytest.mark.parametrize("info", OPTIM_DB, ids=NAMES)
 def test_state_names_follow_torch(info: OptimizerInfo) -> None:
     p = np.ones(3)
-    opt = info.make([p], **info.representative)  # a config keeping every state
+    params = [p, np.ones((2, 3))] if info.factored else [p]  # matrices keep other state
+    opt = info.make(params, **info.representative)  # a config keeping every state
     with pytest.raises(KeyError):
         opt.state[p]
-    opt.step([np.ones(3)])
-    assert set(opt.state[p]) == info.state_names
+    opt.step([np.ones(q.shape) for q in params])
+    assert set().union(*(opt.state[q] for q in params)) == info.state_names
     assert ("step" in info.state_names) == info.counts_steps
-    assert p in opt.state and len(opt.state) == 1
+    assert p in opt.state and len(opt.state) == len(params)
 
 
 def test_iterables_of_params_are_accepted() -> None:

@@ -27,11 +27,13 @@ STATE_ARGS = {  # the functional's state arguments, in its positional order
     "NAdam": ["exp_avg", "exp_avg_sq", "mu_product"],
     "Rprop": ["prev", "step_size"],
     "ASGD": ["ax", "mu", "eta"],
+    "Adafactor": ["row_var", "col_var", "variance"],
 }
 PAIRS = {
     "betas": ("beta1", "beta2"),
     "etas": ("etaminus", "etaplus"),
     "step_sizes": ("step_size_min", "step_size_max"),
+    "eps": ("eps1", "eps2"),  # Adafactor's pair
 }
 
 
@@ -40,7 +42,7 @@ def functional_kwargs(case: Case) -> dict[str, Any]:
     the initial state, Adagrad's initial accumulator and Rprop's lr, given through the state)."""
     kwargs = dict(case.kwargs)
     for pair, names in PAIRS.items():
-        if pair in kwargs:
+        if isinstance(kwargs.get(pair), tuple):
             kwargs.update(zip(names, kwargs.pop(pair)))
     takes = inspect.signature(case.info.functional).parameters
     return {key: value for key, value in kwargs.items() if key in takes}
@@ -60,7 +62,11 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
         name: [
             np.array(fill[name], np.float32)
             if name in scalar
-            else np.full_like(p, fill.get(name, 0.0))
+            else None
+            if functional.state_shape(opt._kernel, name, p.shape) is None
+            else np.full(
+                functional.state_shape(opt._kernel, name, p.shape), fill.get(name, 0.0), p.dtype
+            )
             for p in params
         ]
         for name in STATE_ARGS[case.optimizer]
@@ -78,6 +84,7 @@ def test_functional_matches_the_class(case: Case, dtype: type) -> None:
             "LAMB",
             "NAdam",
             "ASGD",
+            "Adafactor",
         ):
             extra["step"] = step
         case.info.functional(

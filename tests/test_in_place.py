@@ -8,6 +8,7 @@ import pytest
 from optim_db import CASES, Case
 
 import optikern
+from optikern import functional
 
 pytestmark = pytest.mark.smoke  # the quick subset: python -m pytest -m smoke
 
@@ -51,7 +52,8 @@ def test_state_arrays_belong_to_the_optimizer(case: Case) -> None:
             if name in case.info.scalar_state:  # 0-d, torch's default scalar dtype
                 assert value.shape == () and value.dtype == np.float32
             else:
-                assert value.shape == p.shape and value.dtype == p.dtype
+                shape = functional.state_shape(opt._kernel, name, p.shape)  # Adafactor: factored
+                assert value.shape == shape and value.dtype == p.dtype
             assert value.flags.c_contiguous and value.flags.writeable and value.flags.owndata
             for other in params + grads:
                 assert not np.shares_memory(value, other)

@@ -31,6 +31,9 @@ KINDS = {
     "nesterov": st.just(False),
     "etas": st.tuples(st.floats(0.01, 0.99), st.floats(1.01, 3.0)),
     "step_sizes": st.tuples(st.floats(1e-8, 1e-3), st.floats(1e-3, 100.0)),
+    "decay": st.floats(-1.0, 0.0),
+    "clip": st.floats(1.0, 3.0),
+    "eps_pair": st.tuples(st.none() | positive, positive),
 }
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=9)
 
@@ -49,7 +52,7 @@ def test_any_valid_options_match_reference(info: OptimizerInfo, data: st.DataObj
     ref_param = param.ravel().tolist()
     ref_state: dict = {}
     opt = info.make([param], **options)
-    ref = info.reference
+    ref = info.reference_on(shape)
     for _ in range(3):
         grad = rng.standard_normal(shape)
         opt.step([grad])

@@ -148,11 +148,16 @@ typename Kernel::options parse_options(py::handle group) {
             value = PySequence_Fast_ITEMS(found)[f.index];
         }
         if (f.real != nullptr) {
-            if (f.rule == option_rule::non_negative_or_none && value.is_none()) continue;
+            if ((f.rule == option_rule::non_negative_or_none ||
+                 f.rule == option_rule::non_negative_or_unset) &&
+                value.is_none())
+                continue;
             o.*f.real = real_option(value, name);
-            if (!satisfies(f.rule, o.*f.real))
-                throw py::value_error(std::string("Invalid ") + f.what + ": " +
-                                      py::str(value).cast<std::string>());
+            // NaN is how C++ leaves such an option unset; from Python it is a value, invalid
+            const bool unset_nan =
+                f.rule == option_rule::non_negative_or_unset && o.*f.real != o.*f.real;
+            if (!satisfies(f.rule, o.*f.real) || unset_nan)
+                throw py::value_error(option_message(f, py::str(value).cast<std::string>()));
         } else {
             o.*f.flag = flag_option(value, name);
         }
@@ -162,6 +167,67 @@ typename Kernel::options parse_options(py::handle group) {
 }
 
 void register_mixed_config(py::module_& m);
+
+// The shape of a param as the kernel sees it: its element count, or for a kernel with
+// factored state and a param of >= 2 dimensions its batch of matrices (the last two
+// dimensions), which must then be C-contiguous for rows and columns to be what they say.
+template <class Kernel>
+tensor_shape shape_for(const header& p, const std::string& name) {
+    if (!dispatch::is_factored<Kernel>::value || p.ndim < 2) return tensor_shape(p.size);
+    if (!c_contiguous(p))
+        throw py::value_error(name +
+                              ": expected a C-contiguous array (the row and column statistics "
+                              "follow its last two dimensions)");
+    std::int64_t batches = 1;
+    for (int d = 0; d < p.ndim - 2; ++d) batches *= p.shape[d];
+    return {batches, p.shape[p.ndim - 2], p.shape[p.ndim - 1]};
+}
+
+// The shape of state k of a param of this header (torch's), or false if it keeps none.
+template <class Kernel>
+bool state_dims(std::size_t k, const header& p, std::vector<py::ssize_t>& dims) {
+    const state_shape kind = dispatch::shape_of_state<Kernel>(k);
+    dims.assign(p.shape, p.shape + p.ndim);
+    if (kind == state_shape::elementwise) return true;
+    if (kind == state_shape::unfactored) return p.ndim < 2;
+    if (p.ndim < 2) return false;
+    if (kind == state_shape::per_row)
+        dims[static_cast<std::size_t>(p.ndim - 1)] = 1;
+    else
+        dims[static_cast<std::size_t>(p.ndim - 2)] = 1;
+    return true;
+}
+
+// "(3, 1)"
+inline std::string dims_text(const std::vector<py::ssize_t>& dims) {
+    std::string out = "(";
+    for (std::size_t d = 0; d < dims.size(); ++d)
+        out += (d > 0 ? ", " : "") + std::to_string(dims[d]);
+    return out + (dims.size() == 1 ? ",)" : ")");
+}
+
+// Raise ValueError naming `name` unless state array `a` (for param `p`, named `param_name`)
+// has the shape state k keeps: the param's and its layout (elementwise), or torch's factored
+// shape, C-contiguous.
+template <class Kernel>
+void require_state_shape(std::size_t k,
+                         const header& a,
+                         const header& p,
+                         const std::string& name,
+                         const std::string& param_name) {
+    std::vector<py::ssize_t> dims;
+    state_dims<Kernel>(k, p, dims);
+    if (a.ndim != static_cast<int>(dims.size()) ||
+        !std::equal(a.shape, a.shape + a.ndim, dims.begin()))
+        throw py::value_error(name + ": expected shape " + dims_text(dims) + " for " + param_name +
+                              ", got " + dims_text({a.shape, a.shape + a.ndim}));
+    if (dispatch::shape_of_state<Kernel>(k) == state_shape::elementwise ||
+        dispatch::shape_of_state<Kernel>(k) == state_shape::unfactored) {
+        if (!(c_contiguous(a) && c_contiguous(p))) require_same_layout(a, p, name, param_name);
+    } else if (!c_contiguous(a)) {
+        throw py::value_error(name + ": expected a C-contiguous array");
+    }
+}
 
 template <class Kernel>
 std::int64_t optimizer_step(const std::vector<std::string>& state_args,
@@ -263,6 +329,165 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
     py::gil_scoped_release release;
     if (!f32.empty()) update<Kernel, float>(f32.data(), f32.size(), options, context);
     if (!f64.empty()) update<Kernel, double>(f64.data(), f64.size(), options, context);
+    return -1;
+}
+
+// optimizer_step for kernels with factored state (state arrays not of the param's shape):
+// checked through optimizer objects built for the call (shapes, dtypes, layouts, separate
+// memory) before anything is written. A state list may hold None for a param whose shape
+// keeps no such state (torch's row_vars for a vector).
+template <class Kernel>
+std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
+                                   py::handle params,
+                                   py::handle grads,
+                                   py::handle states,
+                                   py::handle group,
+                                   std::int64_t step,
+                                   bool fresh,
+                                   bool check_only,
+                                   bool skip_nonfinite,
+                                   const mixed_config* mixed) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    const auto options = parse_options<Kernel>(group);
+    if (Kernel::counts_steps) require_positive_step(step);
+    if (mixed != nullptr) throw py::value_error(needs_whole_tensors);
+    const auto list_of = [](py::handle seq, const std::string& name) {
+        if (!(PyList_Check(seq.ptr()) || PyTuple_Check(seq.ptr())))
+            throw py::type_error(name + ": expected a list of numpy arrays, got " + type_name(seq));
+        return std::make_pair(PySequence_Fast_ITEMS(seq.ptr()),
+                              static_cast<std::size_t>(PySequence_Fast_GET_SIZE(seq.ptr())));
+    };
+    const auto [param_items, n] = list_of(params, "params");
+    const auto [grad_items, n_grads] = list_of(grads, "grads");
+    if (n_grads != n)
+        throw py::value_error("grads: expected " + std::to_string(n) +
+                              " arrays (one per param), got " + std::to_string(n_grads));
+    if (!(PyList_Check(states.ptr()) || PyTuple_Check(states.ptr())) ||
+        PySequence_Size(states.ptr()) != static_cast<Py_ssize_t>(n_state))
+        throw py::type_error("states: expected a list of " + std::to_string(n_state) +
+                             " lists of arrays (None where a param keeps no such state)");
+    std::array<PyObject**, n_state> state_items{};
+    for (std::size_t k = 0; k < n_state; ++k) {
+        py::handle list = PySequence_Fast_ITEMS(states.ptr())[k];
+        if (list.is_none() || !Kernel::uses_state(options, k)) continue;
+        const auto [items, count] = list_of(list, state_args[k]);
+        if (count != n)
+            throw py::value_error(state_args[k] + ": expected " + std::to_string(n) +
+                                  " arrays (one per param), got " + std::to_string(count));
+        state_items[k] = items;
+    }
+    optimizer<Kernel, float> f32(options);
+    optimizer<Kernel, double> f64(options);
+    std::vector<std::size_t> f32_index, f64_index;  // each core's tensors: the call's index
+    std::vector<const float*> f32_grads;
+    std::vector<const double*> f64_grads;
+    const auto role_name = [&](std::size_t t, int role) {
+        if (role == role_param) return where("params", t);
+        if (role == role_grad) return where("grads", t);
+        return where(state_args[static_cast<std::size_t>(role)].c_str(), t);
+    };
+    const auto overlap = [&](const overlap_error& e, const std::vector<std::size_t>& index) {
+        return py::value_error(role_name(index[e.tensor_a], e.role_a) + " and " +
+                               role_name(index[e.tensor_b], e.role_b) +
+                               ": expected separate memory, but the arrays overlap");
+    };
+    std::vector<std::pair<std::uintptr_t, std::uintptr_t>> written;  // across the two cores
+    for (std::size_t t = 0; t < n; ++t) {
+        const std::string name = where("params", t);
+        const header p = checked_array(param_items[t], "params", t, true);
+        const bool is_double = p.type_num == py::detail::npy_api::NPY_DOUBLE_;
+        if ((!is_double && p.type_num != py::detail::npy_api::NPY_FLOAT_) || !p.native_order)
+            throw py::type_error(name +
+                                 ": expected a float32 or float64 array in native byte order, "
+                                 "got " +
+                                 dtype_name(param_items[t]));
+        const tensor_shape shape = shape_for<Kernel>(p, name);
+        const header g = checked_array(grad_items[t], "grads", t, false);
+        if (g.type_num != p.type_num || !g.native_order)
+            throw py::type_error(where("grads", t) + ": expected dtype " +
+                                 dtype_name(param_items[t]) + " to match " + name + ", got " +
+                                 dtype_name(grad_items[t]));
+        if (g.ndim != p.ndim || !std::equal(g.shape, g.shape + g.ndim, p.shape))
+            throw py::value_error(where("grads", t) + ": expected shape " +
+                                  shape_of(param_items[t]) + " to match " + name + ", got " +
+                                  shape_of(grad_items[t]));
+        if (!(c_contiguous(g) && c_contiguous(p)))
+            require_same_layout(g, p, where("grads", t), name);
+        std::array<char*, n_state> data{};
+        std::vector<py::ssize_t> dims;
+        for (std::size_t k = 0; k < n_state; ++k) {
+            const std::string state_name = where(state_args[k].c_str(), t);
+            const bool kept = state_dims<Kernel>(k, p, dims);
+            PyObject* a = state_items[k] == nullptr ? Py_None : state_items[k][t];
+            if (!kept || !Kernel::uses_state(options, k)) {
+                if (a != Py_None)
+                    throw py::value_error(state_name + ": expected None (" + name +
+                                          " keeps no such state)");
+                continue;
+            }
+            if (a == Py_None) throw py::value_error(state_name + ": required, got None");
+            const header h = checked_array(a, state_name, true);
+            if (h.type_num != p.type_num || !h.native_order)
+                throw py::type_error(state_name + ": expected dtype " + dtype_name(param_items[t]) +
+                                     " to match " + name + ", got " + dtype_name(a));
+            require_state_shape<Kernel>(k, h, p, state_name, name);
+            data[k] = h.data;
+        }
+        const auto add = [&](auto& core, auto zero, auto& core_grads, auto& index) {
+            using T = decltype(zero);
+            typename std::decay_t<decltype(core)>::state_arrays arrays{};
+            for (std::size_t k = 0; k < n_state; ++k) arrays[k] = reinterpret_cast<T*>(data[k]);
+            index.push_back(t);
+            try {
+                core.add(reinterpret_cast<T*>(p.data), shape, arrays, nullptr, fresh,
+                         std::max<std::int64_t>(step - 1, 0));
+            } catch (const overlap_error& e) {
+                throw overlap(e, index);
+            }
+            core_grads.push_back(reinterpret_cast<const T*>(g.data));
+        };
+        if (is_double)
+            add(f64, 0.0, f64_grads, f64_index);
+        else
+            add(f32, 0.0f, f32_grads, f32_index);
+        const auto span = [](const header& h, std::size_t item) {
+            const auto begin = reinterpret_cast<std::uintptr_t>(h.data);
+            return std::make_pair(begin, begin + static_cast<std::uintptr_t>(h.size) * item);
+        };
+        if (p.size > 0) written.push_back(span(p, is_double ? 8 : 4));
+    }
+    // A float32 and a float64 param sharing memory (each core checks its own arrays).
+    std::sort(written.begin(), written.end());
+    for (std::size_t i = 1; i < written.size(); ++i)
+        if (written[i].first < written[i - 1].second)
+            throw py::value_error("params: expected separate memory, but two params overlap");
+    try {
+        f32.check_grads(f32_grads.data(), f32_grads.size());
+    } catch (const overlap_error& e) {
+        throw overlap(e, f32_index);
+    }
+    try {
+        f64.check_grads(f64_grads.data(), f64_grads.size());
+    } catch (const overlap_error& e) {
+        throw overlap(e, f64_index);
+    }
+    if (skip_nonfinite) {
+        py::gil_scoped_release release;
+        const std::int64_t in_f32 = f32.first_nonfinite(f32_grads.data());
+        const std::int64_t in_f64 = f64.first_nonfinite(f64_grads.data());
+        std::int64_t bad = -1;
+        if (in_f32 >= 0)
+            bad = static_cast<std::int64_t>(f32_index[static_cast<std::size_t>(in_f32)]);
+        if (in_f64 >= 0) {
+            const auto at = static_cast<std::int64_t>(f64_index[static_cast<std::size_t>(in_f64)]);
+            if (bad < 0 || at < bad) bad = at;
+        }
+        if (bad >= 0) return bad;
+    }
+    if (check_only) return -1;
+    py::gil_scoped_release release;
+    f32.step_checked(f32_grads.data(), f32_grads.size());
+    f64.step_checked(f64_grads.data(), f64_grads.size());
     return -1;
 }
 
@@ -532,9 +757,13 @@ void register_optimizer(
           [args](py::handle params, py::handle grads, py::handle states, py::handle options,
                  std::int64_t step, bool fresh, bool check_only, bool skip_nonfinite,
                  py::handle mixed) {
-              return optimizer_step<Kernel>(
-                  args, params, grads, states, options, step, fresh, check_only, skip_nonfinite,
-                  mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>());
+              const mixed_config* m = mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>();
+              if constexpr (dispatch::is_factored<Kernel>::value)
+                  return optimizer_step_shaped<Kernel>(args, params, grads, states, options, step,
+                                                       fresh, check_only, skip_nonfinite, m);
+              else
+                  return optimizer_step<Kernel>(args, params, grads, states, options, step, fresh,
+                                                check_only, skip_nonfinite, m);
           },
           py::arg("params"), py::arg("grads"), py::arg("states"), py::arg("options"),
           py::arg("step"), py::arg("fresh") = false, py::arg("check_only") = false,
@@ -543,7 +772,8 @@ void register_optimizer(
           "where the options use none); options: a dict with torch's keys (a param group); step: "
           "1-based; fresh: the state was just created. Returns -1, or with skip_nonfinite the "
           "index of the first gradient holding NaN or infinity (nothing written).");
-    if constexpr (!dispatch::has_scalar_state<Kernel>::value)
+    if constexpr (!dispatch::has_scalar_state<Kernel>::value &&
+                  !dispatch::is_factored<Kernel>::value)
         m.def((std::string(name) + "_rows_step").c_str(),
               [args](py::handle param, py::handle indices, py::handle values, py::handle states,
                      py::handle options, std::int64_t step) {
@@ -585,6 +815,22 @@ void register_optimizer(
               return fill;
           },
           py::arg("options"), "The state arrays these options use, with their initial values.");
+    m.def((std::string(name) + "_state_shape").c_str(),
+          [](std::size_t k, py::tuple dims_of_param) -> py::object {
+              if (k >= Kernel::state_names.size()) throw py::value_error("k: no such state");
+              std::vector<py::ssize_t> shape;
+              for (py::handle d : dims_of_param) shape.push_back(d.cast<py::ssize_t>());
+              const header p{
+                  nullptr, static_cast<int>(shape.size()), shape.data(), nullptr, 0, 0, true, 0};
+              std::vector<py::ssize_t> dims;
+              if (!state_dims<Kernel>(k, p, dims)) return py::none();
+              py::tuple out(dims.size());
+              for (std::size_t d = 0; d < dims.size(); ++d) out[d] = py::int_(dims[d]);
+              return out;
+          },
+          py::arg("k"), py::arg("shape"),
+          "The shape of state array k (in state_names order) for a param of `shape`, or None "
+          "if such a param keeps none.");
     // Every state entry a step takes, in order: the arrays, then the 0-d scalars.
     py::list names;
     py::list scalar_names;

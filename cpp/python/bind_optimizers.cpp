@@ -17,6 +17,7 @@ void register_optimizers(py::module_& m) {
     register_optimizer<kernels::adadelta>(m, "adadelta", {"square_avgs", "acc_deltas"});
     register_optimizer<kernels::lion>(m, "lion", {"exp_avgs"});
     register_optimizer<kernels::lamb>(m, "lamb", {"exp_avgs", "exp_avg_sqs"});
+    register_optimizer<kernels::adafactor>(m, "adafactor", {"row_vars", "col_vars", "variances"});
     register_optimizer<kernels::nadam>(m, "nadam", {"exp_avgs", "exp_avg_sqs", "mu_products"});
     register_optimizer<kernels::rprop>(m, "rprop", {"prevs", "step_sizes"});
     register_optimizer<kernels::asgd>(m, "asgd", {"axs", "etas", "mus"});
@@ -31,6 +32,7 @@ void register_optimizers(py::module_& m) {
     register_group<kernels::adadelta>(m, "AdadeltaGroup");
     register_group<kernels::lion>(m, "LionGroup");
     register_group<kernels::lamb>(m, "LAMBGroup");
+    register_group<kernels::adafactor>(m, "AdafactorGroup");
     register_group<kernels::nadam>(m, "NAdamGroup");
     register_group<kernels::rprop>(m, "RpropGroup");
     register_group<kernels::asgd>(m, "ASGDGroup");

@@ -46,6 +46,7 @@ class optimizer_group {
         std::array<py::object, n_state> absmax;  // 8-bit state: its scales and code map
         std::array<py::object, n_state> qmap;
         std::array<py::object, n_scalar> cells;  // registered 0-d state arrays
+        std::array<bool, n_state> kept;          // the param's shape keeps state k
         py::object master;                       // registered master_param or None
         py::object step;                         // the "step" object last read or written
         storage kind;
@@ -92,7 +93,8 @@ public:
             const bool low = t.kind == f16 || t.kind == bf16;
             const int state_type = low || t.kind == f32 ? py::detail::npy_api::NPY_FLOAT_
                                                         : py::detail::npy_api::NPY_DOUBLE_;
-            const auto array_in_state = [&](const char* key) -> py::object {
+            const tensor_shape shape = shape_for<Kernel>(h, name);
+            const auto array_in_state = [&](const char* key, std::size_t k) -> py::object {
                 PyObject* a = PyDict_GetItemString(t.state.ptr(), key);
                 if (a == nullptr) throw py::value_error(state_name + ": lacks '" + key + "'");
                 const std::string where_a = state_name + "['" + key + "']";
@@ -103,23 +105,29 @@ public:
                                                          ? "float32"
                                                          : "float64") +
                                          ", got " + dtype_name(a));
-                if (s.ndim != h.ndim || !std::equal(s.shape, s.shape + s.ndim, h.shape))
-                    throw py::value_error(where_a + ": expected shape " + shape_of(p) +
-                                          " like the param, got " + shape_of(a));
-                require_same_layout(s, h, where_a, name);
+                if (k < n_state) {
+                    require_state_shape<Kernel>(k, s, h, where_a, name);
+                } else {
+                    if (s.ndim != h.ndim || !std::equal(s.shape, s.shape + s.ndim, h.shape))
+                        throw py::value_error(where_a + ": expected shape " + shape_of(p) +
+                                              " like the param, got " + shape_of(a));
+                    require_same_layout(s, h, where_a, name);
+                }
                 return py::reinterpret_borrow<py::object>(a);
             };
             std::array<void*, n_state> data{};
             quantized_states<Kernel> quantized{};
+            std::vector<py::ssize_t> dims;
             for (std::size_t k = 0; k < n_state; ++k) {
-                if (!Kernel::uses_state(options, k)) continue;
+                t.kept[k] = state_dims<Kernel>(k, h, dims);
+                if (!Kernel::uses_state(options, k) || !t.kept[k]) continue;
                 PyObject* a = PyDict_GetItemString(t.state.ptr(), Kernel::state_names[k]);
                 if (a != nullptr && py::detail::npy_api::get().PyArray_Check_(a) &&
                     read_header(a).type_num == py::detail::npy_api::NPY_UBYTE_) {
                     quantized[k] = codes_in_state(t, k, h, name, state_name);
                     continue;
                 }
-                t.arrays[k] = array_in_state(Kernel::state_names[k]);
+                t.arrays[k] = array_in_state(Kernel::state_names[k], k);
                 data[k] = read_header(t.arrays[k].ptr()).data;
             }
             std::array<scalar_cell, n_scalar> cells{};
@@ -140,7 +148,7 @@ public:
             }
             void* master = nullptr;
             if (low && PyDict_GetItemString(t.state.ptr(), "master_param") != nullptr) {
-                t.master = array_in_state("master_param");
+                t.master = array_in_state("master_param", n_state);
                 master = read_header(t.master.ptr()).data;
             }
             t.counts = Kernel::counts_steps || low;
@@ -157,7 +165,7 @@ public:
                 for (std::size_t k = 0; k < n_state; ++k) arrays[k] = static_cast<T*>(data[k]);
                 t.index = c.size();
                 try {
-                    c.add(reinterpret_cast<storage_of<C>*>(h.data), h.size, arrays,
+                    c.add(reinterpret_cast<storage_of<C>*>(h.data), shape, arrays,
                           static_cast<T*>(master), is_fresh, steps, cells, quantized);
                 } catch (const overlap_error& e) {
                     const auto in_group = [&](std::size_t j) {
@@ -335,7 +343,7 @@ private:
             if (PyList_GET_ITEM(params, i) != t.param.ptr()) throw stale_group("params changed");
             PyObject* state = t.state.ptr();
             for (std::size_t k = 0; k < n_state; ++k) {
-                const bool used = Kernel::uses_state(options, k);
+                const bool used = Kernel::uses_state(options, k) && t.kept[k];
                 if (used && t.arrays[k].ptr() == nullptr) throw stale_group("options need state");
                 if (used && dict_item(state, names[k]) != t.arrays[k].ptr())
                     throw stale_group("state replaced");

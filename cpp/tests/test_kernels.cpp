@@ -46,11 +46,11 @@ std::array<optikern::scalar_cell, N> scalar_cells(const typename Kernel::options
     return cells;
 }
 
-// Registers tensors of `sizes` with an optimizer object of Kernel, runs 3 steps, and returns
-// every param and state array (the 0-d state last).
-template <class Kernel, class T>
+// Registers tensors of `sizes` (element counts, or tensor_shapes) with an optimizer object of
+// Kernel, runs 3 steps, and returns every param and state array (the 0-d state last).
+template <class Kernel, class T, class Shape>
 std::vector<std::vector<T>> run_optimizer(const typename Kernel::options& options,
-                                          const std::vector<std::int64_t>& sizes) {
+                                          const std::vector<Shape>& sizes) {
     constexpr std::size_t n_state = Kernel::state_names.size();
     constexpr std::size_t n_scalar = optikern::optimizer<Kernel, T>::scalar_count;
     std::vector<std::vector<T>> p, g;
@@ -58,17 +58,20 @@ std::vector<std::vector<T>> run_optimizer(const typename Kernel::options& option
     std::vector<std::array<float, n_scalar>> scalars(sizes.size());
     optikern::optimizer<Kernel, T> opt(options);
     for (std::size_t t = 0; t < sizes.size(); ++t) {
-        const auto n = static_cast<std::size_t>(sizes[t]);
+        const auto n = static_cast<std::size_t>(optikern::tensor_shape(sizes[t]).size);
         p.push_back(random_vector<T>(n, static_cast<unsigned>(t)));
         g.emplace_back(n);
     }
     for (std::size_t t = 0; t < sizes.size(); ++t) {
         typename optikern::optimizer<Kernel, T>::state_arrays arrays{};
-        for (std::size_t k = 0; k < n_state; ++k)
-            if (Kernel::uses_state(options, k)) {
-                state[t][k].assign(p[t].size(), static_cast<T>(Kernel::initial_state(options, k)));
+        for (std::size_t k = 0; k < n_state; ++k) {
+            const std::int64_t n = optikern::dispatch::state_elements<Kernel>(k, sizes[t]);
+            if (Kernel::uses_state(options, k) && n >= 0) {
+                state[t][k].assign(static_cast<std::size_t>(n),
+                                   static_cast<T>(Kernel::initial_state(options, k)));
                 arrays[k] = state[t][k].data();
             }
+        }
         opt.add(p[t].data(), sizes[t], arrays, nullptr, true, 0,
                 scalar_cells<Kernel>(options, scalars[t]));
     }
@@ -273,6 +276,14 @@ optikern::nadam_options nadam_decoupled() {
     o.weight_decay = 0.1;
     o.momentum_decay = 6e-3;
     o.decoupled_weight_decay = true;
+    o.maximize = true;
+    return o;
+}
+
+optikern::adafactor_options adafactor_decaying() {
+    optikern::adafactor_options o;
+    o.lr = 0.05;
+    o.weight_decay = 0.1;
     o.maximize = true;
     return o;
 }
@@ -602,6 +613,16 @@ int main() {
                      [&] { return run_optimizer<lamb, float>(lamb_bounded(), sizes); });
     check_everywhere("lamb<double>",
                      [&] { return run_optimizer<lamb, double>(lamb_bounded(), sizes); });
+    // Adafactor: vectors, matrices (vector bodies and tails along a row, several row blocks
+    // of 64 and column blocks of 4096) and batches of matrices.
+    const std::vector<optikern::tensor_shape> factored = {
+        {0}, {1}, {7}, {100003}, {1, 1, 1}, {1, 7, 33}, {1, 3, 17}, {2, 130, 1100}, {1, 3, 9000}};
+    check_everywhere("adafactor<float>", [&] {
+        return run_optimizer<adafactor, float>(adafactor_decaying(), factored);
+    });
+    check_everywhere("adafactor<double>", [&] {
+        return run_optimizer<adafactor, double>(adafactor_decaying(), factored);
+    });
     check_everywhere("nadam<float>",
                      [&] { return run_optimizer<nadam, float>(nadam_decoupled(), sizes); });
     check_everywhere("nadam<double>",

@@ -25,6 +25,7 @@ from . import _core, functional, lr_scheduler
 from ._version import __version__ as __version__
 from .accumulate import GradientAccumulator
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -46,6 +47,7 @@ __all__ = [
     "LAMB",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",

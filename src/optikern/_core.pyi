@@ -58,6 +58,7 @@ class RAdamGroup(_Group): ...
 class AdadeltaGroup(_Group): ...
 class LionGroup(_Group): ...
 class LAMBGroup(_Group): ...
+class AdafactorGroup(_Group): ...
 class NAdamGroup(_Group): ...
 class RpropGroup(_Group): ...
 class ASGDGroup(_Group): ...
@@ -106,6 +107,25 @@ lion_state_names: tuple[str, ...]
 lamb_step = sgd_step
 lamb_check_options = sgd_check_options
 lamb_state_names: tuple[str, ...]
+
+def adafactor_step(
+    params: _Arrays,
+    grads: _Arrays,
+    states: Sequence[Sequence[np.ndarray | None]],  # None where a param keeps no such state
+    options: _Options,
+    step: int,
+    fresh: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+    mixed: MixedPrecision | None = None,
+) -> int: ...
+
+adafactor_check_options = sgd_check_options
+adafactor_state_names: tuple[str, ...]
+
+def sgd_state_shape(k: int, shape: Sequence[int]) -> tuple[int, ...] | None: ...
+
+adafactor_state_shape = sgd_state_shape
 nadam_step = sgd_step
 nadam_check_options = sgd_check_options
 nadam_state_names: tuple[str, ...]

@@ -74,9 +74,16 @@ def _lowp(
 
 _KERNELS = ("sgd", "adagrad", "rmsprop", "adam", "adamax", "radam", "adadelta", "rprop")
 _KERNELS_NOT_IN_TORCH = ("lion", "lamb")
+_FACTORED_KERNELS = ("adafactor",)  # state shapes other than the param's: no row steps
 _SCALAR_STATE_KERNELS = ("nadam", "asgd")  # kernels keeping per-param 0-d state: no row steps
 # SparseAdam: row updates only, no class
-_ALL_KERNELS = (*_KERNELS, *_KERNELS_NOT_IN_TORCH, *_SCALAR_STATE_KERNELS, "sparse_adam")
+_ALL_KERNELS = (
+    *_KERNELS,
+    *_KERNELS_NOT_IN_TORCH,
+    *_SCALAR_STATE_KERNELS,
+    *_FACTORED_KERNELS,
+    "sparse_adam",
+)
 
 #: Each kernel's state names (torch's), in the order its step takes them.
 STATE_NAMES = {kernel: getattr(_core, f"{kernel}_state_names") for kernel in _ALL_KERNELS}
@@ -92,13 +99,26 @@ STATE_SIGNED = {kernel: getattr(_core, f"{kernel}_state_signed") for kernel in _
 #: Whether each kernel scales every tensor by its own norms (LAMB's trust ratio): splitting
 #: or concatenating tensors then changes the update.
 PER_TENSOR_NORMS = {kernel: getattr(_core, f"{kernel}_per_tensor_norms") for kernel in _ALL_KERNELS}
+_STATE_SHAPE = {kernel: getattr(_core, f"{kernel}_state_shape") for kernel in _ALL_KERNELS}
+
+
+def state_shape(kernel: str, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape of state `name` of a param of `shape`: the param's, () for a per-param
+    scalar, torch's factored shapes for Adafactor's row_var and col_var; None if such a param
+    keeps no such state."""
+    if name in SCALAR_STATE_NAMES[kernel]:
+        return ()
+    found = _STATE_SHAPE[kernel](STATE_NAMES[kernel].index(name), tuple(shape))
+    return None if found is None else tuple(found)
+
+
 #: The state arrays a param group's options use, with their initial values.
 STATE_FILL = {kernel: getattr(_core, f"{kernel}_state_fill") for kernel in _ALL_KERNELS}
 _STEPS = {kernel: getattr(_core, f"{kernel}_step") for kernel in _ALL_KERNELS}
 _ROWS_STEPS = {
     kernel: getattr(_core, f"{kernel}_rows_step")
     for kernel in _ALL_KERNELS
-    if kernel not in _SCALAR_STATE_KERNELS
+    if kernel not in _SCALAR_STATE_KERNELS and kernel not in _FACTORED_KERNELS
 }
 #: The C++ group object serving one param group of an optimizer class.
 GROUPS = {
@@ -111,6 +131,7 @@ GROUPS = {
     "adadelta": _core.AdadeltaGroup,
     "lion": _core.LionGroup,
     "lamb": _core.LAMBGroup,
+    "adafactor": _core.AdafactorGroup,
     "nadam": _core.NAdamGroup,
     "rprop": _core.RpropGroup,
     "asgd": _core.ASGDGroup,
@@ -226,7 +247,7 @@ def _step(
     kernel: str,
     params: Arrays | None,
     grads: Arrays,
-    states: Sequence[Arrays | None],
+    states: Sequence[Sequence[np.ndarray | None] | None],
     options: dict[str, Any],
     step: int,
     fresh: bool,
@@ -286,6 +307,7 @@ def _rows_step(
 __all__ = [
     "Quantized",
     "adadelta",
+    "adafactor",
     "adagrad",
     "adam",
     "adamax",
@@ -880,6 +902,56 @@ def lamb(
         params,
         grads,
         [exp_avgs, exp_avg_sqs],
+        options,
+        step,
+        False,
+        check_only,
+        skip_nonfinite,
+        None,
+    )
+
+
+def adafactor(
+    params: Arrays,
+    grads: Arrays,
+    row_vars: Sequence[np.ndarray | None],
+    col_vars: Sequence[np.ndarray | None],
+    variances: Sequence[np.ndarray | None],
+    *,
+    step: int,
+    lr: float = 1e-2,
+    beta2_decay: float = -0.8,
+    eps1: float | None = None,
+    eps2: float = 1e-3,
+    d: float = 1.0,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    check_only: bool = False,
+    skip_nonfinite: bool = False,
+) -> int:
+    r"""Adafactor (Shazeer & Stern 2018) as ``torch.optim.Adafactor``, in place; ``step`` is
+    the 1-based number of this step.
+
+    .. math::
+        \rho = \min(\gamma, 1/\sqrt{t}), \quad
+        \alpha = \max(\epsilon_2, \lVert p \rVert / \sqrt{n})\,\rho, \quad
+        u = g / \sqrt{\max(\hat v, \epsilon_1^2)}, \quad
+        p \leftarrow p (1 - \gamma\lambda) - \frac{\alpha}{\max(1, \lVert u \rVert / (\sqrt{n} d))} u
+
+    A param of two or more dimensions (a batch of matrices, its last two) keeps row and column
+    factors (``row_vars[i]`` of shape ``shape[:-1] + (1,)``, ``col_vars[i]`` of shape
+    ``shape[:-2] + (1, shape[-1])``, None in ``variances``) with
+    :math:`\hat v_{ij} = R_i C_j / \max(\mathrm{mean}(R), \epsilon_1)`; another keeps
+    ``variances[i]`` (None in the others). Both move towards the means of :math:`g^2` by the
+    weight :math:`t^{\tau}` (``beta2_decay``). ``eps1=None`` is the dtype's epsilon. One C++ call
+    of four passes; factored params must be C-contiguous. float32/float64 arrays.
+    """
+    # the values of _core.<kernel>_option_keys, in that order
+    options = (lr, beta2_decay, (eps1, eps2), d, weight_decay, maximize)
+    return _core.adafactor_step(
+        params,
+        grads,
+        [row_vars, col_vars, variances],
         options,
         step,
         False,

@@ -403,7 +403,7 @@ class Optimizer:
             state = entry[1] if entry is not None else {}
             new: dict[str, Any] = {}
             for name, value in fill.items():
-                if name not in state:
+                if name not in state and self._state_shape(name, p.shape) is not None:
                     new.update(self._initial_state(p, name, value, name in scalars))
             if _is_lowp(p) and self.master_weights and "master_param" not in state:
                 new["master_param"] = p.astype(np.float32)
@@ -454,12 +454,20 @@ class Optimizer:
         default scalar dtype)."""
         if scalar:
             return {name: np.array(value, dtype=np.float32)}
+        shape = self._state_shape(name, p.shape)
+        if shape is not None and shape != p.shape:  # factored (Adafactor's row and column
+            dtype = np.dtype(np.float32) if _is_lowp(p) else p.dtype  # statistics)
+            return {name: np.full(shape, value, dtype=dtype)}
         if not self._in_8bit(p):
             return {name: np.full_like(p, value, dtype=np.float32 if _is_lowp(p) else p.dtype)}
         codes, absmax = functional._quantized(
             np.full(p.shape, value, dtype=np.float32), self._qmap(name), like=p
         )
         return {name: codes, name + "_absmax": absmax, name + "_qmap": self._qmap(name)}
+
+    def _state_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The shape of state `name` of a param of `shape`, None if it keeps none."""
+        return functional.state_shape(self._kernel, name, shape)
 
     def _qmap(self, name: str) -> np.ndarray:
         """The dynamic code map of state `name`: signed unless it cannot be negative."""
@@ -609,10 +617,11 @@ class Optimizer:
                     np.float64 if array.dtype == np.float64 else np.float32, copy=True
                 )
                 continue
-            if array.shape != p.shape:
+            shape = p.shape if name == "master_param" else self._state_shape(name, p.shape)
+            if array.shape != shape:
                 raise ValueError(
                     f"state_dict: state[{index}][{name!r}] has shape {array.shape}, "
-                    f"expected {p.shape} like the param"
+                    f"expected {shape} for a param of shape {p.shape}"
                 )
             if array.dtype == np.uint8 and name != "master_param":
                 if self._in_8bit(p):  # kept as saved: quantizing read-back values can move codes
@@ -639,8 +648,11 @@ class Optimizer:
                 loaded.update({name: codes, name + "_absmax": absmax, name + "_qmap": qmap})
                 continue
             dtype = np.float32 if _is_lowp(p) else p.dtype
-            loaded[name] = np.empty_like(p, dtype=dtype)  # the param's memory layout
-            loaded[name][...] = array
+            if shape == p.shape:
+                loaded[name] = np.empty_like(p, dtype=dtype)  # the param's memory layout
+                loaded[name][...] = array
+            else:
+                loaded[name] = np.array(array, dtype=dtype, order="C")
         if (self._counts_steps or _is_lowp(p)) and "step" not in loaded:
             raise ValueError(f"state_dict: state[{index}] lacks 'step'")
         return loaded

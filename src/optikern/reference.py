@@ -621,6 +621,87 @@ def lamb_step(
         param[i] = param[i] + (-(lr * trust)) * update[i]
 
 
+def adafactor_step(
+    param: list[float],
+    grad: list[float],
+    state: State,
+    *,
+    lr: float = 1e-2,
+    beta2_decay: float = -0.8,
+    eps: tuple[float | None, float] = (None, 1e-3),
+    d: float = 1.0,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    shape: tuple[int, ...] | None = None,
+) -> None:
+    r"""Adafactor as ``torch.optim.Adafactor``'s single-tensor code, the param (in C order) of
+    ``shape`` (default: a vector):
+
+    .. math::
+        \rho = \min(\gamma, t^{-1/2}), \quad
+        \alpha = \max(\epsilon_2, \lVert p \rVert / \sqrt{n})\,\rho, \quad
+        p \leftarrow p (1 - \gamma\lambda), \\
+        R = \mathrm{lerp}(R, \mathrm{mean}_j g^2, t^\tau), \quad
+        C = \mathrm{lerp}(C, \mathrm{mean}_i g^2, t^\tau), \quad
+        \hat v = R C / \max(\mathrm{mean}(R), \epsilon_1), \\
+        u = g \cdot \mathrm{rsqrt}(\max(\hat v, \epsilon_1^2)), \quad
+        p \leftarrow p - \frac{\alpha}{\max(1, \lVert u \rVert / (\sqrt{n} d))} u
+
+    per matrix of the last two dimensions of a param of two or more (``row_var``,
+    ``col_var``, flat in C order); a vector keeps ``variance`` = lerp(variance, g^2, t^tau)
+    as :math:`\hat v`. ``eps[0]`` None is float64's epsilon (torch: the param dtype's).
+    """
+    shape = (len(param),) if shape is None else tuple(shape)
+    factored = len(shape) >= 2
+    n = len(param)
+    rows, cols = (shape[-2], shape[-1]) if factored else (1, n)
+    batches = math.prod(shape[:-2]) if factored else 1
+    if "step" not in state:
+        state["step"] = 0
+        if factored:
+            state["row_var"] = [0.0] * (batches * rows)
+            state["col_var"] = [0.0] * (batches * cols)
+        else:
+            state["variance"] = [0.0] * n
+    state["step"] += 1
+    if n == 0:
+        return
+    t = float(state["step"])
+    eps1 = eps[0] if eps[0] is not None else 2.0**-52
+    eps2 = eps[1]
+    weight = t**beta2_decay
+    rho = min(lr, 1 / t**0.5)
+    alpha = max(eps2, math.sqrt(sum(p * p for p in param)) / n**0.5) * rho
+    if weight_decay != 0:
+        for i in range(n):
+            param[i] = param[i] * (1 - lr * weight_decay)
+    g = [-x if maximize else x for x in grad]
+    if factored:
+        row_var, col_var = state["row_var"], state["col_var"]
+        estimate = []
+        for b in range(batches):
+            first = b * rows * cols
+            for r in range(rows):
+                mean = sum(x * x for x in g[first + r * cols : first + (r + 1) * cols]) / cols
+                row_var[b * rows + r] = _lerp(row_var[b * rows + r], mean, weight)
+            for c in range(cols):
+                mean = sum(g[first + r * cols + c] ** 2 for r in range(rows)) / rows
+                col_var[b * cols + c] = _lerp(col_var[b * cols + c], mean, weight)
+            clamped_mean = max(sum(row_var[b * rows : (b + 1) * rows]) / rows, eps1)
+            for r in range(rows):
+                for c in range(cols):
+                    estimate.append(row_var[b * rows + r] * col_var[b * cols + c] / clamped_mean)
+    else:
+        variance = state["variance"]
+        for i in range(n):
+            variance[i] = _lerp(variance[i], g[i] * g[i], weight)
+        estimate = list(variance)
+    update = [(1 / math.sqrt(max(v, eps1 * eps1))) * g[i] for i, v in enumerate(estimate)]
+    denom = max(1.0, math.sqrt(sum(u * u for u in update)) / (n**0.5 * d))
+    for i in range(n):
+        param[i] = param[i] + (-alpha / denom) * update[i]
+
+
 def sparse_adam_step(
     param: list[float],
     grad: list[float],

@@ -38,6 +38,7 @@ __all__ = [
     "LAMB",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "Adam8bit",
@@ -138,6 +139,8 @@ class _Dropin(torch.optim.Optimizer):
     _fixed: ClassVar[dict[str, Any]] = {}
     #: Whether the fused pass serves 16-bit params (not with a per-tensor norm phase).
     _fuses_16bit: ClassVar[bool] = True
+    #: Whether the fused pass needs params of >= 2 dims row-major (factored state's rows).
+    _row_major: ClassVar[bool] = False
     #: The arrays of the last fused step while they still fit (torch's __getstate__ drops it).
     _plan: _Plan | None = None
 
@@ -173,12 +176,14 @@ class _Dropin(torch.optim.Optimizer):
         fresh = False
         scalars = functional.SCALAR_STATE_NAMES[self._kernel]
         for name, value in fill.items():
-            if state.get(name) is None:
-                state[name] = (
-                    torch.tensor(value, dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
-                    if name in scalars
-                    else _state_like(p, value)
-                )
+            shape = functional.state_shape(self._kernel, name, tuple(p.shape))
+            if state.get(name) is None and shape is not None:
+                if name in scalars:
+                    state[name] = torch.tensor(value, dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
+                elif shape == p.shape:
+                    state[name] = _state_like(p, value)
+                else:  # factored (Adafactor's row_var, col_var), as torch's new_zeros
+                    state[name] = p.new_full(shape, value, dtype=_state_like(p).dtype)
                 fresh = True
         return fresh
 
@@ -198,7 +203,9 @@ class _Dropin(torch.optim.Optimizer):
         ) and all(
             (_rows_ok(p) and self._takes_rows(group))
             if p.grad.is_sparse
-            else _fused(p, self.state.get(p, {})) and (self._fuses_16bit or p.dtype in _FULL)
+            else _fused(p, self.state.get(p, {}))
+            and (self._fuses_16bit or p.dtype in _FULL)
+            and (not self._row_major or p.dim() < 2 or p.is_contiguous())
             for group in self.param_groups
             for p in group["params"]
             if p.grad is not None
@@ -252,8 +259,9 @@ class _Dropin(torch.optim.Optimizer):
         for (dtype, step, fresh), params in batches.items():
             states = [self.state[p] for p in params] if id(params[0]) in fresh_of else []
             names = {k for s in states for k, v in s.items() if isinstance(v, torch.Tensor)}
-            arrays = {
-                name: [_array(s[name]) for s in states] for name in names - {"step", "master_param"}
+            arrays: dict[str, Any] = {  # None: state a param's shape does not keep
+                name: [_array(s[name]) if name in s else None for s in states]
+                for name in names - {"step", "master_param"}
             }
             arrays["grads"] = [_array(p.grad) for p in params]  # type: ignore[arg-type]
             mixed: dict[str, Any] = {}
@@ -395,7 +403,7 @@ class _GroupPlan:
         self.params = params
         self.layout = [(p.data_ptr(), p.numel(), p.stride(), p.dtype) for p in params]
         self.arrays = [_array(p) for p in params]
-        self.states: list[list[np.ndarray] | None] = []
+        self.states: list[list[np.ndarray | None] | None] = []
         self.kept: list[tuple[dict[str, Any], str, torch.Tensor, int]] = []
         self.steps: list[np.ndarray] = []
         self.in_use: dict[str, float] = {}
@@ -418,15 +426,23 @@ class _GroupPlan:
                 if name != "step":
                     plan.states.append(None)
                 continue
-            if not all(isinstance(t, torch.Tensor) for t in tensors):
+            absent_ok = [  # None where the param's shape keeps no such state (Adafactor's)
+                name != "step" and functional.state_shape(opt._kernel, name, tuple(p.shape)) is None
+                for p in params
+            ]
+            if not all(
+                isinstance(t, torch.Tensor) or (t is None and k) for t, k in zip(tensors, absent_ok)
+            ):
                 return None
-            plan.kept += [(s, name, t, t.data_ptr()) for s, t in zip(states, tensors)]
+            plan.kept += [
+                (s, name, t, t.data_ptr()) for s, t in zip(states, tensors) if t is not None
+            ]
             if name == "step":
                 if len({float(t) for t in tensors}) > 1 or any(t.dim() for t in tensors):
                     return None
                 plan.steps = [_array(t) for t in tensors]
             else:
-                plan.states.append([_array(t) for t in tensors])
+                plan.states.append([None if t is None else _array(t) for t in tensors])
         plan.in_use = functional.STATE_FILL[opt._kernel](opt._options(group))
         return plan
 
@@ -786,6 +802,15 @@ class LAMB(_Dropin):
                     if group["min_coeff"] is not None:
                         trust = max(trust, group["min_coeff"])
                 p.add_(update, alpha=-group["lr"] * trust)
+
+
+class Adafactor(_Dropin, torch.optim.Adafactor):
+    """``torch.optim.Adafactor`` whose step is optikern's fused four-pass kernel (float32 and
+    float64, params of two or more dims row-major; 16-bit params run torch's step)."""
+
+    _kernel = "adafactor"
+    _fuses_16bit = False
+    _row_major = True
 
 
 class NAdam(_Dropin, torch.optim.NAdam):

@@ -146,6 +146,58 @@ struct asgd_buffers {
     std::int64_t size;
 };
 
+// How a state array's size follows its tensor's shape. Most state is elementwise (the param's
+// shape). A factored second moment (Adafactor) sees a tensor of >= 2 dimensions as a batch of
+// (rows x cols) matrices, its last two dimensions, and keeps one value per row (torch's shape
+// shape[:-1] + (1,)) and one per column (shape[:-2] + (1, cols)); a tensor of fewer
+// dimensions keeps an elementwise array instead (`unfactored`).
+enum class state_shape { elementwise, per_row, per_col, unfactored };
+
+// A tensor's element count and, when it has >= 2 dimensions (`factored`), its matrix shape:
+// `batches` matrices of rows x cols (the product of the leading dimensions, 1 for a matrix).
+struct tensor_shape {
+    std::int64_t size = 0;
+    bool factored = false;
+    std::int64_t batches = 0;
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+
+    tensor_shape() = default;
+    tensor_shape(std::int64_t n) : size(n) {}  // NOLINT: a plain count is an unfactored shape
+    tensor_shape(std::int64_t b, std::int64_t r, std::int64_t c)
+        : size(b * r * c), factored(true), batches(b), rows(r), cols(c) {}
+};
+
+// The elements of a state array of this shape kind for a tensor, or -1 if it keeps none.
+inline std::int64_t state_elements(state_shape kind, const tensor_shape& t) {
+    switch (kind) {
+        case state_shape::per_row:
+            return t.factored ? t.batches * t.rows : -1;
+        case state_shape::per_col:
+            return t.factored ? t.batches * t.cols : -1;
+        case state_shape::unfactored:
+            return t.factored ? -1 : t.size;
+        default:
+            return t.size;
+    }
+}
+
+// Adafactor: row_var and col_var for a factored tensor, variance for another; `factored`,
+// `batches`, `rows`, `cols` as in its tensor_shape.
+template <class T>
+struct adafactor_buffers {
+    T* param;
+    const T* grad;
+    T* row_var;
+    T* col_var;
+    T* variance;
+    std::int64_t size;
+    bool factored;
+    std::int64_t batches;
+    std::int64_t rows;
+    std::int64_t cols;
+};
+
 // One array for the gradient utilities (clipping, norms, finiteness checks).
 template <class T>
 struct array_buffer {

@@ -67,8 +67,7 @@ void check_options(const std::array<option_field<Options>, N>& fields,
                    const char* (*invalid_combination)(const Options&),
                    const Options& options) {
     if (const auto* bad = invalid_option(fields, options))
-        throw option_error(std::string("Invalid ") + bad->what + ": " +
-                           format_number(options.*(bad->real)));
+        throw option_error(option_message(*bad, format_number(options.*(bad->real))));
     if (const char* message = invalid_combination(options)) throw option_error(message);
 }
 
@@ -90,7 +89,8 @@ public:
 
     explicit optimizer(const options_type& options = {}) { set_options(options); }
 
-    // Registers one tensor of `size` elements, updated in place. `state` holds its state arrays
+    // Registers one tensor of `shape` (its element count, or for a kernel with factored state
+    // its matrix shape), updated in place. `state` holds its state arrays
     // in Kernel::state_names order (nullptr where the options use none, or where `quantized`
     // holds the state in 8 bits: codes of `size` bytes, quantization_blocks(size) scales and
     // the code map; float32 arithmetic only); `master` (16-bit
@@ -101,14 +101,18 @@ public:
     // std::invalid_argument and registers nothing if an array the options use is missing or
     // any array shares memory with another registered one.
     void add(Storage* param,
-             std::int64_t size,
+             const tensor_shape& shape,
              const state_arrays& state,
              T* master = nullptr,
              bool fresh = true,
              std::int64_t steps = 0,
              const scalar_cells& scalars = {},
              const quantized_states<Kernel>& quantized = {}) {
-        if (size < 0) throw std::invalid_argument("size: expected >= 0");
+        const std::int64_t size = shape.size;
+        if (size < 0 || (shape.factored && (shape.batches < 0 || shape.rows < 0 || shape.cols < 0 ||
+                                            shape.batches * shape.rows * shape.cols != size)))
+            throw std::invalid_argument(
+                "size: expected >= 0 (batches x rows x cols when factored)");
         if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
         if (!mixed && master != nullptr)
             throw std::invalid_argument("master: only 16-bit params keep a master copy");
@@ -117,21 +121,30 @@ public:
             throw std::invalid_argument(needs_whole_tensors);
         const std::size_t t = tensors_.size();
         std::vector<span> added;
-        const auto claim = [&](const void* data, std::size_t item, int role) {
-            if (size == 0) return;
+        const auto claim = [&](const void* data, std::size_t item, int role,
+                               std::int64_t elements) {
+            if (elements == 0) return;
             if (data == nullptr)
                 throw std::invalid_argument("tensor " + std::to_string(t) + ": missing array");
             const auto begin = reinterpret_cast<std::uintptr_t>(data);
-            added.push_back({begin, begin + static_cast<std::uintptr_t>(size) * item, t, role});
+            added.push_back({begin, begin + static_cast<std::uintptr_t>(elements) * item, t, role});
         };
-        claim(param, sizeof(Storage), role_param);
-        if (master != nullptr) claim(master, sizeof(T), role_master);
+        claim(param, sizeof(Storage), role_param, size);
+        if (master != nullptr) claim(master, sizeof(T), role_master, size);
         bool any_quantized = false;
         for (std::size_t k = 0; k < state_count; ++k) {
             const quantized_state& q = quantized[k];
+            const std::int64_t elements = dispatch::state_elements<Kernel>(k, shape);
+            if (elements < 0) {  // a state this tensor's shape does not keep
+                if (state[k] != nullptr || q.codes != nullptr)
+                    throw std::invalid_argument("tensor " + std::to_string(t) + ": state " +
+                                                std::to_string(k) +
+                                                " is not kept for a tensor of this shape");
+                continue;
+            }
             if (q.codes == nullptr) {
                 if (Kernel::uses_state(options_, k) || state[k] != nullptr)
-                    claim(state[k], sizeof(T), static_cast<int>(k));
+                    claim(state[k], sizeof(T), static_cast<int>(k), elements);
                 continue;
             }
             if (!quantizable<Kernel>::value || !std::is_same_v<T, float>)
@@ -142,7 +155,7 @@ public:
                 throw std::invalid_argument("tensor " + std::to_string(t) + ": state " +
                                             std::to_string(k) +
                                             " needs codes, scales and a map, and no float array");
-            claim(q.codes, 1, static_cast<int>(k));
+            claim(q.codes, 1, static_cast<int>(k), size);
             if (size > 0) {
                 const auto begin = reinterpret_cast<std::uintptr_t>(q.absmax);
                 added.push_back(
@@ -178,7 +191,14 @@ public:
             for (std::size_t j = 0; j < scalar_count; ++j)
                 b.*(Kernel::template scalar_state<T>[j]) = scalars[j];
         b.size = size;
+        if constexpr (dispatch::is_factored<Kernel>::value) {
+            b.factored = shape.factored;
+            b.batches = shape.batches;
+            b.rows = shape.rows;
+            b.cols = shape.cols;
+        }
         tensors_.push_back(b);
+        shapes_.push_back(shape);
         quantized_.push_back(quantized);
         any_quantized_ = any_quantized_ || any_quantized;
         fresh_.push_back(fresh);
@@ -201,7 +221,8 @@ public:
         check_options(Kernel::fields, &Kernel::invalid_combination, options);
         for (std::size_t t = 0; t < tensors_.size(); ++t)
             for (std::size_t k = 0; k < state_count; ++k)
-                if (tensors_[t].size > 0 && Kernel::uses_state(options, k) &&
+                if (dispatch::state_elements<Kernel>(k, shapes_[t]) > 0 &&
+                    Kernel::uses_state(options, k) &&
                     tensors_[t].*(Kernel::template state<T>[k]) == nullptr &&
                     quantized_[t][k].codes == nullptr)
                     throw std::invalid_argument(std::string("options: need state '") +
@@ -321,6 +342,7 @@ private:
     }
 
     std::vector<buffers_type> tensors_;
+    std::vector<tensor_shape> shapes_;
     std::vector<quantized_states<Kernel>> quantized_;
     bool any_quantized_ = false;
     std::vector<Storage*> lowp_params_;  // 16-bit Storage: the params the user sees

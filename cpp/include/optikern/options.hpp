@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 
 namespace optikern {
 
@@ -24,11 +25,18 @@ enum class option_rule {
     unit_interval,
     closed_unit_interval,
     non_negative_or_none,
+    non_positive,
+    at_least_one,
+    non_negative_or_unset,
     flag
 };
 
+// non_negative_or_unset: None (from Python) leaves the option unset, NaN in C++, which the
+// kernel replaces by a default of its element type (Adafactor's eps1: the type's epsilon).
+
 // One hyperparameter as torch's param groups hold it: `key` (with `index` into a pair such as
 // `betas`, else -1), the noun of torch's "Invalid <what>: <value>" message, and its field.
+// `message`, when set, is torch's wording instead: "<message><value>".
 template <class Options>
 struct option_field {
     const char* key;
@@ -37,13 +45,24 @@ struct option_field {
     option_rule rule;
     double Options::* real;  // null for flags
     bool Options::* flag;    // null for reals
+    const char* message = nullptr;
 };
 
 inline bool satisfies(option_rule rule, double v) {
     return rule == option_rule::non_negative || rule == option_rule::non_negative_or_none ? v >= 0.0
-           : rule == option_rule::unit_interval        ? (v >= 0.0 && v < 1.0)
-           : rule == option_rule::closed_unit_interval ? (v >= 0.0 && v <= 1.0)
-                                                       : true;
+           : rule == option_rule::unit_interval         ? (v >= 0.0 && v < 1.0)
+           : rule == option_rule::closed_unit_interval  ? (v >= 0.0 && v <= 1.0)
+           : rule == option_rule::non_positive          ? v <= 0.0
+           : rule == option_rule::at_least_one          ? v >= 1.0
+           : rule == option_rule::non_negative_or_unset ? (v >= 0.0 || v != v)
+                                                        : true;
+}
+
+// The error message for option field f holding the value written `value`.
+template <class Options>
+std::string option_message(const option_field<Options>& f, const std::string& value) {
+    return f.message != nullptr ? f.message + value
+                                : std::string("Invalid ") + f.what + ": " + value;
 }
 
 // The first option violating its rule, or null.
@@ -154,6 +173,17 @@ struct lamb_options {
     double weight_decay = 0.0;
     double min_coeff = 0.0;
     double max_coeff = std::numeric_limits<double>::infinity();
+    bool maximize = false;
+};
+
+// torch.optim.Adafactor. eps1 NaN: unset (torch's None), the element type's epsilon.
+struct adafactor_options {
+    double lr = 1e-2;
+    double beta2_decay = -0.8;
+    double eps1 = std::numeric_limits<double>::quiet_NaN();
+    double eps2 = 1e-3;
+    double d = 1.0;
+    double weight_decay = 0.0;
     bool maximize = false;
 };
 

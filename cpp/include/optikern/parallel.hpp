@@ -124,4 +124,22 @@ void for_each_block(const Buffers* arrays,
 #endif
 }
 
+// Calls work(i) for every i in [0, count), items spread over threads when `elements` (the
+// work of all items) pays for them. Which thread runs an item never changes its result.
+template <class Work>
+void for_each_item(std::size_t count, std::int64_t elements, Work&& work) {
+    const std::int64_t threads =
+        std::min<std::int64_t>({get_num_threads(), static_cast<std::int64_t>(count),
+                                std::max<std::int64_t>(1, elements / min_elements_per_thread)});
+    if (threads <= 1) {
+        for (std::size_t i = 0; i < count; ++i) work(i);
+        return;
+    }
+#ifdef _OPENMP
+    const auto n = static_cast<std::int64_t>(count);
+#pragma omp parallel for num_threads(static_cast<int>(threads)) schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) work(static_cast<std::size_t>(i));
+#endif
+}
+
 }  // namespace optikern

@@ -190,6 +190,37 @@ def make(
         eta_mu[0] = float(np.float32(lr / (1 + lambd * lr * step) ** alpha))
         eta_mu[1] = float(np.float32(1 / max(1, step - t0)))
 
+    factors = [
+        (np.zeros((*p.shape[:-1], 1), p.dtype), np.zeros((*p.shape[:-2], 1, p.shape[-1]), p.dtype))
+        if p.ndim >= 2
+        else (np.zeros_like(p), None)
+        for p in params
+    ]
+
+    def adafactor(grads: list[np.ndarray]) -> None:
+        counter[0] += 1
+        t = counter[0]
+        weight, rho = t ** kwargs.get("beta2_decay", -0.8), min(lr, t**-0.5)
+        for p, g, (row_or_v, col), u in zip(params, grads, factors, tmp):
+            eps1 = np.finfo(p.dtype).eps
+            alpha = max(1e-3, float(np.linalg.norm(p)) / p.size**0.5) * rho
+            np.multiply(g, g, out=u)
+            if col is None:
+                row_or_v += weight * (u - row_or_v)
+                np.maximum(row_or_v, eps1 * eps1, out=u)
+            else:
+                row_or_v += weight * (u.mean(axis=-1, keepdims=True) - row_or_v)
+                col += weight * (u.mean(axis=-2, keepdims=True) - col)
+                mean = np.maximum(row_or_v.mean(axis=-2, keepdims=True), eps1)
+                np.multiply(row_or_v, col, out=u)
+                np.divide(u, mean, out=u)
+                np.maximum(u, eps1 * eps1, out=u)
+            np.sqrt(u, out=u)
+            np.divide(g, u, out=u)
+            denom = max(1.0, float(np.linalg.norm(u)) / p.size**0.5)
+            np.multiply(u, alpha / denom, out=u)
+            np.subtract(p, u, out=p)
+
     steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
-    steps.update(Lion=lion, LAMB=lamb, NAdam=nadam, Rprop=rprop, ASGD=asgd)
+    steps.update(Lion=lion, LAMB=lamb, NAdam=nadam, Rprop=rprop, ASGD=asgd, Adafactor=adafactor)
     return steps[optimizer]

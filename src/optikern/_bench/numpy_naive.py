@@ -30,6 +30,19 @@ def make(
                 p *= 1 - lr * kwargs.get("weight_decay", 0.0)
                 p -= lr * np.sign(beta1 * m + (1 - beta1) * g)
                 s["m"] = beta2 * m + (1 - beta2) * g
+            elif optimizer == "Adafactor":
+                s["t"] = t = s.get("t", 0) + 1
+                weight, eps1 = t ** kwargs.get("beta2_decay", -0.8), np.finfo(p.dtype).eps
+                alpha = max(1e-3, np.linalg.norm(p) / p.size**0.5) * min(lr, t**-0.5)
+                if p.ndim >= 2:
+                    r, c = s.get("r", 0), s.get("c", 0)
+                    s["r"] = r = r + weight * ((g**2).mean(-1, keepdims=True) - r)
+                    s["c"] = c = c + weight * ((g**2).mean(-2, keepdims=True) - c)
+                    v = r * c / np.maximum(r.mean(-2, keepdims=True), eps1)
+                else:
+                    s["v"] = v = s.get("v", 0) + weight * (g**2 - s.get("v", 0))
+                u = g / np.sqrt(np.maximum(v, eps1**2))
+                p -= alpha / max(1.0, np.linalg.norm(u) / p.size**0.5) * u
             elif optimizer == "LAMB":
                 beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
                 s["t"] = s.get("t", 0) + 1

@@ -22,7 +22,7 @@ from optikern import _core, reference
 from optikern._console import Progress, format_table
 
 from . import numpy_careful, numpy_naive, torch_impls
-from .workloads import CONFIGS, Config, workloads
+from .workloads import CONFIGS, Config, as_matrix, workloads
 
 Step = Callable[[list[np.ndarray]], None]
 Maker = Callable[[], "Step | None"]
@@ -85,6 +85,14 @@ def implementations(config: Config, params: list[np.ndarray], flat: bool) -> dic
             [rng.standard_normal(total).astype(dtype)] for _ in range(config.inplace)
         ]
         read = [rng.standard_normal(total).astype(dtype)]
+        if config.read_sweeps:
+            swept = [read[0] if k % 2 else inplace[0][0] for k in range(config.read_sweeps)]
+
+            def sweeps_then_update(grads: list[Any]) -> None:
+                optikern.functional.first_nonfinite(swept)  # one read-only pass
+                _core.stream_step(inplace, read)
+
+            return sweeps_then_update
         if config.second_pass:
             again = inplace[: config.second_pass]
 
@@ -119,9 +127,11 @@ def reference_step(config: Config, params: list[np.ndarray]) -> Step:
     states: list[dict[str, Any]] = [{} for _ in params]
     fn = getattr(reference, f"{config.optimizer.lower()}_step")
 
+    shapes = [{"shape": p.shape} if config.matrices else {} for p in params]
+
     def step(grads: list[np.ndarray]) -> None:
-        for v, g, s in zip(values, grads, states):
-            fn(v, g.ravel().tolist(), s, **config.kwargs)
+        for v, g, s, shape in zip(values, grads, states, shapes):
+            fn(v, g.ravel().tolist(), s, **config.kwargs, **shape)
 
     return step
 
@@ -129,12 +139,13 @@ def reference_step(config: Config, params: list[np.ndarray]) -> Step:
 def check_correctness(config: Config, dtype: type[np.floating[Any]]) -> None:
     """What is timed is also right: optikern equals careful NumPy on a small run."""
     rng = np.random.default_rng(0)
-    params = [rng.standard_normal(1000).astype(dtype)]
+    shape = as_matrix((1000,)) if config.matrices else (1000,)
+    params = [rng.standard_normal(shape).astype(dtype)]
     a, b = [params[0].copy()], [params[0].copy()]
     opt = getattr(optikern, config.optimizer)(a, **config.kwargs)
     careful = numpy_careful.make(config.optimizer, config.kwargs, b)
     for _ in range(3):
-        g = [rng.standard_normal(1000).astype(dtype)]
+        g = [rng.standard_normal(shape).astype(dtype)]
         opt.step(g)
         careful(g)
     tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -195,8 +206,9 @@ def _run_jobs(
         optikern.set_num_threads(n_threads)
         torch_impls.set_threads(n_threads)
         rng = np.random.default_rng(0)
-        params = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
-        grads = [rng.standard_normal(s).astype(dtype) for s in loads[name]]
+        shapes = [as_matrix(s) if config.matrices else s for s in loads[name]]
+        params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         elements = sum(p.size for p in params)
         timings = {}
         for label, make in implementations(config, params, len(params) > 1).items():

@@ -18,11 +18,16 @@ class Config:
     # arrays read and written by a second pass, which also reads one more (LAMB's update
     # pass after its norm pass: p written, m and v read)
     second_pass: int = 0
+    # arrays only read again by sweeps before the update (Adafactor: p and g for the sums,
+    # g for the norm of the update)
+    read_sweeps: int = 0
+    # the optimizer keeps factored state: each 1-D workload tensor runs as a near-square matrix
+    matrices: bool = False
 
     @property
     def reads(self) -> int:
         second = self.second_pass + 1 if self.second_pass else 0
-        return self.inplace + 1 + second  # + the gradient
+        return self.inplace + 1 + second + self.read_sweeps  # + the gradient
 
     @property
     def writes(self) -> int:
@@ -44,6 +49,18 @@ CONFIGS = [
 CONFIGS += [Config("Lion", "Lion", {"lr": 1e-4, "weight_decay": 1e-2}, inplace=2)]
 # LAMB reads p, m, v again in its update pass: 40 bytes per float32 element (28 + 12 here)
 CONFIGS += [Config("LAMB", "LAMB", {"lr": 1e-3, "weight_decay": 1e-2}, inplace=3, second_pass=1)]
+# Adafactor reads p and g (sums), g (norm of u), then p and g and writes p: 24 bytes per float32
+CONFIGS += [Config("Adafactor", "Adafactor", {"lr": 1e-2}, inplace=1, read_sweeps=3, matrices=True)]
+
+
+def as_matrix(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A 1-D shape as the near-square matrix of its elements (1e7: 2500 x 4000), the rows the
+    largest divisor up to the square root; other shapes unchanged."""
+    if len(shape) != 1:
+        return shape
+    n = shape[0]
+    rows = max(r for r in range(1, int(n**0.5) + 1) if n % r == 0)
+    return (rows, n // rows)
 
 
 def resnet50_shapes() -> list[tuple[int, ...]]:

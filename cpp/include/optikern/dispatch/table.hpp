@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "optikern/dispatch/cpu.hpp"
+#include "optikern/dispatch/factored.hpp"
 #include "optikern/dispatch/targets.hpp"
 #include "optikern/kernels/adadelta.hpp"
+#include "optikern/kernels/adafactor.hpp"
 #include "optikern/kernels/adagrad.hpp"
 #include "optikern/kernels/adam.hpp"
 #include "optikern/kernels/adamax.hpp"
@@ -120,6 +122,162 @@ void run_normed(const buffers_t<Kernel, T>* tensors,
     });
 }
 
+// Passes A to D over every tensor (see the top). Unfactored tensors take the norm phase and
+// the update of the kernel's norm_at and at.
+template <class Kernel, class T>
+void run_factored(const buffers_t<Kernel, T>* tensors,
+                  std::size_t count,
+                  const scalars_t<Kernel, T>& s) {
+    using B = buffers_t<Kernel, T>;
+    using S = scalars_t<Kernel, T>;
+    const simd_level level = active_simd_level();
+    // Work of passes A and C: blocks of matrices, or of unfactored tensors (c0, c1 the range).
+    struct item {
+        std::size_t tensor;
+        factor_block block;
+    };
+    struct layout {
+        std::size_t first_item = 0, items = 0;
+        std::int64_t row_blocks = 0, col_blocks = 0;
+        std::size_t row_parts = 0, col_parts = 0;  // offsets in the scratch arrays
+        std::size_t row_scales = 0, col_scales = 0;
+    };
+    std::vector<item> items;
+    std::vector<layout> at(count);
+    std::size_t row_parts = 0, col_parts = 0, row_scales = 0, col_scales = 0;
+    std::int64_t elements = 0;
+    for (std::size_t t = 0; t < count; ++t) {
+        const B& b = tensors[t];
+        layout& l = at[t];
+        l.first_item = items.size();
+        elements += b.size;
+        if (b.size == 0) continue;
+        if (!b.factored) {
+            for (std::int64_t begin = 0; begin < b.size; begin += kernels::block_size)
+                items.push_back(
+                    {t, {0, 0, 1, begin, std::min(b.size, begin + kernels::block_size)}});
+        } else {
+            l.row_blocks = (b.rows + factor_rows - 1) / factor_rows;
+            l.col_blocks = (b.cols + factor_cols - 1) / factor_cols;
+            for (std::int64_t batch = 0; batch < b.batches; ++batch)
+                for (std::int64_t rb = 0; rb < l.row_blocks; ++rb)
+                    for (std::int64_t cb = 0; cb < l.col_blocks; ++cb)
+                        items.push_back(
+                            {t,
+                             {batch, rb * factor_rows, std::min(b.rows, (rb + 1) * factor_rows),
+                              cb * factor_cols, std::min(b.cols, (cb + 1) * factor_cols)}});
+            l.row_parts = row_parts;
+            l.col_parts = col_parts;
+            l.row_scales = row_scales;
+            l.col_scales = col_scales;
+            row_parts += static_cast<std::size_t>(l.col_blocks * b.batches * b.rows);
+            col_parts += static_cast<std::size_t>(l.row_blocks * b.batches * b.cols);
+            row_scales += static_cast<std::size_t>(b.batches * b.rows);
+            col_scales += static_cast<std::size_t>(b.batches * b.cols);
+        }
+        l.items = items.size() - l.first_item;
+    }
+    // Partial sums: per item p p and u u; per (column block, row) and (row block, column).
+    std::vector<double> sums(items.size() * 2), rows(row_parts), cols(col_parts);
+    std::vector<T> row_scale(row_scales), col_scale(col_scales);
+    const auto row_slot = [&](const item& it) {
+        const B& b = tensors[it.tensor];
+        const layout& l = at[it.tensor];
+        const std::int64_t cb = it.block.c0 / factor_cols;
+        return rows.data() + l.row_parts +
+               static_cast<std::size_t>((cb * b.batches + it.block.batch) * b.rows + it.block.r0);
+    };
+    const auto col_slot = [&](const item& it) {
+        const B& b = tensors[it.tensor];
+        const layout& l = at[it.tensor];
+        const std::int64_t rb = it.block.r0 / factor_rows;
+        return cols.data() + l.col_parts +
+               static_cast<std::size_t>((rb * b.batches + it.block.batch) * b.cols + it.block.c0);
+    };
+
+    const auto sums_pass =
+        select_pass<factor_sums<Kernel>, T, const B&, factor_block, double*, double*, double*>(
+            level);
+    const norm_fn<Kernel, T> norm = select_norm<Kernel, T>(level);
+    for_each_item(items.size(), elements, [&](std::size_t k) {
+        const item& it = items[k];
+        const B& b = tensors[it.tensor];
+        if (b.factored)
+            sums_pass(b, it.block, &sums[2 * k], row_slot(it), col_slot(it));
+        else
+            norm(b, s, it.block.c0, it.block.c1, &sums[2 * k]);
+    });
+
+    // B: the factors of each matrix, from the block sums added in block order.
+    for (std::size_t t = 0; t < count; ++t) {
+        const B& b = tensors[t];
+        const layout& l = at[t];
+        if (!b.factored || b.size == 0) continue;
+        using one = simd::scalar<T>;
+        const auto stride_rows = static_cast<std::size_t>(b.batches * b.rows);
+        for (std::size_t q = 0; q < stride_rows; ++q) {
+            double total = 0.0;
+            for (std::int64_t cb = 0; cb < l.col_blocks; ++cb)
+                total += rows[l.row_parts + static_cast<std::size_t>(cb) * stride_rows + q];
+            b.row_var[q] = Kernel::template statistic<one>(
+                b.row_var[q], static_cast<T>(total / static_cast<double>(b.cols)), s);
+        }
+        const auto stride_cols = static_cast<std::size_t>(b.batches * b.cols);
+        for (std::size_t q = 0; q < stride_cols; ++q) {
+            double total = 0.0;
+            for (std::int64_t rb = 0; rb < l.row_blocks; ++rb)
+                total += cols[l.col_parts + static_cast<std::size_t>(rb) * stride_cols + q];
+            b.col_var[q] = Kernel::template statistic<one>(
+                b.col_var[q], static_cast<T>(total / static_cast<double>(b.rows)), s);
+        }
+        for (std::size_t q = 0; q < stride_rows; ++q)
+            row_scale[l.row_scales + q] = Kernel::inverse_root(b.row_var[q]);
+        for (std::int64_t batch = 0; batch < b.batches; ++batch) {
+            double total = 0.0;
+            for (std::int64_t r = 0; r < b.rows; ++r)
+                total += static_cast<double>(b.row_var[batch * b.rows + r]);
+            const T mean = one::max(s.eps1, static_cast<T>(total / static_cast<double>(b.rows)));
+            for (std::int64_t c = batch * b.cols; c < (batch + 1) * b.cols; ++c)
+                col_scale[l.col_scales + static_cast<std::size_t>(c)] =
+                    Kernel::inverse_root(b.col_var[c] / mean);
+        }
+    }
+
+    // C: the sums of u u of the matrices' blocks.
+    const auto update_sums = select_pass<factor_update_sums<Kernel>, T, const B&, const S&,
+                                         factor_block, const T*, const T*, double*>(level);
+    for_each_item(items.size(), elements, [&](std::size_t k) {
+        const item& it = items[k];
+        const B& b = tensors[it.tensor];
+        if (b.factored)
+            update_sums(b, s, it.block, row_scale.data() + at[it.tensor].row_scales,
+                        col_scale.data() + at[it.tensor].col_scales, &sums[2 * k + 1]);
+    });
+
+    std::vector<S> per_tensor;
+    per_tensor.reserve(count);
+    for (std::size_t t = 0; t < count; ++t) {
+        std::array<double, Kernel::norms> total{};
+        for (std::size_t k = at[t].first_item; k < at[t].first_item + at[t].items; ++k) {
+            total[0] += sums[2 * k];
+            total[1] += sums[2 * k + 1];
+        }
+        per_tensor.push_back(Kernel::finish(s, total, tensors[t].size));
+    }
+
+    // D: the update.
+    const auto update = select_pass<factor_update<Kernel>, T, const B&, const S&, const T*,
+                                    const T*, std::int64_t, std::int64_t>(level);
+    const range_fn<Kernel, T> elementwise = select<Kernel, T>(level);
+    for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
+        if (tensors[t].factored)
+            update(tensors[t], per_tensor[t], row_scale.data() + at[t].row_scales,
+                   col_scale.data() + at[t].col_scales, begin, end);
+        else
+            elementwise(tensors[t], per_tensor[t], begin, end);
+    });
+}
+
 template <class T>
 auto select_block_reduce(simd_level level) {
 #if OPTIKERN_X86
@@ -147,14 +305,17 @@ auto select_block_has_nonfinite(simd_level level) {
 // One optimizer step over `count` tensors, e.g. update<kernels::adam>(tensors, n, options, {t}):
 // the stateless entry point under the optimizer objects (optimizer.hpp). Buffers must not
 // overlap (gradients may share memory with each other); the options are not checked here.
-// A kernel declaring `norms` (per-tensor norms, as LAMB's trust ratio) runs its two phases.
+// A kernel declaring `norms` (per-tensor norms, as LAMB's trust ratio) runs its two phases,
+// one with a factored second moment (Adafactor) its passes (dispatch/factored.hpp).
 template <class Kernel, class T>
 void update(const dispatch::buffers_t<Kernel, T>* tensors,
             std::size_t count,
             const typename Kernel::options& options,
             const step_context& context) {
     const auto scalars = dispatch::scalars_t<Kernel, T>::make(options, context);
-    if constexpr (dispatch::norm_count<Kernel>::value > 0)
+    if constexpr (dispatch::is_factored<Kernel>::value)
+        dispatch::run_factored<Kernel, T>(tensors, count, scalars);
+    else if constexpr (dispatch::norm_count<Kernel>::value > 0)
         dispatch::run_normed<Kernel, T>(tensors, count, scalars);
     else
         dispatch::run<Kernel, T>(tensors, count, scalars);

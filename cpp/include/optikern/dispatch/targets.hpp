@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "optikern/buffers.hpp"
 #include "optikern/config.hpp"
 #include "optikern/kernels/reduce.hpp"
 #include "optikern/quantize.hpp"
@@ -30,6 +31,27 @@ struct norm_count : std::integral_constant<std::size_t, 0> {};
 template <class Kernel>
 struct norm_count<Kernel, std::void_t<decltype(Kernel::norms)>>
     : std::integral_constant<std::size_t, Kernel::norms> {};
+
+// Kernels declaring how each state's shape follows the tensor's (Kernel::state_shapes).
+template <class Kernel, class = void>
+struct is_factored : std::false_type {};
+template <class Kernel>
+struct is_factored<Kernel, std::void_t<decltype(Kernel::state_shapes)>> : std::true_type {};
+
+// The shape kind of state k (elementwise unless the kernel declares otherwise).
+template <class Kernel>
+constexpr state_shape shape_of_state(std::size_t k) {
+    if constexpr (is_factored<Kernel>::value)
+        return Kernel::state_shapes[k];
+    else
+        return state_shape::elementwise;
+}
+
+// The elements of state k for a tensor of this shape, or -1 if the shape keeps none.
+template <class Kernel>
+std::int64_t state_elements(std::size_t k, const tensor_shape& shape) {
+    return optikern::state_elements(shape_of_state<Kernel>(k), shape);
+}
 
 // Kernels whose state holds per-tensor 0-d scalars (scalar_state_names, scalar_state<T>,
 // initial_scalar_state, advance: NAdam's mu_product, ASGD's eta and mu) besides the arrays.

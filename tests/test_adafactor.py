@@ -1,0 +1,170 @@
+"""Adafactor's factored state (the table's tests see vectors): matrices and batches of them
+against the pure-Python reference on every SIMD level, float32 and float64; every level and
+thread count bit-identical; torch's state shapes; refusals before anything is written.
+
+Shapes cover one row and one column, vector tails along a row, several row blocks (64 rows)
+and column blocks (4096 columns) of the deterministic sums, and a batch of matrices. The
+tolerances are those of test_reference_parity (float64: the sums are added in another order,
+so 1e-12 of the tensor's scale; float32: 4 N eps).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from optim_db import ADAFACTOR
+
+import optikern
+from optikern import functional, reference
+
+SHAPES = [(1, 1), (3, 5), (7, 33), (2, 3, 17), (130, 9), (2, 4200), (1, 2, 1, 700)]
+STEPS = 5
+EPS32 = float(np.finfo(np.float32).eps)
+CONFIGS = [dict(c.kwargs) for c in ADAFACTOR.cases]
+
+
+def check(got: np.ndarray, want: list[float], dtype: type, what: str) -> None:
+    want_arr = np.array(want, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(want_arr), initial=0.0)))
+    tol = 1e-12 if dtype == np.float64 else 4 * STEPS * EPS32
+    np.testing.assert_allclose(
+        got.astype(np.float64).ravel(), want_arr, rtol=tol, atol=tol * scale, err_msg=what
+    )
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kwargs", CONFIGS, ids=str)
+def test_matrices_match_reference(
+    kwargs: dict, dtype: type, shape: tuple, simd_level: str, rng: np.random.Generator
+) -> None:
+    param = rng.standard_normal(shape).astype(dtype)
+    ref_param = param.ravel().astype(np.float64).tolist()
+    ref_state: dict = {}
+    opt = optikern.Adafactor([param], **kwargs)
+    for step in range(STEPS):
+        grad = rng.standard_normal(shape).astype(dtype)
+        opt.step([grad])
+        ref_grad = grad.ravel().astype(np.float64).tolist()
+        reference.adafactor_step(ref_param, ref_grad, ref_state, shape=shape, **kwargs)
+        check(param, ref_param, dtype, f"param after step {step + 1}")
+    state = opt.state[param]
+    assert state["step"] == STEPS and "variance" not in state
+    assert state["row_var"].shape == (*shape[:-1], 1)
+    assert state["col_var"].shape == (*shape[:-2], 1, shape[-1])
+    check(state["row_var"], ref_state["row_var"], dtype, "row_var")
+    check(state["col_var"], ref_state["col_var"], dtype, "col_var")
+
+
+def run(dtype: type, level: str, threads: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    shapes = [(2, 130, 1100), (3, 5), (70000,), (1, 1), ()]
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    optikern.set_num_threads(threads)
+    try:
+        with optikern.simd_level(level):
+            opt = optikern.Adafactor(params, lr=0.05, weight_decay=0.1)
+            for _ in range(3):
+                opt.step([rng.standard_normal(s).astype(dtype) for s in shapes])
+    finally:
+        optikern.set_num_threads(0)
+    return params + [a for p in params for a in opt.state[p].values() if isinstance(a, np.ndarray)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_levels_and_threads_bit_identical(dtype: type) -> None:
+    expected = run(dtype, "baseline", 1)
+    for level in optikern.available_simd_levels():
+        for threads in (1, 2, 3):
+            got = run(dtype, level, threads)
+            for e, g in zip(expected, got):
+                assert e.tobytes() == g.tobytes(), f"{level}, {threads} threads"
+
+
+def test_functional_takes_torchs_state_lists() -> None:
+    rng = np.random.default_rng(5)
+    params = [rng.standard_normal((4, 6)), rng.standard_normal(5)]
+    copies = [p.copy() for p in params]
+    row_vars = [np.zeros((4, 1)), None]
+    col_vars = [np.zeros((1, 6)), None]
+    variances = [None, np.zeros(5)]
+    opt = optikern.Adafactor(copies, lr=0.05)
+    for step in range(1, 4):
+        grads = [rng.standard_normal(p.shape) for p in params]
+        functional.adafactor(params, grads, row_vars, col_vars, variances, step=step, lr=0.05)
+        opt.step(grads)
+    for p, c in zip(params, copies):
+        assert p.tobytes() == c.tobytes()
+    assert row_vars[0].tobytes() == opt.state[copies[0]]["row_var"].tobytes()
+    assert variances[1].tobytes() == opt.state[copies[1]]["variance"].tobytes()
+
+
+BAD_STATE = [
+    ("row_var of a vector's shape", lambda p: [np.zeros(4), None], "row_vars", r"row_vars\[0\]"),
+    ("row_var shape", lambda p: [np.zeros((4, 6)), None], "row_vars", r"expected shape \(4, 1\)"),
+    ("col_var dtype", lambda p: [np.zeros((1, 6), np.float32), None], "col_vars", "dtype"),
+    ("variance missing", lambda p: [None, None], "variances", r"variances\[1\]: required"),
+    ("variance for a matrix", lambda p: [np.zeros((4, 6)), np.zeros(5)], "variances", "None"),
+    ("col_var overlaps param", lambda p: [p[0][:1], None], "col_vars", "overlap"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "make", "slot", "message"), BAD_STATE, ids=[b[0] for b in BAD_STATE]
+)
+def test_functional_refuses_bad_state_before_writing(what, make, slot, message) -> None:
+    rng = np.random.default_rng(6)
+    params = [rng.standard_normal((4, 6)), rng.standard_normal(5)]
+    grads = [rng.standard_normal(p.shape) for p in params]
+    states = {
+        "row_vars": [np.zeros((4, 1)), None],
+        "col_vars": [np.zeros((1, 6)), None],
+        "variances": [None, np.zeros(5)],
+    }
+    states[slot] = make(params)
+    before = [p.copy() for p in params]
+    with pytest.raises((TypeError, ValueError), match=message):
+        functional.adafactor(params, grads, *states.values(), step=1)
+    for p, b in zip(params, before):
+        assert p.tobytes() == b.tobytes()
+
+
+def test_class_refuses_replaced_state_of_wrong_shape_and_transposed_params() -> None:
+    p = np.ones((3, 4))
+    opt = optikern.Adafactor([p])
+    opt.step([np.ones((3, 4))])
+    opt.state[p]["row_var"] = np.zeros((1, 4))
+    before = p.copy()
+    with pytest.raises(ValueError, match=r"state\[0\]\['row_var'\]: expected shape \(3, 1\)"):
+        opt.step([np.ones((3, 4))])
+    assert p.tobytes() == before.tobytes()
+    with pytest.raises(ValueError, match=r"params\[0\]: expected a C-contiguous array"):
+        optikern.Adafactor([np.ones((4, 3)).T]).step([np.ones((3, 4))])
+
+
+def test_state_dict_round_trip_keeps_factored_shapes() -> None:
+    rng = np.random.default_rng(8)
+    params = [rng.standard_normal((2, 3, 4)), rng.standard_normal(3)]
+    opt = optikern.Adafactor(params, lr=0.05)
+    opt.step([rng.standard_normal(p.shape) for p in params])
+    twin_params = [p.copy() for p in params]
+    twin = optikern.Adafactor(twin_params, lr=0.05)
+    twin.load_state_dict(opt.state_dict())
+    assert twin.state[twin_params[0]]["col_var"].shape == (2, 1, 4)
+    grads = [rng.standard_normal(p.shape) for p in params]
+    opt.step(grads)
+    twin.step(grads)
+    for p, q in zip(params, twin_params):
+        assert p.tobytes() == q.tobytes()
+    bad = opt.state_dict()
+    bad["state"][0]["row_var"] = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match=r"state\[0\]\['row_var'\] has shape \(2, 3, 4\)"):
+        twin.load_state_dict(bad)
+
+
+def test_16bit_params_are_refused_before_writing() -> None:
+    p = np.ones((3, 4), np.float16)
+    opt = optikern.Adafactor([p])
+    with pytest.raises(ValueError, match="per-tensor norms"):
+        opt.step([np.ones((3, 4), np.float16)])
+    assert (p == 1).all() and p not in opt.state
