@@ -386,8 +386,9 @@ class _Plan:
             if call is None:
                 return False
             calls.append(call)
+        kernel_step = functional._STEPS[opt._kernel]  # functional._step without its wrapper
         for plan, (grads, options, step) in zip(self.groups, calls):
-            functional._step(opt._kernel, plan.arrays, grads, plan.states, options, step, False)
+            kernel_step(plan.arrays, grads, plan.states, options, step, False, False, False, None)
             for count in plan.steps:  # torch's float32 step count, written (+= costs 1.7 us)
                 count[()] = step
         return True
@@ -407,6 +408,7 @@ class _GroupPlan:
         self.kept: list[tuple[dict[str, Any], str, torch.Tensor, int]] = []
         self.steps: list[np.ndarray] = []
         self.in_use: dict[str, float] = {}
+        self.reshaped = True  # whether the class's _options changes the group
         self.ids = [id(p) for p in params]
         # per param: a weak reference to the gradient seen last, its address and its view
         self.grads: list[list[Any]] = [[_dead, 0, None] for _ in params]
@@ -444,6 +446,7 @@ class _GroupPlan:
             else:
                 plan.states.append([None if t is None else _array(t) for t in tensors])
         plan.in_use = functional.STATE_FILL[opt._kernel](opt._options(group))
+        plan.reshaped = bool(opt._fixed) or type(opt)._options is not _Dropin._options
         return plan
 
     def call(self, opt: _Dropin) -> tuple[list[np.ndarray], dict[str, Any], int] | None:
@@ -469,7 +472,8 @@ class _GroupPlan:
         for state, name, t, ptr in self.kept:
             if state.get(name) is not t or t.data_ptr() != ptr:
                 return None
-        options = opt._options(group)
+        # the group itself when the class reads it as it is (no copy)
+        options = opt._options(group) if self.reshaped else group
         if functional.STATE_FILL[opt._kernel](options) != self.in_use:
             return None  # an option switched a state on or off (amsgrad, momentum, ...)
         return grads, options, int(self.steps[0]) + 1 if self.steps else 0
