@@ -645,10 +645,11 @@ OPTIM_DB += [LION, LAMB]  # not in torch.optim
 #: The rows torch.optim has: tests holding optikern to torch take theirs from here.
 IN_TORCH = [info for info in OPTIM_DB if info.in_torch]
 IN_TORCH_NAMES = [info.name for info in IN_TORCH]
-#: The rows the 16-bit (mixed-precision) path serves: those without a norm phase.
-MIXED = [info for info in OPTIM_DB if not info.per_tensor_norms]
+#: The rows the 16-bit (mixed-precision) path serves: all of them.
+MIXED = OPTIM_DB
 MIXED_NAMES = [info.name for info in MIXED]
-IN_TORCH_MIXED = [info for info in IN_TORCH if info in MIXED]
+#: The rows whose drop-in fuses 16-bit params (Adafactor's runs torch's own step for them).
+IN_TORCH_MIXED = [info for info in IN_TORCH if not info.factored]
 IN_TORCH_MIXED_NAMES = [info.name for info in IN_TORCH_MIXED]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 

@@ -162,9 +162,30 @@ def test_state_dict_round_trip_keeps_factored_shapes() -> None:
         twin.load_state_dict(bad)
 
 
-def test_16bit_params_are_refused_before_writing() -> None:
-    p = np.ones((3, 4), np.float16)
-    opt = optikern.Adafactor([p])
-    with pytest.raises(ValueError, match="per-tensor norms"):
-        opt.step([np.ones((3, 4), np.float16)])
-    assert (p == 1).all() and p not in opt.state
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+@pytest.mark.parametrize("shape", [(3, 37, 70), (130,)])  # factored batches; one vector
+def test_16bit_params_take_the_float32_update_of_their_masters(
+    simd_level: str, shape: tuple[int, ...], rounding: str
+) -> None:
+    """float16 params: the masters and the factored state equal a float32 Adafactor fed the
+    same (unscaled) gradients bit for bit, and the params are the masters rounded."""
+    rng = np.random.default_rng(4)
+    low = rng.standard_normal(shape).astype(np.float16)
+    master = low.astype(np.float32)
+    opt16 = optikern.Adafactor([low], rounding=rounding, seed=2)
+    opt32 = optikern.Adafactor([master])
+    for _ in range(3):
+        grad = (rng.standard_normal(shape) * 256).astype(np.float16)
+        opt16.step([grad], grad_scale=256.0)
+        opt32.step([grad.astype(np.float32) / np.float32(256.0)])
+    state16, state32 = opt16.state[low], opt32.state[master]
+    np.testing.assert_array_equal(state16["master_param"], master)
+    for key, value in state32.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(state16[key], value, err_msg=key)
+    if rounding == "nearest":
+        np.testing.assert_array_equal(low, master.astype(np.float16))
+    else:  # each param one of the two float16 values around its master
+        below = np.nextafter(master.astype(np.float16), np.float16(-np.inf))
+        above = np.nextafter(master.astype(np.float16), np.float16(np.inf))
+        assert ((low >= below) & (low <= above)).all()

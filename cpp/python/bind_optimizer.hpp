@@ -350,7 +350,9 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
     constexpr std::size_t n_state = Kernel::state_names.size();
     const auto options = parse_options<Kernel>(group);
     if (Kernel::counts_steps) require_positive_step(step);
-    if (mixed != nullptr) throw py::value_error(needs_whole_tensors);
+    if (mixed != nullptr)
+        throw py::value_error(
+            "mixed: this step takes float32/float64 arrays (16-bit params: the optimizer class)");
     const auto list_of = [](py::handle seq, const std::string& name) {
         if (!(PyList_Check(seq.ptr()) || PyTuple_Check(seq.ptr())))
             throw py::type_error(name + ": expected a list of numpy arrays, got " + type_name(seq));

@@ -46,8 +46,8 @@ class Adafactor(Optimizer):
     maximize : bool, default False
         Ascend the objective instead of descending it.
     nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer` (float32/float64
-        params only: 16-bit params are refused, as the 16-bit path has no norm passes).
+        The options every optimizer has: see :class:`~optikern.Optimizer` (16-bit params
+        take the float32 update of their masters whole, see the mixed-precision docs).
 
     Notes
     -----

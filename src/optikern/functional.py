@@ -868,7 +868,7 @@ def lion(
 
 
 def lamb(
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     exp_avgs: Arrays,
     exp_avg_sqs: Arrays,
@@ -884,6 +884,11 @@ def lamb(
     maximize: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> int:
     r"""LAMB (You et al. 2020), in place, each array one tensor of the trust ratio; ``step``
     is the 1-based number of this step.
@@ -893,11 +898,15 @@ def lamb(
         \quad p \leftarrow p - \gamma \frac{\lVert p \rVert}{\lVert u \rVert} u
 
     after Adam's moment updates; one C++ call of two passes (moments and norms, then the
-    update). float32/float64 arrays only: the 16-bit path has no norm pass, so this function
-    takes no ``lowp_params``.
+    update). With ``lowp_params`` the norms are those of the float32 masters, which take the
+    float32 update whole (the gradients widened into a float32 copy first), and the 16-bit
+    params are rounded from them afterwards.
     """
     # the values of _core.<kernel>_option_keys, in that order
     options = (lr, (beta1, beta2), eps, weight_decay, min_coeff, max_coeff, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.lamb_step(
         params,
         grads,
@@ -907,7 +916,7 @@ def lamb(
         False,
         check_only,
         skip_nonfinite,
-        None,
+        mixed,
     )
 
 

@@ -39,8 +39,8 @@ class LAMB(Optimizer):
     maximize : bool, default False
         Ascend the objective instead of descending it.
     nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer`. float16/bfloat16
-        params are refused (ValueError): the mixed-precision pass has no norm phase yet.
+        The options every optimizer has: see :class:`~optikern.Optimizer` (16-bit params
+        take the float32 update of their masters whole, see the mixed-precision docs).
 
     Notes
     -----

@@ -137,7 +137,7 @@ class _Dropin(torch.optim.Optimizer):
     _kernel: str
     #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
     _fixed: ClassVar[dict[str, Any]] = {}
-    #: Whether the fused pass serves 16-bit params (not with a per-tensor norm phase).
+    #: Whether the fused pass serves 16-bit params (Adafactor's factored state: not here).
     _fuses_16bit: ClassVar[bool] = True
     #: Whether the fused pass needs params of >= 2 dims row-major (factored state's rows).
     _row_major: ClassVar[bool] = False
@@ -747,10 +747,9 @@ class LAMB(_Dropin):
     """LAMB (You et al. 2020) with optax's rule and signature plus DeepSpeed's trust-ratio
     bounds, whose step is optikern's fused two-pass kernel; see :class:`optikern.LAMB`.
     torch.optim has no LAMB, so this subclasses ``torch.optim.Optimizer``; what the fused pass
-    does not serve (16-bit params included) runs the same update in torch operations."""
+    does not serve runs the same update in torch operations."""
 
     _kernel = "lamb"
-    _fuses_16bit = False
 
     def __init__(
         self,

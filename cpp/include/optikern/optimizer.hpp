@@ -116,9 +116,6 @@ public:
         if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
         if (!mixed && master != nullptr)
             throw std::invalid_argument("master: only 16-bit params keep a master copy");
-        // refused when registered, so a group of several storage types never half-steps
-        if (mixed && dispatch::norm_count<Kernel>::value > 0)
-            throw std::invalid_argument(needs_whole_tensors);
         const std::size_t t = tensors_.size();
         std::vector<span> added;
         const auto claim = [&](const void* data, std::size_t item, int role,

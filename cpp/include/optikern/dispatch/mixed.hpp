@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <type_traits>
+#include <vector>
 
 #include "optikern/dispatch/quantized.hpp"
 #include "optikern/dispatch/table.hpp"
@@ -164,6 +165,156 @@ mixed_range_fn<Kernel, P, G> select_mixed_range(simd_level level) {
     return &mixed_range_baseline<Kernel, P, G>;
 }
 
+// Kernels with a phase over whole tensors (per-tensor norms, factored statistics) take 16-bit
+// params in three passes around their float32 update: `prepare` widens (and unscales) the
+// gradients into float32 `grads` (null: float32 gradients read where they are) and restarts
+// stale masters from their params (`own_master`: the master is scratch, filled from them);
+// `finish` rounds the params from the updated masters.
+template <class V, class P, class G>
+OPTIKERN_INLINE void whole_tensor_pass(bool finish,
+                                       float* master,
+                                       bool own_master,
+                                       const lowp_tensor<P, G>& lowp,
+                                       float* grads,
+                                       std::uint64_t tensor,
+                                       std::int64_t begin,
+                                       std::int64_t end,
+                                       const mixed_options& m) {
+    const bool stochastic = m.mode == rounding::stochastic;
+    const std::uint64_t random = lowp::random_base(m.seed, m.stream, tensor);
+    const float inverse_scale = static_cast<float>(1.0 / m.grad_scale);
+    for (std::int64_t at = begin; at < end; at += mixed_block) {
+        const std::int64_t n = std::min(mixed_block, end - at);
+        float* x = master + at;
+        P* param = lowp.param + at;
+        if (finish) {
+            if (stochastic)
+                lowp::round_stochastic<V>(x, param, n, random, static_cast<std::uint64_t>(at));
+            else
+                lowp::round_nearest<V>(x, param, n);
+            continue;
+        }
+        if (grads != nullptr) {
+            if (m.grad_scale != 1.0)
+                lowp::unscale<V>(lowp.grad + at, grads + at, n, inverse_scale);
+            else if constexpr (!std::is_same_v<G, float>)
+                lowp::widen<V>(lowp.grad + at, grads + at, n);
+        }
+        if (own_master)
+            lowp::widen<V>(param, x, n);
+        else if (stochastic || !lowp::all_round_to<V>(x, param, n))
+            lowp::restart_stale<V>(x, param, n, stochastic);
+    }
+}
+
+template <class P, class G>
+using whole_tensor_pass_fn = void (*)(bool,
+                                      float*,
+                                      bool,
+                                      const lowp_tensor<P, G>&,
+                                      float*,
+                                      std::uint64_t,
+                                      std::int64_t,
+                                      std::int64_t,
+                                      const mixed_options&);
+
+template <class P, class G>
+void whole_tensor_pass_baseline(bool finish,
+                                float* master,
+                                bool own_master,
+                                const lowp_tensor<P, G>& lowp,
+                                float* grads,
+                                std::uint64_t tensor,
+                                std::int64_t begin,
+                                std::int64_t end,
+                                const mixed_options& m) {
+    whole_tensor_pass<simd::scalar<float>>(finish, master, own_master, lowp, grads, tensor, begin,
+                                           end, m);
+}
+
+#if OPTIKERN_X86
+template <class P, class G>
+OPTIKERN_TARGET("avx2,f16c,fma")
+OPTIKERN_FLATTEN void whole_tensor_pass_avx2(bool finish,
+                                             float* master,
+                                             bool own_master,
+                                             const lowp_tensor<P, G>& lowp,
+                                             float* grads,
+                                             std::uint64_t tensor,
+                                             std::int64_t begin,
+                                             std::int64_t end,
+                                             const mixed_options& m) {
+    whole_tensor_pass<simd::avx2<float>>(finish, master, own_master, lowp, grads, tensor, begin,
+                                         end, m);
+}
+
+template <class P, class G>
+OPTIKERN_TARGET("avx512f")
+OPTIKERN_FLATTEN void whole_tensor_pass_avx512(bool finish,
+                                               float* master,
+                                               bool own_master,
+                                               const lowp_tensor<P, G>& lowp,
+                                               float* grads,
+                                               std::uint64_t tensor,
+                                               std::int64_t begin,
+                                               std::int64_t end,
+                                               const mixed_options& m) {
+    whole_tensor_pass<simd::avx512<float>>(finish, master, own_master, lowp, grads, tensor, begin,
+                                           end, m);
+}
+#endif
+
+template <class P, class G>
+whole_tensor_pass_fn<P, G> select_whole_tensor_pass(simd_level level) {
+#if OPTIKERN_X86
+    if (level == simd_level::avx512) return &whole_tensor_pass_avx512<P, G>;
+    if (level == simd_level::avx2) return &whole_tensor_pass_avx2<P, G>;
+#else
+    (void)level;
+#endif
+    return &whole_tensor_pass_baseline<P, G>;
+}
+
+// A 16-bit step of a kernel with a whole-tensor phase: the float32 update (norms and all) on
+// masters and float32 gradients made by a first pass, then the params rounded (see
+// whole_tensor_pass). Costs a float32 copy of the gradients (unless they are float32 and
+// unscaled) and, without master weights, of the params.
+template <class Kernel, class P, class G>
+void run_mixed_whole(const buffers_t<Kernel, float>* masters,
+                     const lowp_tensor<P, G>* lowp,
+                     std::size_t count,
+                     const typename Kernel::options& options,
+                     const step_context& context,
+                     const mixed_options& m) {
+    const bool widen_grads = !std::is_same_v<G, float> || m.grad_scale != 1.0;
+    std::vector<buffers_t<Kernel, float>> work(masters, masters + count);
+    std::vector<std::vector<float>> scratch_grads(count), scratch_masters(count);
+    for (std::size_t t = 0; t < count; ++t) {
+        const auto size = static_cast<std::size_t>(work[t].size);
+        if (work[t].param == nullptr) {
+            scratch_masters[t].resize(size);
+            work[t].param = scratch_masters[t].data();
+        }
+        if (widen_grads) {
+            scratch_grads[t].resize(size);
+            work[t].grad = scratch_grads[t].data();
+        } else {
+            work[t].grad = reinterpret_cast<const float*>(lowp[t].grad);
+        }
+    }
+    const auto pass = select_whole_tensor_pass<P, G>(active_simd_level());
+    const auto run_pass = [&](bool finish) {
+        for_each_range(work.data(), count,
+                       [&](std::size_t t, std::int64_t begin, std::int64_t end) {
+                           pass(finish, work[t].param, masters[t].param == nullptr, lowp[t],
+                                widen_grads ? scratch_grads[t].data() : nullptr, t, begin, end, m);
+                       });
+    };
+    run_pass(false);
+    update<Kernel, float>(work.data(), count, options, context);
+    run_pass(true);
+}
+
 template <class Kernel, class P, class G>
 void run_mixed(const buffers_t<Kernel, float>* masters,
                const lowp_tensor<P, G>* lowp,
@@ -199,11 +350,12 @@ void update_mixed(const dispatch::buffers_t<Kernel, float>* masters,
                   const step_context& context,
                   const mixed_options& mixed,
                   const quantized_states<Kernel>* quantized = nullptr) {
-    if constexpr (dispatch::norm_count<Kernel>::value > 0)
-        throw std::invalid_argument(needs_whole_tensors);
-    dispatch::run_mixed<Kernel>(masters, lowp, count,
-                                dispatch::scalars_t<Kernel, float>::make(options, context), mixed,
-                                quantized);
+    if constexpr (dispatch::norm_count<Kernel>::value > 0 || dispatch::is_factored<Kernel>::value)
+        dispatch::run_mixed_whole<Kernel>(masters, lowp, count, options, context, mixed);
+    else
+        dispatch::run_mixed<Kernel>(masters, lowp, count,
+                                    dispatch::scalars_t<Kernel, float>::make(options, context),
+                                    mixed, quantized);
 }
 
 }  // namespace optikern

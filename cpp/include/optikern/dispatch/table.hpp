@@ -321,10 +321,10 @@ void update(const dispatch::buffers_t<Kernel, T>* tensors,
         dispatch::run<Kernel, T>(tensors, count, scalars);
 }
 
-// What the row and mixed-precision paths say to a kernel with a norm phase.
+// What the row path says to a kernel with a norm phase.
 inline constexpr const char* needs_whole_tensors =
-    "this optimizer takes per-tensor norms (a norm phase), which the sparse-row and 16-bit "
-    "(mixed-precision) paths do not support: use dense float32/float64 params and gradients";
+    "this optimizer takes per-tensor norms (a norm phase), which the sparse-row path does not "
+    "support: use dense gradients";
 
 // One step over the rows of a (rows x cols) table that a sparse gradient touches: row
 // indices[i] is updated with values[i * cols, (i + 1) * cols) as gradient, the same update
