@@ -189,3 +189,44 @@ def test_16bit_params_take_the_float32_update_of_their_masters(
         below = np.nextafter(master.astype(np.float16), np.float16(-np.inf))
         above = np.nextafter(master.astype(np.float16), np.float16(np.inf))
         assert ((low >= below) & (low <= above)).all()
+
+
+@pytest.mark.parametrize("float32_grads", [False, True])
+def test_functional_16bit_params_are_the_class_update(float32_grads: bool) -> None:
+    """functional.adafactor over float16 params and float32 masters writes the class's bytes
+    (stochastic rounding, stream given as the step number, as the class uses), and refuses
+    mismatched arrays before writing."""
+    rng = np.random.default_rng(8)
+    shape = (3, 37, 70)
+    low = rng.standard_normal(shape).astype(np.float16)
+    master = low.astype(np.float32)
+    twin = low.copy()
+    opt = optikern.Adafactor([twin], rounding="stochastic", seed=4)
+    row, col = np.zeros((3, 37, 1), np.float32), np.zeros((3, 1, 70), np.float32)
+    kwargs = dict(lowp_params=[low], grad_scale=64.0, rounding="stochastic", seed=4)
+    for step in range(1, 4):
+        grad = (rng.standard_normal(shape) * 64).astype(np.float32 if float32_grads else np.float16)
+        functional.adafactor(
+            [master], [grad], [row], [col], [None], step=step, stream=step, **kwargs
+        )
+        opt.step([grad], grad_scale=64.0)
+    state = opt.state[twin]
+    np.testing.assert_array_equal(low.view(np.uint16), twin.view(np.uint16))
+    np.testing.assert_array_equal(master, state["master_param"])
+    np.testing.assert_array_equal(row, state["row_var"])
+    np.testing.assert_array_equal(col, state["col_var"])
+    before = [a.copy() for a in (low, master, row, col)]
+    grad = np.ones(shape, np.float16)
+    with pytest.raises(TypeError, match=r"params\[0\]: expected dtype float32"):
+        functional.adafactor(
+            [master.astype(np.float64)], [grad], [row], [col], [None], step=4, **kwargs
+        )
+    with pytest.raises(TypeError, match=r"row_vars\[0\]: expected dtype float32"):
+        functional.adafactor(
+            [master], [grad], [row.astype(np.float64)], [col], [None], step=4, **kwargs
+        )
+    inside_master = master.reshape(-1)[: 3 * 37].reshape(3, 37, 1)
+    with pytest.raises(ValueError, match="overlap"):
+        functional.adafactor([master], [grad], [inside_master], [col], [None], step=4, **kwargs)
+    for now, then in zip((low, master, row, col), before):
+        np.testing.assert_array_equal(now, then)

@@ -350,16 +350,26 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
     constexpr std::size_t n_state = Kernel::state_names.size();
     const auto options = parse_options<Kernel>(group);
     if (Kernel::counts_steps) require_positive_step(step);
-    if (mixed != nullptr)
-        throw py::value_error(
-            "mixed: this step takes float32/float64 arrays (16-bit params: the optimizer class)");
     const auto list_of = [](py::handle seq, const std::string& name) {
         if (!(PyList_Check(seq.ptr()) || PyTuple_Check(seq.ptr())))
             throw py::type_error(name + ": expected a list of numpy arrays, got " + type_name(seq));
         return std::make_pair(PySequence_Fast_ITEMS(seq.ptr()),
                               static_cast<std::size_t>(PySequence_Fast_GET_SIZE(seq.ptr())));
     };
-    const auto [param_items, n] = list_of(params, "params");
+    // With `mixed` the arrays the user sees are the 16-bit params, and `params` their float32
+    // masters (None without masters); state is float32.
+    const char* seen_name = mixed == nullptr ? "params" : "lowp_params";
+    const auto [param_items, n] =
+        list_of(mixed == nullptr ? params : py::handle(mixed->lowp_params), seen_name);
+    PyObject** master_items = nullptr;
+    if (mixed != nullptr && mixed->master_weights) {
+        const auto [items, count] = list_of(params, "params");
+        if (count != n)
+            throw py::value_error("params: expected " + std::to_string(n) +
+                                  " float32 masters (one per lowp_params), got " +
+                                  std::to_string(count));
+        master_items = items;
+    }
     const auto [grad_items, n_grads] = list_of(grads, "grads");
     if (n_grads != n)
         throw py::value_error("grads: expected " + std::to_string(n) +
@@ -384,10 +394,23 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
     std::vector<const float*> f32_grads;
     std::vector<const double*> f64_grads;
     const auto role_name = [&](std::size_t t, int role) {
-        if (role == role_param) return where("params", t);
+        if (role == role_param) return where(seen_name, t);
+        if (role == role_master) return where("params", t);
         if (role == role_grad) return where("grads", t);
         return where(state_args[static_cast<std::size_t>(role)].c_str(), t);
     };
+    constexpr int float32 = py::detail::npy_api::NPY_FLOAT_;
+    // 16-bit params: gradients all float32 or all in the params' format, as the first one is.
+    const bool float32_grads =
+        mixed == nullptr || n == 0 || read_header(grad_items[0]).type_num == float32;
+    struct lowp_entry {
+        void* param;
+        tensor_shape shape;
+        std::array<float*, n_state> state;
+        float* master;
+        const void* grad;
+    };
+    std::vector<lowp_entry> lowp;
     const auto overlap = [&](const overlap_error& e, const std::vector<std::size_t>& index) {
         return py::value_error(role_name(index[e.tensor_a], e.role_a) + " and " +
                                role_name(index[e.tensor_b], e.role_b) +
@@ -395,20 +418,38 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
     };
     std::vector<std::pair<std::uintptr_t, std::uintptr_t>> written;  // across the two cores
     for (std::size_t t = 0; t < n; ++t) {
-        const std::string name = where("params", t);
-        const header p = checked_array(param_items[t], "params", t, true);
+        const std::string name = where(seen_name, t);
+        const header p = checked_array(param_items[t], seen_name, t, true);
         const bool is_double = p.type_num == py::detail::npy_api::NPY_DOUBLE_;
-        if ((!is_double && p.type_num != py::detail::npy_api::NPY_FLOAT_) || !p.native_order)
+        if (mixed == nullptr && ((!is_double && p.type_num != float32) || !p.native_order))
             throw py::type_error(name +
                                  ": expected a float32 or float64 array in native byte order, "
                                  "got " +
-                                 dtype_name(param_items[t]));
+                                 dtype_name(param_items[t]));  // (MixedPrecision checked 16-bit)
         const tensor_shape shape = shape_for<Kernel>(p, name);
+        float* master = nullptr;
+        if (master_items != nullptr) {
+            const header m = checked_array(master_items[t], "params", t, true);
+            if (m.type_num != float32 || !m.native_order)
+                throw py::type_error(where("params", t) + ": expected dtype float32, got " +
+                                     dtype_name(master_items[t]));
+            if (m.ndim != p.ndim || !std::equal(m.shape, m.shape + m.ndim, p.shape))
+                throw py::value_error(where("params", t) + ": expected shape " +
+                                      shape_of(param_items[t]) + " to match " + name + ", got " +
+                                      shape_of(master_items[t]));
+            require_same_layout(m, p, where("params", t), name);
+            master = reinterpret_cast<float*>(m.data);
+        }
+        // the element types the arrays must have: the param's, or with 16-bit params float32
+        // state and the gradients' format
+        const int state_type = mixed == nullptr ? p.type_num : float32;
+        const int grad_type = float32_grads ? state_type : p.type_num;
         const header g = checked_array(grad_items[t], "grads", t, false);
-        if (g.type_num != p.type_num || !g.native_order)
-            throw py::type_error(where("grads", t) + ": expected dtype " +
-                                 dtype_name(param_items[t]) + " to match " + name + ", got " +
-                                 dtype_name(grad_items[t]));
+        if (g.type_num != grad_type || !g.native_order)
+            throw py::type_error(
+                where("grads", t) + ": expected dtype " +
+                (grad_type == p.type_num ? dtype_name(param_items[t]) : std::string("float32")) +
+                " to match " + name + ", got " + dtype_name(grad_items[t]));
         if (g.ndim != p.ndim || !std::equal(g.shape, g.shape + g.ndim, p.shape))
             throw py::value_error(where("grads", t) + ": expected shape " +
                                   shape_of(param_items[t]) + " to match " + name + ", got " +
@@ -429,9 +470,11 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
             }
             if (a == Py_None) throw py::value_error(state_name + ": required, got None");
             const header h = checked_array(a, state_name, true);
-            if (h.type_num != p.type_num || !h.native_order)
-                throw py::type_error(state_name + ": expected dtype " + dtype_name(param_items[t]) +
-                                     " to match " + name + ", got " + dtype_name(a));
+            if (h.type_num != state_type || !h.native_order)
+                throw py::type_error(
+                    state_name + ": expected dtype " +
+                    (mixed == nullptr ? dtype_name(param_items[t]) : std::string("float32")) +
+                    " to match " + name + ", got " + dtype_name(a));
             require_state_shape<Kernel>(k, h, p, state_name, name);
             data[k] = h.data;
         }
@@ -448,6 +491,13 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
             }
             core_grads.push_back(reinterpret_cast<const T*>(g.data));
         };
+        if (mixed != nullptr) {
+            lowp_entry entry{p.data, shape, {}, master, g.data};
+            for (std::size_t k = 0; k < n_state; ++k)
+                entry.state[k] = reinterpret_cast<float*>(data[k]);
+            lowp.push_back(entry);
+            continue;
+        }
         if (is_double)
             add(f64, 0.0, f64_grads, f64_index);
         else
@@ -457,6 +507,34 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
             return std::make_pair(begin, begin + static_cast<std::uintptr_t>(h.size) * item);
         };
         if (p.size > 0) written.push_back(span(p, is_double ? 8 : 4));
+    }
+    if (mixed != nullptr) {
+        std::int64_t bad = -1;
+        with_lowp_types(*mixed, float32_grads, [&](auto storage, auto grad) {
+            using P = decltype(storage);
+            using G = decltype(grad);
+            optimizer<Kernel, float, P> core(options);
+            std::vector<const G*> typed_grads;
+            std::vector<std::size_t> index;
+            try {
+                for (const lowp_entry& e : lowp) {
+                    index.push_back(index.size());
+                    core.add(static_cast<P*>(e.param), e.shape, e.state, e.master, fresh,
+                             std::max<std::int64_t>(step - 1, 0));
+                    typed_grads.push_back(static_cast<const G*>(e.grad));
+                }
+                core.check_grads(typed_grads.data(), typed_grads.size());
+            } catch (const overlap_error& e) {
+                throw overlap(e, index);
+            }
+            py::gil_scoped_release release;
+            if (skip_nonfinite) bad = core.first_nonfinite(typed_grads.data());
+            if (bad >= 0 || check_only) return;
+            mixed_options m = mixed->options;
+            m.stream_given = true;
+            core.step_checked(typed_grads.data(), typed_grads.size(), m);
+        });
+        return bad;
     }
     // A float32 and a float64 param sharing memory (each core checks its own arrays).
     std::sort(written.begin(), written.end());
@@ -759,13 +837,14 @@ void register_optimizer(
           [args](py::handle params, py::handle grads, py::handle states, py::handle options,
                  std::int64_t step, bool fresh, bool check_only, bool skip_nonfinite,
                  py::handle mixed) {
-              const mixed_config* m = mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>();
+              const mixed_config* config =
+                  mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>();
               if constexpr (dispatch::is_factored<Kernel>::value)
                   return optimizer_step_shaped<Kernel>(args, params, grads, states, options, step,
-                                                       fresh, check_only, skip_nonfinite, m);
+                                                       fresh, check_only, skip_nonfinite, config);
               else
                   return optimizer_step<Kernel>(args, params, grads, states, options, step, fresh,
-                                                check_only, skip_nonfinite, m);
+                                                check_only, skip_nonfinite, config);
           },
           py::arg("params"), py::arg("grads"), py::arg("states"), py::arg("options"),
           py::arg("step"), py::arg("fresh") = false, py::arg("check_only") = false,

@@ -109,7 +109,7 @@ lamb_check_options = sgd_check_options
 lamb_state_names: tuple[str, ...]
 
 def adafactor_step(
-    params: _Arrays,
+    params: _Arrays | None,  # None: 16-bit params without masters (mixed)
     grads: _Arrays,
     states: Sequence[Sequence[np.ndarray | None]],  # None where a param keeps no such state
     options: _Options,

@@ -921,7 +921,7 @@ def lamb(
 
 
 def adafactor(
-    params: Arrays,
+    params: Arrays | None,
     grads: Arrays,
     row_vars: Sequence[np.ndarray | None],
     col_vars: Sequence[np.ndarray | None],
@@ -937,6 +937,11 @@ def adafactor(
     maximize: bool = False,
     check_only: bool = False,
     skip_nonfinite: bool = False,
+    lowp_params: Arrays | None = None,
+    grad_scale: float = 1.0,
+    rounding: str = "nearest",
+    seed: int = 0,
+    stream: int = 0,
 ) -> int:
     r"""Adafactor (Shazeer & Stern 2018) as ``torch.optim.Adafactor``, in place; ``step`` is
     the 1-based number of this step.
@@ -953,10 +958,15 @@ def adafactor(
     :math:`\hat v_{ij} = R_i C_j / \max(\mathrm{mean}(R), \epsilon_1)`; another keeps
     ``variances[i]`` (None in the others). Both move towards the means of :math:`g^2` by the
     weight :math:`t^{\tau}` (``beta2_decay``). ``eps1=None`` is the dtype's epsilon. One C++ call
-    of four passes; factored params must be C-contiguous. float32/float64 arrays.
+    of four passes; factored params must be C-contiguous. With ``lowp_params`` the float32
+    masters take the float32 step whole (the gradients widened into a float32 copy first) and
+    the 16-bit params are rounded from them afterwards; ``eps1=None`` is then float32's.
     """
     # the values of _core.<kernel>_option_keys, in that order
     options = (lr, beta2_decay, (eps1, eps2), d, weight_decay, maximize)
+    mixed = None
+    if lowp_params is not None or grad_scale != 1.0:
+        params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
     return _core.adafactor_step(
         params,
         grads,
@@ -966,7 +976,7 @@ def adafactor(
         False,
         check_only,
         skip_nonfinite,
-        None,
+        mixed,
     )
 
 
