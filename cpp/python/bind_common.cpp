@@ -350,6 +350,31 @@ void require_float32_masters(const step_arrays& arrays) {
                                  "]: mixed precision keeps float32 master weights, got float64");
 }
 
+bool float32_grads_of(const mixed_config* mixed, py::handle grads) {
+    if (mixed == nullptr || !(PyList_Check(grads.ptr()) || PyTuple_Check(grads.ptr())) ||
+        PySequence_Fast_GET_SIZE(grads.ptr()) == 0)
+        return false;
+    PyObject* first = PySequence_Fast_ITEMS(grads.ptr())[0];
+    return py::detail::npy_api::get().PyArray_Check_(first) &&
+           read_header(first).type_num == py::detail::npy_api::NPY_FLOAT_;
+}
+
+header checked_master(PyObject* master,
+                      std::size_t t,
+                      const header& like,
+                      PyObject* like_obj,
+                      const std::string& like_name) {
+    const std::string name = where("params", t);
+    const header m = checked_array(master, "params", t, true);
+    if (m.type_num != py::detail::npy_api::NPY_FLOAT_ || !m.native_order)
+        throw py::type_error(name + ": expected dtype float32, got " + dtype_name(master));
+    if (m.ndim != like.ndim || !std::equal(m.shape, m.shape + m.ndim, like.shape))
+        throw py::value_error(name + ": expected shape " + shape_of(like_obj) + " to match " +
+                              like_name + ", got " + shape_of(master));
+    require_same_layout(m, like, name, like_name);
+    return m;
+}
+
 std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
                                   const mixed_config& spec,
                                   bool float32_grads,

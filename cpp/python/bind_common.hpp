@@ -128,6 +128,18 @@ struct mixed_config {
 // Mixed steps need float32 masters.
 void require_float32_masters(const step_arrays& arrays);
 
+// Whether a mixed step's gradients are float32 (else in the params' 16-bit format): all are
+// as the first one is. False without `mixed` or without gradients.
+bool float32_grads_of(const mixed_config* mixed, py::handle grads);
+
+// params[t], the float32 master of the 16-bit param `like` (named like_name): dtype, shape
+// and memory layout checked.
+header checked_master(PyObject* master,
+                      std::size_t t,
+                      const header& like,
+                      PyObject* like_obj,
+                      const std::string& like_name);
+
 // Calls run(P{}, G{}) with the storage types the spec names.
 template <class Run>
 void with_lowp_types(const mixed_config& spec, bool float32_grads, Run&& run) {

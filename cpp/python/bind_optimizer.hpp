@@ -251,15 +251,7 @@ std::int64_t optimizer_step(const std::vector<std::string>& state_args,
     PyObject** state_lists = PySequence_Fast_ITEMS(states.ptr());
     const bool own_masters = mixed == nullptr || mixed->master_weights;
     const int state_type = mixed != nullptr ? py::detail::npy_api::NPY_FLOAT_ : -1;
-    // Mixed precision: gradients are all float32 or all in the params' 16-bit format, as the
-    // first one is.
-    bool float32_grads = false;
-    if (mixed != nullptr && (PyList_Check(grads.ptr()) || PyTuple_Check(grads.ptr())) &&
-        PySequence_Fast_GET_SIZE(grads.ptr()) > 0) {
-        PyObject* first = PySequence_Fast_ITEMS(grads.ptr())[0];
-        float32_grads = py::detail::npy_api::get().PyArray_Check_(first) &&
-                        read_header(first).type_num == py::detail::npy_api::NPY_FLOAT_;
-    }
+    const bool float32_grads = float32_grads_of(mixed, grads);
     const int lowp_type = mixed != nullptr ? mixed->type_num : -1;
     std::vector<role> roles;
     roles.reserve(n_state + 3);
@@ -400,9 +392,7 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
         return where(state_args[static_cast<std::size_t>(role)].c_str(), t);
     };
     constexpr int float32 = py::detail::npy_api::NPY_FLOAT_;
-    // 16-bit params: gradients all float32 or all in the params' format, as the first one is.
-    const bool float32_grads =
-        mixed == nullptr || n == 0 || read_header(grad_items[0]).type_num == float32;
+    const bool float32_grads = mixed == nullptr || float32_grads_of(mixed, grads);
     struct lowp_entry {
         void* param;
         tensor_shape shape;
@@ -427,19 +417,10 @@ std::int64_t optimizer_step_shaped(const std::vector<std::string>& state_args,
                                  "got " +
                                  dtype_name(param_items[t]));  // (MixedPrecision checked 16-bit)
         const tensor_shape shape = shape_for<Kernel>(p, name);
-        float* master = nullptr;
-        if (master_items != nullptr) {
-            const header m = checked_array(master_items[t], "params", t, true);
-            if (m.type_num != float32 || !m.native_order)
-                throw py::type_error(where("params", t) + ": expected dtype float32, got " +
-                                     dtype_name(master_items[t]));
-            if (m.ndim != p.ndim || !std::equal(m.shape, m.shape + m.ndim, p.shape))
-                throw py::value_error(where("params", t) + ": expected shape " +
-                                      shape_of(param_items[t]) + " to match " + name + ", got " +
-                                      shape_of(master_items[t]));
-            require_same_layout(m, p, where("params", t), name);
-            master = reinterpret_cast<float*>(m.data);
-        }
+        float* master = master_items == nullptr
+                            ? nullptr
+                            : reinterpret_cast<float*>(
+                                  checked_master(master_items[t], t, p, param_items[t], name).data);
         // the element types the arrays must have: the param's, or with 16-bit params float32
         // state and the gradients' format
         const int state_type = mixed == nullptr ? p.type_num : float32;
@@ -632,11 +613,8 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
         require_same_layout(h, p, name, param_name);
     };
     constexpr int float32 = py::detail::npy_api::NPY_FLOAT_;
-    // 16-bit params: gradients all float32 or all in the params' format, as the first one is.
     const int grad_type =
-        mixed == nullptr || n == 0 || read_header(grad_items[0]).type_num == float32
-            ? float32
-            : mixed->type_num;
+        mixed == nullptr || float32_grads_of(mixed, grads) ? float32 : mixed->type_num;
     const char* grad_dtype =
         grad_type == float32 ? "float32" : (mixed->bfloat16 ? "bfloat16" : "float16");
     std::vector<std::unique_ptr<code_map>> owned;
@@ -647,13 +625,9 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
         const header p = checked_array(seen_items[t], seen_name, t, true);
         if (mixed == nullptr) require(p, float32, where("params", t), seen_items[t], "float32");
         seen_arrays[t] = p;  // 16-bit params: their format was checked by MixedPrecision
-        if (master_items != nullptr) {
-            const header m = checked_array(master_items[t], "params", t, true);
-            require(m, float32, where("params", t), master_items[t], "float32");
-            like_param(m, p, where("params", t), master_items[t], seen_items[t],
-                       where(seen_name, t));
-            master_arrays[t] = m;
-        }
+        if (master_items != nullptr)
+            master_arrays[t] =
+                checked_master(master_items[t], t, p, seen_items[t], where(seen_name, t));
         const header g = checked_array(grad_items[t], "grads", t, false);
         require(g, grad_type, where("grads", t), grad_items[t], grad_dtype);
         like_param(g, p, where("grads", t), grad_items[t], seen_items[t], where(seen_name, t));

@@ -159,6 +159,16 @@ class _Dropin(torch.optim.Optimizer):
         self.state_bits = state_bits
         self.min_8bit_size = min_8bit_size
 
+    def _mixed(self, params: list[torch.Tensor], step: int) -> dict[str, Any]:
+        """The mixed-precision arguments of a step of 16-bit params (their masters passed as
+        the params); the stochastic stream is the step."""
+        return {
+            "lowp_params": [_array(p) for p in params],
+            "rounding": self.rounding,
+            "seed": self.seed,
+            "stream": step,
+        }
+
     def _takes_rows(self, group: dict[str, Any]) -> bool:
         """Whether sparse gradients under these options go to the row kernels (else torch's
         step, which applies them, or refuses them, as torch does)."""
@@ -267,12 +277,7 @@ class _Dropin(torch.optim.Optimizer):
             mixed: dict[str, Any] = {}
             if dtype in _LOWP:
                 arrays["params"] = [_array(s["master_param"]) for s in states]
-                mixed = {
-                    "lowp_params": [_array(p) for p in params],
-                    "rounding": self.rounding,
-                    "seed": self.seed,
-                    "stream": step,
-                }
+                mixed = self._mixed(params, step)
             else:
                 arrays["params"] = [_array(p) for p in params]
             functional._step(
@@ -542,12 +547,7 @@ class _Blockwise8bit:
             mixed: dict[str, Any] = {}
             if dtype in _LOWP:  # float32 masters, as the float32-state path keeps them
                 arrays = [_array(s["master_param"]) for s in states]
-                mixed = {
-                    "lowp_params": [_array(p) for p in params],
-                    "rounding": self.optimizer.rounding,
-                    "seed": self.optimizer.seed,
-                    "stream": step,
-                }
+                mixed = self.optimizer._mixed(params, step)
             else:
                 arrays = [_array(p) for p in params]
             n_state = len(functional.STATE_NAMES[self.kernel])
