@@ -648,9 +648,6 @@ IN_TORCH_NAMES = [info.name for info in IN_TORCH]
 #: The rows the 16-bit (mixed-precision) path serves: all of them.
 MIXED = OPTIM_DB
 MIXED_NAMES = [info.name for info in MIXED]
-#: The rows whose drop-in fuses 16-bit params (Adafactor's runs torch's own step for them).
-IN_TORCH_MIXED = [info for info in IN_TORCH if not info.factored]
-IN_TORCH_MIXED_NAMES = [info.name for info in IN_TORCH_MIXED]
 NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 
 #: Every row of every grid: the parity, property and state tests run each.

@@ -8,8 +8,8 @@ import copy
 import numpy as np
 import pytest
 from optim_db import (
-    IN_TORCH_MIXED,
-    IN_TORCH_MIXED_NAMES,
+    IN_TORCH,
+    IN_TORCH_NAMES,
     OPTIM_DB,
     OptimizerInfo,
 )
@@ -187,7 +187,7 @@ def test_implementation_switches_are_accepted() -> None:
 
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
-@pytest.mark.parametrize("info", IN_TORCH_MIXED, ids=IN_TORCH_MIXED_NAMES)
+@pytest.mark.parametrize("info", IN_TORCH, ids=IN_TORCH_NAMES)
 def test_16bit_params_train_on_float32_masters(
     info: OptimizerInfo, dtype: torch.dtype, rounding: str
 ) -> None:
@@ -221,8 +221,7 @@ def test_16bit_params_train_on_float32_masters(
 LOWP = pytest.mark.parametrize(
     "dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"]
 )
-# the 16-bit path: not for per-tensor norms (Adafactor's 16-bit params run torch's step)
-ALL = pytest.mark.parametrize("info", IN_TORCH_MIXED, ids=IN_TORCH_MIXED_NAMES)
+ALL = pytest.mark.parametrize("info", IN_TORCH, ids=IN_TORCH_NAMES)
 
 
 @pytest.mark.parametrize("edit", ["copy_", "zero_", "clamp_"])

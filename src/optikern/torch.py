@@ -137,8 +137,6 @@ class _Dropin(torch.optim.Optimizer):
     _kernel: str
     #: Options the class fixes whatever the groups hold (AdamW's decoupled decay).
     _fixed: ClassVar[dict[str, Any]] = {}
-    #: Whether the fused pass serves 16-bit params (Adafactor's factored state: not here).
-    _fuses_16bit: ClassVar[bool] = True
     #: Whether the fused pass needs params of >= 2 dims row-major (factored state's rows).
     _row_major: ClassVar[bool] = False
     #: The arrays of the last fused step while they still fit (torch's __getstate__ drops it).
@@ -214,7 +212,6 @@ class _Dropin(torch.optim.Optimizer):
             (_rows_ok(p) and self._takes_rows(group))
             if p.grad.is_sparse
             else _fused(p, self.state.get(p, {}))
-            and (self._fuses_16bit or p.dtype in _FULL)
             and (not self._row_major or p.dim() < 2 or p.is_contiguous())
             for group in self.param_groups
             for p in group["params"]
@@ -808,11 +805,10 @@ class LAMB(_Dropin):
 
 
 class Adafactor(_Dropin, torch.optim.Adafactor):
-    """``torch.optim.Adafactor`` whose step is optikern's fused four-pass kernel (float32 and
-    float64, params of two or more dims row-major; 16-bit params run torch's step)."""
+    """``torch.optim.Adafactor`` whose step is optikern's fused four-pass kernel (params of two
+    or more dims row-major; 16-bit params update float32 masters, as in the other classes)."""
 
     _kernel = "adafactor"
-    _fuses_16bit = False
     _row_major = True
 
 
