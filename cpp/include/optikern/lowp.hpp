@@ -265,6 +265,7 @@ OPTIKERN_INLINE typename V::mask above(typename V::reg x, typename V::ireg rando
         return V::ilt(V::shr(random, 16), V::iand(magnitude, V::iset1(0xFFFFu)));
     } else {
         const auto normal = V::ilt(V::shr(random, 19), V::iand(magnitude, V::iset1(0x1FFFu)));
+        if (V::all(V::ilt(V::iset1(0x387FFFFFu), magnitude))) return normal;  // the usual case
         const auto units = V::mul(V::from_bits(magnitude), V::set1(16777216.0f));
         const auto fraction = V::sub(units, V::to_float(V::truncate(units)));
         const auto subnormal =
@@ -288,7 +289,9 @@ OPTIKERN_INLINE typename V::ireg stochastic_bits(typename V::reg x, typename V::
     const auto saturated = V::ieq(V::iand(low, V::iset1(0x7FFFu)), V::iset1(largest));
     const auto up = V::but_not(above<V, P>(x, random), saturated);
     const auto rounded = V::select(up, V::iadd(low, V::iset1(1)), low);
-    return V::select(is_finite<V>(x), rounded, nearest_bits<V, P>(x));
+    const auto finite = is_finite<V>(x);
+    if (V::all(finite)) return rounded;  // the usual case: NaN and infinities round to nearest
+    return V::select(finite, rounded, nearest_bits<V, P>(x));
 }
 
 // random_at(base, first), random_at(base, first + 1), ... V::width at a time, for elements
@@ -359,6 +362,22 @@ OPTIKERN_INLINE void round_nearest(const float* OPTIKERN_RESTRICT x,
         }
     }
     for (; i < n; ++i) out[i] = round_nearest<P>(x[i]);
+}
+
+// One vector of round_nearest or round_stochastic (the next random lanes), out[0..V::width).
+template <class V, class P>
+OPTIKERN_INLINE void store_rounded(const float* OPTIKERN_RESTRICT x,
+                                   P* OPTIKERN_RESTRICT out,
+                                   bool stochastic,
+                                   random_lanes<V>& random) {
+    auto* out_bits = reinterpret_cast<std::uint16_t*>(out);
+    const auto value = V::load(x);
+    if (stochastic)
+        V::store_half(out_bits, V::narrow(stochastic_bits<V, P>(value, random.next())));
+    else if constexpr (std::is_same_v<P, float16>)
+        V::store_half(out_bits, V::to_float16(value));
+    else
+        V::store_half(out_bits, V::narrow(nearest_bits<V, P>(value)));
 }
 
 // out[i] = round_stochastic<P>(x[i], random_at(base, first + i)) for elements sharing a key.

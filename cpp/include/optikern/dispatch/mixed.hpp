@@ -65,23 +65,12 @@ OPTIKERN_INLINE void mixed_range(const buffers_t<Kernel, float>& master,
     for (std::int64_t at = begin; at < end; at += mixed_block) {
         const std::int64_t n = std::min(mixed_block, end - at);
         const G* raw = lowp.grad + at;
-        const float* g = grad;
-        if (unscale)
-            lowp::unscale<V>(raw, grad, n, inverse_scale);
-        else if constexpr (std::is_same_v<G, float>)
-            g = raw;
-        else
-            lowp::widen<V>(raw, grad, n);
+        const bool widen_grad = unscale || !std::is_same_v<G, float>;
+        const float* g = widen_grad ? grad : reinterpret_cast<const float*>(raw);
         P* out = lowp.param + at;
         auto block = block_of<Kernel>(master, at, g, n);
-        if (master.param == nullptr) {  // no master copy: update the 16-bit values
-            lowp::widen<V>(out, own_master, n);
-            block.param = own_master;
-        } else if (stochastic || !lowp::all_round_to<V>(block.param, out, n)) {
-            // The param the user sees wins over a master it no longer rounds from. (The
-            // branch-free test passes whenever nothing was edited under round-to-nearest.)
-            lowp::restart_stale<V>(block.param, out, n, stochastic);
-        }
+        const bool own = master.param == nullptr;  // no master copy: update the 16-bit values
+        if (own) block.param = own_master;
         if constexpr (quantized_state_slots<Kernel> > 0) {
             if (quantized != nullptr)
                 for (std::size_t k = 0; k < n_state; ++k)
@@ -90,17 +79,57 @@ OPTIKERN_INLINE void mixed_range(const buffers_t<Kernel, float>& master,
                         block.*(Kernel::template state<float>[k]) = state_values[k];
                     }
         }
-        run_range<Kernel, V>(block, s, 0, n);
+        // Whole vectors in one loop: conversions, check, update and rounding of a vector run
+        // together, so they overlap the update's divisions and square roots (separate passes
+        // over the block cost ~1.8x the float32 step on a Zen 4). The random stream's key must
+        // not change inside the loop (at most once in 2^32 elements: then the passes below).
+        std::int64_t fused = 0;
+        if constexpr (V::width > 1) {
+            const auto first = static_cast<std::uint64_t>(at);
+            const std::int64_t vectors = n / V::width * V::width;
+            if (!stochastic || first >> 32 == (first + static_cast<std::uint64_t>(n)) >> 32)
+                fused = vectors;
+            lowp::random_lanes<V> lanes(random, first);
+            for (std::int64_t j = 0; j < fused; j += V::width) {
+                if (unscale)
+                    V::store(grad + j, V::mul(lowp::load<V>(raw + j), V::set1(inverse_scale)));
+                else if constexpr (!std::is_same_v<G, float>)
+                    V::store(grad + j, lowp::load<V>(raw + j));
+                if (own)
+                    V::store(own_master + j, lowp::load<V>(out + j));
+                else
+                    lowp::restart_stale<V>(block.param + j, out + j, V::width, stochastic);
+                Kernel::template at<V>(block, s, j);
+                lowp::store_rounded<V>(block.param + j, out + j, stochastic, lanes);
+            }
+        }
+        // The rest (a tail shorter than a vector, or all of a block at the scalar level) in
+        // passes over the block.
+        const std::int64_t rest = n - fused;
+        if (rest > 0) {
+            if (unscale)
+                lowp::unscale<V>(raw + fused, grad + fused, rest, inverse_scale);
+            else if constexpr (!std::is_same_v<G, float>)
+                lowp::widen<V>(raw + fused, grad + fused, rest);
+            if (own)
+                lowp::widen<V>(out + fused, own_master + fused, rest);
+            else if (stochastic || !lowp::all_round_to<V>(block.param + fused, out + fused, rest))
+                // The param the user sees wins over a master it no longer rounds from. (The
+                // branch-free test passes whenever nothing was edited under round-to-nearest.)
+                lowp::restart_stale<V>(block.param + fused, out + fused, rest, stochastic);
+            run_range<Kernel, V>(block, s, fused, n);
+            if (stochastic)
+                lowp::round_stochastic<V>(block.param + fused, out + fused, rest, random,
+                                          static_cast<std::uint64_t>(at + fused));
+            else
+                lowp::round_nearest<V>(block.param + fused, out + fused, rest);
+        }
         if constexpr (quantized_state_slots<Kernel> > 0) {
             if (quantized != nullptr)
                 for (std::size_t k = 0; k < n_state; ++k)
                     if (const quantized_state& q = (*quantized)[k]; q.codes != nullptr)
                         store_quantized(codec, q, at, n, state_values[k]);
         }
-        if (stochastic)
-            lowp::round_stochastic<V>(block.param, out, n, random, static_cast<std::uint64_t>(at));
-        else
-            lowp::round_nearest<V>(block.param, out, n);
     }
 }
 
