@@ -151,6 +151,70 @@ def make(
             np.divide(t2, t, out=t2)
             np.add(p, t2, out=p)
 
+    def radam(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+        eps = kwargs.get("eps", 1e-8)
+        counter[0] += 1
+        step = counter[0]
+        bias_correction1, bias_correction2 = 1 - beta1**step, 1 - beta2**step
+        rho_inf = 2 / (1 - beta2) - 1
+        rho = rho_inf - 2 * step * beta2**step / bias_correction2
+        rect = None
+        if rho > 5:
+            rect = ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
+        for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            np.subtract(g, m, out=t)
+            np.multiply(t, 1 - beta1, out=t)
+            np.add(m, t, out=m)
+            np.multiply(v, beta2, out=v)
+            np.multiply(g, g, out=t)
+            np.multiply(t, 1 - beta2, out=t)
+            np.add(v, t, out=v)
+            np.multiply(m, -lr / bias_correction1, out=t2)
+            if rect is not None:  # rectified: times the adaptive step sqrt(bc2) / (sqrt(v) + eps)
+                np.sqrt(v, out=t)
+                np.add(t, eps, out=t)
+                np.divide(t2, t, out=t2)
+                np.multiply(t2, rect * bias_correction2**0.5, out=t2)
+            np.add(p, t2, out=p)
+
+    def adamax(grads: list[np.ndarray]) -> None:
+        beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+        eps = kwargs.get("eps", 1e-8)
+        counter[0] += 1
+        step_size = lr / (1 - beta1 ** counter[0])
+        for p, g, (m, u, _), t in zip(params, grads, state, tmp):
+            np.subtract(g, m, out=t)
+            np.multiply(t, 1 - beta1, out=t)
+            np.add(m, t, out=m)
+            np.multiply(u, beta2, out=u)
+            np.abs(g, out=t)
+            np.add(t, eps, out=t)
+            np.maximum(u, t, out=u)
+            np.divide(m, u, out=t)
+            np.multiply(t, step_size, out=t)
+            np.subtract(p, t, out=p)
+
+    def adadelta(grads: list[np.ndarray]) -> None:
+        rho, eps = kwargs.get("rho", 0.9), kwargs.get("eps", 1e-6)
+        for p, g, (v, acc, _), t, t2 in zip(params, grads, state, tmp, tmp2):
+            np.multiply(v, rho, out=v)
+            np.multiply(g, g, out=t)
+            np.multiply(t, 1 - rho, out=t)
+            np.add(v, t, out=v)
+            np.add(v, eps, out=t2)
+            np.sqrt(t2, out=t2)  # std
+            np.add(acc, eps, out=t)
+            np.sqrt(t, out=t)
+            np.divide(t, t2, out=t)
+            np.multiply(t, g, out=t)  # delta
+            np.multiply(acc, rho, out=acc)
+            np.multiply(t, t, out=t2)
+            np.multiply(t2, 1 - rho, out=t2)
+            np.add(acc, t2, out=acc)
+            np.multiply(t, lr, out=t)
+            np.subtract(p, t, out=p)
+
     def rprop(grads: list[np.ndarray]) -> None:
         etaminus, etaplus = kwargs.get("etas", (0.5, 1.2))
         low, high = kwargs.get("step_sizes", (1e-6, 50.0))
@@ -223,4 +287,5 @@ def make(
 
     steps = {"SGD": sgd, "Adagrad": adagrad, "RMSprop": rmsprop, "Adam": adam, "AdamW": adam}
     steps.update(Lion=lion, LAMB=lamb, NAdam=nadam, Rprop=rprop, ASGD=asgd, Adafactor=adafactor)
+    steps.update(RAdam=radam, Adamax=adamax, Adadelta=adadelta)
     return steps[optimizer]

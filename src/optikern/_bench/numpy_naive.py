@@ -52,6 +52,34 @@ def make(
                     np.sqrt(s["v"] / (1 - beta2 ** s["t"])) + kwargs.get("eps", 1e-6)
                 ) + kwargs.get("weight_decay", 0.0) * p
                 p -= lr * np.linalg.norm(p) / np.linalg.norm(u) * u
+            elif optimizer == "RAdam":
+                beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+                s["t"] = t = s.get("t", 0) + 1
+                s["m"] = beta1 * s.get("m", 0) + (1 - beta1) * g
+                s["v"] = beta2 * s.get("v", 0) + (1 - beta2) * g**2
+                rho_inf = 2 / (1 - beta2) - 1
+                rho = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+                m_hat = s["m"] / (1 - beta1**t)
+                if rho > 5:
+                    r = (
+                        (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)
+                    ) ** 0.5
+                    v_hat = np.sqrt(s["v"] / (1 - beta2**t))
+                    p -= lr * m_hat * r / (v_hat + kwargs.get("eps", 1e-8))
+                else:
+                    p -= lr * m_hat
+            elif optimizer == "Adamax":
+                beta1, beta2 = kwargs.get("betas", (0.9, 0.999))
+                s["t"] = t = s.get("t", 0) + 1
+                s["m"] = beta1 * s.get("m", 0) + (1 - beta1) * g
+                s["u"] = np.maximum(beta2 * s.get("u", 0), np.abs(g) + kwargs.get("eps", 1e-8))
+                p -= lr / (1 - beta1**t) * s["m"] / s["u"]
+            elif optimizer == "Adadelta":
+                rho, eps = kwargs.get("rho", 0.9), kwargs.get("eps", 1e-6)
+                s["v"] = rho * s.get("v", 0) + (1 - rho) * g**2
+                delta = np.sqrt(s.get("acc", 0) + eps) / np.sqrt(s["v"] + eps) * g
+                s["acc"] = rho * s.get("acc", 0) + (1 - rho) * delta**2
+                p -= lr * delta
             elif optimizer == "RMSprop":
                 alpha = kwargs.get("alpha", 0.99)
                 s["v"] = alpha * s.get("v", 0) + (1 - alpha) * g**2
