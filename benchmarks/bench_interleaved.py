@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from functools import partial
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def main() -> None:
     times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(args.rounds):
         for label, step in steps.items():
-            times[label].append(runner.measure(step, grads, 0.3)["seconds"])
+            times[label].append(runner.measure(partial(step, grads), 0.3)["seconds"])
     median = {k: statistics.median(v) for k, v in times.items()}
     print(f"{config.label} {args.dtype} n={n:.0e} threads={args.threads} rounds={args.rounds}")
     for label, t in median.items():

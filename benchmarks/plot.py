@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -9,7 +10,12 @@ from pathlib import Path
 from optikern._bench import runner
 
 if __name__ == "__main__":
-    source = Path(sys.argv[1])
-    target = Path(sys.argv[2]) if len(sys.argv) > 2 else source.with_suffix(".png")
-    rows = json.loads(source.read_text())["rows"]
-    sys.exit(0 if runner.plot(rows, target) else 1)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("source", type=Path, help="JSON file written by optikern bench --json")
+    parser.add_argument("target", type=Path, nargs="?", help="PNG to write (default: beside it)")
+    args = parser.parse_args()
+    try:
+        rows = json.loads(args.source.read_text())["rows"]
+    except (OSError, ValueError, KeyError) as error:
+        parser.error(f"{args.source}: not a benchmark JSON file ({error})")
+    sys.exit(0 if runner.plot(rows, args.target or args.source.with_suffix(".png")) else 1)
