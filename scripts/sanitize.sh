@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test suite under AddressSanitizer + UndefinedBehaviorSanitizer: builds optikern with
 # -Ccmake.define.OPTIKERN_SANITIZE=ON into a fresh virtual environment and runs the whole suite
-# once, and the kernel tests on every SIMD level, with the ASan runtime preloaded into Python.
-# Any report fails the run (UBSan aborts on the first finding).
+# once with the ASan runtime preloaded into Python; its kernel tests run on every SIMD level the
+# CPU has (tests/conftest.py's simd_level fixture). Any report fails the run (UBSan aborts on
+# the first finding).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,10 +22,4 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests \
   --ignore=tests/test_cmake_package.py --ignore=tests/test_cpp_kernels.py --ignore=tests/test_large.py
-levels=$("$venv/bin/python" -c "import optikern; print(' '.join(optikern.available_simd_levels()))")
-for level in $levels; do
-  echo "== OPTIKERN_SIMD=$level"
-  OPTIKERN_SIMD=$level "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-    tests/test_reference_parity.py tests/test_sanitize_sizes.py tests/test_mixed_precision.py
-done
 echo "sanitizers: clean"
