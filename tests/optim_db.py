@@ -653,3 +653,17 @@ NAMES = [info.name for info in OPTIM_DB]  # pytest ids
 #: Every row of every grid: the parity, property and state tests run each.
 CASES = [case for info in OPTIM_DB for case in info.cases]
 CASE_IDS = [case.id for case in CASES]
+
+#: The optimizers whose state may be 8-bit (state_bits=8), with options reaching every state
+#: they keep: the 8-bit tests of the NumPy classes and of optikern.torch run each.
+STATE_8BIT = {
+    "SGD": dict(lr=0.05, momentum=0.9),
+    "RMSprop": dict(lr=1e-2, momentum=0.5, centered=True),
+    "Adam": dict(lr=1e-2, weight_decay=0.1),
+    "AdamW": dict(lr=1e-2, amsgrad=True),
+    "RAdam": dict(lr=1e-2),
+    "Adamax": dict(lr=1e-2),
+    "Adadelta": dict(lr=1.0),
+    "Lion": dict(lr=1e-3, weight_decay=0.1),
+    "NAdam": dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+}

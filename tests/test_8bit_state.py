@@ -6,20 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from optim_db import STATE_8BIT
 
 import optikern
 from optikern import functional, reference
 
-QUANTIZABLE = {
-    "SGD": dict(lr=0.05, momentum=0.9),
-    "RMSprop": dict(lr=1e-2, momentum=0.5, centered=True),
-    "Adam": dict(lr=1e-2, weight_decay=0.1),
-    "AdamW": dict(lr=1e-2, amsgrad=True),
-    "RAdam": dict(lr=1e-2),
-    "Adamax": dict(lr=1e-2),
-    "Adadelta": dict(lr=1.0),
-    "Lion": dict(lr=1e-3, weight_decay=0.1),
-}
 SIZES = [1, 255, 256, 257, 4099]
 
 
@@ -133,7 +124,7 @@ def _run(name: str, size: int, steps: int, seed: int, **extra: object) -> optike
     rng = np.random.default_rng(seed)
     param = rng.standard_normal(size).astype(np.float32)
     opt = getattr(optikern, name)(
-        [param], **QUANTIZABLE[name], state_bits=8, min_8bit_size=0, **extra
+        [param], **STATE_8BIT[name], state_bits=8, min_8bit_size=0, **extra
     )
     for _ in range(steps):
         opt.step([rng.standard_normal(size).astype(np.float32)])
@@ -146,7 +137,7 @@ def _snapshot(opt: optikern.Optimizer) -> dict:
     return {"param": param.copy(), **state}
 
 
-@pytest.mark.parametrize("name", QUANTIZABLE)
+@pytest.mark.parametrize("name", STATE_8BIT)
 def test_levels_and_threads_write_the_same_bytes(name: str) -> None:
     size = 100_003  # large enough for two threads, with a partial last block
     runs = []
@@ -211,6 +202,38 @@ def test_adam_step_matches_reference(simd_level: str, rng: np.random.Generator, 
             np.testing.assert_allclose(state[name + "_absmax"][b // 256], want_absmax, rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", STATE_8BIT)
+def test_8bit_step_is_the_float32_step_of_the_read_back_state(name: str, simd_level: str) -> None:
+    """Every optimizer with 8-bit state: a step reads the state back, takes the float32 step
+    (params bit for bit those of a float32 optimizer loaded with the read-back state,
+    per-param scalars such as NAdam's mu_product advanced alike) and quantizes the new state
+    (codes and scales those of quantizing the float32 optimizer's new state). Two params of
+    different sizes, one with a partial last block."""
+    rng = np.random.default_rng(11)
+    sizes = (300, 4099)
+    params = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    opt8 = getattr(optikern, name)(params, **STATE_8BIT[name], state_bits=8, min_8bit_size=0)
+    for _ in range(2):
+        opt8.step([rng.standard_normal(n).astype(np.float32) for n in sizes])
+    twins = [p.copy() for p in params]
+    opt32 = getattr(optikern, name)(twins, **STATE_8BIT[name])
+    opt32.load_state_dict(opt8.state_dict())
+    grads = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    opt8.step(grads)
+    opt32.step([g.copy() for g in grads])
+    for p, twin in zip(params, twins):
+        np.testing.assert_array_equal(p, twin)
+        state8, state32 = opt8.state[p], opt32.state[twin]
+        assert state8.keys() >= state32.keys()
+        for key, value in state32.items():
+            if np.asarray(state8[key]).dtype != np.uint8:  # step and per-param scalars
+                np.testing.assert_array_equal(state8[key], value, err_msg=key)
+                continue
+            codes, absmax = functional.quantize_blockwise(value, state8[key + "_qmap"])
+            np.testing.assert_array_equal(state8[key], codes, err_msg=key)
+            np.testing.assert_array_equal(state8[key + "_absmax"], absmax, err_msg=key)
+
+
 def test_8bit_adam_tracks_float32_adam() -> None:
     """The quantization error stays small over a run: same data, 8-bit and float32 state."""
     rng = np.random.default_rng(3)
@@ -248,14 +271,14 @@ def test_small_params_keep_float32_state() -> None:
     assert opt.state[large]["exp_avg"].dtype == np.uint8
 
 
-@pytest.mark.parametrize("name", QUANTIZABLE)
+@pytest.mark.parametrize("name", STATE_8BIT)
 def test_state_dict_round_trip_is_exact(name: str) -> None:
     opt = _run(name, 5000, 3, seed=1)
     saved = opt.state_dict()
     expected = _snapshot(opt)
     (param,) = opt.param_groups[0]["params"]
     fresh = getattr(optikern, name)(
-        [param.copy()], **QUANTIZABLE[name], state_bits=8, min_8bit_size=0
+        [param.copy()], **STATE_8BIT[name], state_bits=8, min_8bit_size=0
     )
     fresh.load_state_dict(saved)
     restored = _snapshot(fresh)
@@ -272,7 +295,7 @@ def test_state_dict_converts_between_formats() -> None:
     opt8 = _run("Adam", 3000, 4, seed=2)
     (param,) = opt8.param_groups[0]["params"]
     state8 = opt8.state[param]
-    opt32 = optikern.Adam([param.copy()], **QUANTIZABLE["Adam"])
+    opt32 = optikern.Adam([param.copy()], **STATE_8BIT["Adam"])
     opt32.load_state_dict(opt8.state_dict())
     (p32,) = opt32.param_groups[0]["params"]
     for name in ("exp_avg", "exp_avg_sq"):
@@ -281,7 +304,7 @@ def test_state_dict_converts_between_formats() -> None:
         )
         assert opt32.state[p32][name].dtype == np.float32
         np.testing.assert_array_equal(opt32.state[p32][name], read_back)
-    again = optikern.Adam([param.copy()], **QUANTIZABLE["Adam"], state_bits=8, min_8bit_size=0)
+    again = optikern.Adam([param.copy()], **STATE_8BIT["Adam"], state_bits=8, min_8bit_size=0)
     again.load_state_dict(opt32.state_dict())
     (p8,) = again.param_groups[0]["params"]
     for name in ("exp_avg", "exp_avg_sq"):  # quantized again: within one code step
@@ -371,6 +394,40 @@ def test_functional_quantized_state_is_the_class_update() -> None:
         functional.adam([param], [grad], [exp_avg], [np.zeros_like(param)], **kwargs)
     with pytest.raises(ValueError, match="overlap"):
         functional.adam([param], [grad], [exp_avg], [exp_avg], **kwargs)
+
+
+def test_functional_nadam_quantized_state_keeps_its_float_scalars() -> None:
+    """NAdam's per-param mu_product stays a float 0-d array beside the 8-bit moments: the
+    functional step is the class's, and a bad mu_product is refused before anything is
+    written."""
+    rng = np.random.default_rng(6)
+    param = rng.standard_normal(3000).astype(np.float32)
+    twin = param.copy()
+    opt = optikern.NAdam([twin], lr=1e-2, state_bits=8, min_8bit_size=0)
+    exp_avg = functional.quantized_like(param, signed=True)
+    exp_avg_sq = functional.quantized_like(param, signed=False)
+    mu_product = np.array(1.0, dtype=np.float32)
+    for step in range(1, 4):
+        grad = rng.standard_normal(3000).astype(np.float32)
+        functional.nadam([param], [grad], [exp_avg], [exp_avg_sq], [mu_product], step=step, lr=1e-2)
+        opt.step([grad])
+    state = opt.state[twin]
+    np.testing.assert_array_equal(param, twin)
+    np.testing.assert_array_equal(exp_avg.codes, state["exp_avg"])
+    np.testing.assert_array_equal(exp_avg_sq.absmax, state["exp_avg_sq_absmax"])
+    assert mu_product == state["mu_product"] and mu_product != 1.0
+    before = [param.copy(), exp_avg.codes.copy(), exp_avg_sq.absmax.copy()]
+    read_only = mu_product.copy()
+    read_only.setflags(write=False)
+    bad = {
+        "0-d float32 or float64": np.ones(1, dtype=np.float32),
+        "writeable": read_only,
+    }
+    for message, mu in bad.items():
+        with pytest.raises((TypeError, ValueError), match=rf"mu_products\[0\].*{message}"):
+            functional.nadam([param], [grad], [exp_avg], [exp_avg_sq], [mu], step=4, lr=1e-2)
+    for now, then in zip([param, exp_avg.codes, exp_avg_sq.absmax], before):
+        np.testing.assert_array_equal(now, then)
 
 
 @pytest.mark.parametrize("size", [300, 100_003])  # one thread; two threads, partial last block

@@ -8,6 +8,7 @@ import copy
 
 import numpy as np
 import pytest
+from optim_db import STATE_8BIT
 
 torch = pytest.importorskip("torch")
 import optikern
@@ -49,6 +50,49 @@ def test_adamw8bit_writes_the_numpy_classes_bytes() -> None:
         np.testing.assert_array_equal(state[f"absmax{k}"].numpy(), ref_state[name + "_absmax"])
         np.testing.assert_array_equal(state[f"qmap{k}"].numpy(), ref_state[name + "_qmap"])
     assert opt.state[small]["state1"].dtype == torch.float32  # below min_8bit_size
+
+
+@pytest.mark.parametrize("name", STATE_8BIT)
+def test_every_8bit_optimizer_writes_the_numpy_classes_bytes(name: str) -> None:
+    """optikern.torch.<name>(state_bits=8) against optikern.<name>(state_bits=8): params, codes,
+    scales and per-param scalars (NAdam's mu_product) equal after a few steps, the small
+    param's float32 state too; then a state_dict round trip keeps every entry."""
+    params = _params()
+    arrays = [p.detach().numpy().copy() for p in params]
+    options = STATE_8BIT[name]
+    opt = getattr(ot, name)(params, **options, state_bits=8)
+    ref = getattr(optikern, name)(arrays, **options, state_bits=8)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        grads = [torch.randn(p.shape, generator=g) for p in params]
+        for p, grad in zip(params, grads):
+            p.grad = grad
+        opt.step()
+        ref.step([grad.numpy() for grad in grads])
+    names = optikern.functional.STATE_NAMES[ref._kernel]
+    for p, a in zip(params, arrays):
+        np.testing.assert_array_equal(p.detach().numpy(), a)
+        state, ref_state = opt.state[p], ref.state[a]
+        for k, key in enumerate(names):
+            if key not in ref_state:  # a state these options do not use
+                continue
+            ours = state[key] if key in state else state[f"state{k + 1}"]
+            np.testing.assert_array_equal(ours.numpy(), ref_state[key], err_msg=key)
+            if ref_state[key].dtype == np.uint8:
+                np.testing.assert_array_equal(
+                    state[f"absmax{k + 1}"].numpy(), ref_state[key + "_absmax"]
+                )
+    copies = [p.detach().clone() for p in params]
+    other = getattr(ot, name)(copies, **options, state_bits=8)
+    other.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for p, q in zip(params, copies):
+        assert other.state[q].keys() == opt.state[p].keys()
+        for key, value in opt.state[p].items():
+            if isinstance(value, torch.Tensor):
+                assert other.state[q][key].dtype == value.dtype, key
+                torch.testing.assert_close(other.state[q][key], value, rtol=0, atol=0)
+            else:
+                assert other.state[q][key] == value, key
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])

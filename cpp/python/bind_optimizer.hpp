@@ -569,8 +569,10 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
                          std::int64_t step,
                          bool fresh,
                          bool check_only,
-                         const mixed_config* mixed) {
+                         const mixed_config* mixed,
+                         py::handle scalars) {
     constexpr std::size_t n_state = Kernel::state_names.size();
+    constexpr std::size_t n_scalar = dispatch::scalar_state_count<Kernel>();
     const auto options = parse_options<Kernel>(group);
     if (Kernel::counts_steps) require_positive_step(step);
     const auto list_of = [](py::handle seq, const std::string& name, std::size_t n) {
@@ -599,6 +601,11 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
         absmax_items[k] = slot(absmax, "absmax");
         qmap_items[k] = slot(qmaps, "qmaps");
     }
+    // The per-tensor 0-d state (NAdam's mu_product) stays in float: one list per name.
+    std::array<PyObject**, n_scalar> scalar_items{};
+    for (std::size_t j = 0; j < n_scalar; ++j)
+        scalar_items[j] =
+            list_of(list_of(scalars, "scalars", n_scalar)[j], state_args[n_state + j], n);
     const auto require = [](const header& h, int type_num, const std::string& name, PyObject* obj,
                             const char* expected) {
         if (h.type_num != type_num || !h.native_order)
@@ -621,6 +628,7 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
     std::vector<header> seen_arrays(n), master_arrays(n);
     std::vector<const void*> grad_data(n);
     std::vector<quantized_states<Kernel>> quantized(n);
+    std::vector<std::array<scalar_cell, n_scalar>> cells(n);
     for (std::size_t t = 0; t < n; ++t) {
         const header p = checked_array(seen_items[t], seen_name, t, true);
         if (mixed == nullptr) require(p, float32, where("params", t), seen_items[t], "float32");
@@ -650,6 +658,16 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
             quantized[t][k] = {reinterpret_cast<std::uint8_t*>(c.data),
                                reinterpret_cast<float*>(a.data), &map};
         }
+        for (std::size_t j = 0; j < n_scalar; ++j) {
+            PyObject* obj = scalar_items[j][t];
+            const std::string name = state_args[n_state + j] + "[" + std::to_string(t) + "]";
+            const header c = checked_array(obj, name, true);
+            if ((c.type_num != float32 && c.type_num != py::detail::npy_api::NPY_DOUBLE_) ||
+                !c.native_order || c.ndim != 0)
+                throw py::type_error(name + ": expected a 0-d float32 or float64 array, got " +
+                                     dtype_name(obj) + " of shape " + shape_of(obj));
+            cells[t][j] = {c.data, c.type_num == py::detail::npy_api::NPY_DOUBLE_};
+        }
     }
     const auto role_name = [&](std::size_t t, int role) {
         if (role == role_param) return where(seen_name, t);
@@ -668,7 +686,7 @@ void optimizer_step_8bit(const std::vector<std::string>& state_args,
                                     ? reinterpret_cast<float*>(master_arrays[t].data)
                                     : nullptr;
                 opt.add(reinterpret_cast<P*>(seen_arrays[t].data), seen_arrays[t].size, {}, master,
-                        fresh, std::max<std::int64_t>(step - 1, 0), {}, quantized[t]);
+                        fresh, std::max<std::int64_t>(step - 1, 0), cells[t], quantized[t]);
                 typed_grads[t] = static_cast<const G*>(grad_data[t]);
             }
             opt.check_grads(typed_grads.data(), n);
@@ -843,16 +861,18 @@ void register_optimizer(
         m.def((std::string(name) + "_step_8bit").c_str(),
               [args](py::handle params, py::handle grads, py::handle codes, py::handle absmax,
                      py::handle qmaps, py::handle options, std::int64_t step, bool fresh,
-                     bool check_only, py::handle mixed) {
+                     bool check_only, py::handle mixed, py::handle scalars) {
                   optimizer_step_8bit<Kernel>(
                       args, params, grads, codes, absmax, qmaps, options, step, fresh, check_only,
-                      mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>());
+                      mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>(), scalars);
               },
               py::arg("params"), py::arg("grads"), py::arg("codes"), py::arg("absmax"),
               py::arg("qmaps"), py::arg("options"), py::arg("step"), py::arg("fresh") = false,
               py::arg("check_only") = false, py::arg("mixed") = py::none(),
-              "One step with 8-bit state: codes, absmax, qmaps: per state name one list of "
-              "arrays (None where the options use none). Params float32, or with `mixed` "
+              py::arg("scalars") = py::none(),
+              "One step with 8-bit state: codes, absmax, qmaps: per state array name one list "
+              "of arrays (None where the options use none); scalars: per 0-d state name (NAdam's "
+              "mu_product) one list of 0-d float arrays. Params float32, or with `mixed` "
               "float16/bfloat16 (params: their float32 masters, or None).");
     m.def((std::string(name) + "_check_options").c_str(),
           [](py::handle options) { parse_options<Kernel>(options); }, py::arg("options"),

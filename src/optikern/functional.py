@@ -202,8 +202,9 @@ def _dispatch(
                 params, grads, states, options, step, fresh, check_only, skip_nonfinite, mixed
             )
         )
+    arrays = len(STATE_NAMES[kernel]) - len(SCALAR_STATE_NAMES[kernel])
     parts: list[list[list[np.ndarray] | None]] = [[], [], []]
-    for k, state in enumerate(states):
+    for k, state in enumerate(states[:arrays]):
         for part in parts:
             part.append(None if state is None else [])
         for i, entry in enumerate(state or ()):
@@ -219,7 +220,7 @@ def _dispatch(
         if bad >= 0:
             return int(bad)
     getattr(_core, f"{kernel}_step_8bit")(
-        params, grads, *parts, options, step, fresh, check_only, mixed
+        params, grads, *parts, options, step, fresh, check_only, mixed, states[arrays:] or None
     )
     return -1
 
@@ -278,15 +279,17 @@ def _step_8bit(
     rounding: str = "nearest",
     seed: int = 0,
     stream: int = 0,
+    scalars: list[Any] | None = None,
 ) -> None:
     """One step of params whose state is all 8-bit (optikern.torch's 8-bit path): per state
-    name a list of codes, of scales and of code maps (None where unused); 16-bit params as
+    array name a list of codes, of scales and of code maps (None where unused), per 0-d state
+    name (``SCALAR_STATE_NAMES``) a list of float arrays in ``scalars``; 16-bit params as
     :func:`_step` takes them."""
     mixed = None
     if lowp_params is not None:
         params, mixed = _lowp(params, lowp_params, 1.0, rounding, seed, stream)
     getattr(_core, f"{kernel}_step_8bit")(
-        params, grads, codes, absmax, qmaps, options, step, fresh, False, mixed
+        params, grads, codes, absmax, qmaps, options, step, fresh, False, mixed, scalars
     )
 
 
@@ -1030,7 +1033,8 @@ def nadam(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.nadam_step(
+    return _dispatch(
+        "nadam",
         params,
         grads,
         [exp_avgs, exp_avg_sqs, mu_products],

@@ -38,8 +38,8 @@ class NAdam(Optimizer):
         Decay the params directly (NAdamW) instead of adding an L2 term.
     maximize : bool, default False
         Ascend the objective instead of descending it.
-    nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer`.
+    nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        The options of every optimizer and of 8-bit state: see :class:`~optikern.Optimizer`.
 
     Notes
     -----
@@ -64,6 +64,8 @@ class NAdam(Optimizer):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -74,4 +76,6 @@ class NAdam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
+        super().__init__(
+            params, defaults, nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        )

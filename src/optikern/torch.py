@@ -505,7 +505,8 @@ class _Blockwise8bit:
     (in ``functional.STATE_NAMES`` order) is ``state{k+1}`` (uint8 codes), ``absmax{k+1}``
     (float32, one per block of 256) and ``qmap{k+1}`` (the dynamic code map, signed for
     ``exp_avg``), ``step`` an int; params of fewer than ``min_8bit_size`` elements keep float32
-    ``state{k+1}``. A checkpoint moves between this layout and ``bitsandbytes.optim``'s, and
+    ``state{k+1}``; per-param 0-d state (NAdam's ``mu_product``) keeps torch's name and
+    float32 tensor. A checkpoint moves between this layout and ``bitsandbytes.optim``'s, and
     torch.optim's float32 state (``exp_avg``, ...) found in ``state[p]`` is converted."""
 
     _maps: ClassVar[dict[bool, torch.Tensor]] = {}
@@ -517,7 +518,10 @@ class _Blockwise8bit:
         self.group = group
         fill = functional.STATE_FILL[self.kernel](self.options)
         names = functional.STATE_NAMES[self.kernel]
-        self.slots = [(k, names[k], fill[names[k]]) for k in range(len(names)) if names[k] in fill]
+        scalar = functional.SCALAR_STATE_NAMES[self.kernel]
+        self.arrays = len(names) - len(scalar)  # the scalars' names come last
+        self.slots = [(k, names[k], fill[names[k]]) for k in range(self.arrays) if names[k] in fill]
+        self.scalars = [(name, fill[name]) for name in names[self.arrays :]]
 
     @classmethod
     def qmap(cls, signed: bool) -> torch.Tensor:
@@ -547,11 +551,11 @@ class _Blockwise8bit:
                 mixed = self.optimizer._mixed(params, step)
             else:
                 arrays = [_array(p) for p in params]
-            n_state = len(functional.STATE_NAMES[self.kernel])
-            per_slot: list[list[Any] | None] = [None] * n_state
+            per_slot: list[list[Any] | None] = [None] * self.arrays
+            scalars = [[_array(s[name]) for s in states] for name, _ in self.scalars]
             if eightbit:
-                absmax: list[list[Any] | None] = [None] * n_state
-                qmaps: list[list[Any] | None] = [None] * n_state
+                absmax: list[list[Any] | None] = [None] * self.arrays
+                qmaps: list[list[Any] | None] = [None] * self.arrays
                 for k, _, _ in self.slots:
                     per_slot[k] = [_array(s[f"state{k + 1}"]) for s in states]
                     absmax[k] = [_array(s[f"absmax{k + 1}"]) for s in states]
@@ -567,12 +571,20 @@ class _Blockwise8bit:
                     step,
                     fresh,
                     **mixed,
+                    scalars=scalars or None,
                 )
             else:
                 for k, _, _ in self.slots:
                     per_slot[k] = [_array(s[f"state{k + 1}"]) for s in states]
                 functional._step(
-                    self.kernel, arrays, grads, per_slot, self.options, step, fresh, **mixed
+                    self.kernel,
+                    arrays,
+                    grads,
+                    [*per_slot, *scalars],
+                    self.options,
+                    step,
+                    fresh,
+                    **mixed,
                 )
             for s in states:
                 s["step"] = int(s.get("step", 0)) + 1
@@ -601,6 +613,9 @@ class _Blockwise8bit:
                 state[f"qmap{k + 1}"] = qmap
             else:
                 state[key] = values.contiguous()
+        for name, initial in self.scalars:
+            if name not in state:
+                state[name] = torch.tensor(initial, dtype=torch.float32)
         if p.dtype in _LOWP and "master_param" not in state:
             state["master_param"] = p.detach().to(torch.float32, copy=True)
         step = state.get("step", 0)
@@ -718,10 +733,12 @@ class Lion(_Dropin):
         weight_decay: float = 0.0,
         *,
         maximize: bool = False,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize)
         functional.CHECK_OPTIONS[self._kernel](defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_bits=state_bits, min_8bit_size=min_8bit_size)
 
     def _unfused_step(self) -> None:
         for group in self.param_groups:

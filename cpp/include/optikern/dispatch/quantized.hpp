@@ -108,10 +108,11 @@ void run_quantized(const buffers_t<Kernel, float>* tensors,
     constexpr std::size_t n_state = Kernel::state_names.size();
     const range_fn<Kernel, float> fn = select<Kernel, float>(active_simd_level());
     const block_codec codec = select_codec(active_simd_level());
+    const tensor_scalars<Kernel, float> scalars_of(tensors, count, s);
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         const quantized_states<Kernel>& q = states[t];
         if (!has_codes(q)) {
-            fn(tensors[t], s, begin, end);
+            fn(tensors[t], scalars_of(t), begin, end);
             return;
         }
         alignas(64) float values[n_state][quantization_block];
@@ -125,7 +126,7 @@ void run_quantized(const buffers_t<Kernel, float>* tensors,
                 read_back(codec, q[k], at, n, values[k]);
                 block.*(Kernel::template state<float>[k]) = values[k];
             }
-            fn(block, s, 0, n);
+            fn(block, scalars_of(t), 0, n);
             for (std::size_t k = 0; k < n_state; ++k)
                 if (q[k].codes != nullptr) store_quantized(codec, q[k], at, n, values[k]);
         }
@@ -143,9 +144,8 @@ void update_quantized(const dispatch::buffers_t<Kernel, float>* tensors,
                       const typename Kernel::options& options,
                       const step_context& context) {
     static_assert(quantizable<Kernel>::value, "this optimizer's state has no 8-bit form");
-    static_assert(
-        !dispatch::has_scalar_state<Kernel>::value && dispatch::norm_count<Kernel>::value == 0,
-        "8-bit state serves elementwise kernels without per-tensor scalars");
+    static_assert(dispatch::norm_count<Kernel>::value == 0,
+                  "8-bit state serves elementwise kernels without a norm pass");
     dispatch::run_quantized<Kernel>(tensors, states, count,
                                     dispatch::scalars_t<Kernel, float>::make(options, context));
 }

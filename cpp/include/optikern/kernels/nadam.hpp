@@ -96,6 +96,7 @@ struct nadam {
                                                                   &nadam_buffers<T>::exp_avg_sq};
     static constexpr bool uses_state(const nadam_options&, std::size_t) { return true; }
     static constexpr double initial_state(const nadam_options&, std::size_t) { return 0.0; }
+    static constexpr std::array<bool, 2> state_signed{true, false};
     static constexpr bool counts_steps = true;
 
     // The per-tensor 0-d state, its initial value, and the step's scalars for one tensor
