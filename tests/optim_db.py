@@ -666,4 +666,5 @@ STATE_8BIT = {
     "Adadelta": dict(lr=1.0),
     "Lion": dict(lr=1e-3, weight_decay=0.1),
     "NAdam": dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    "LAMB": dict(lr=1e-2, weight_decay=0.1),
 }

@@ -431,8 +431,9 @@ def test_functional_nadam_quantized_state_keeps_its_float_scalars() -> None:
 
 
 @pytest.mark.parametrize("size", [300, 100_003])  # one thread; two threads, partial last block
+@pytest.mark.parametrize("name", ["AdamW", "NAdam", "LAMB"])  # elementwise, 0-d state, norms
 def test_16bit_params_with_8bit_state_are_the_float32_update_rounded(
-    simd_level: str, size: int
+    name: str, simd_level: str, size: int
 ) -> None:
     """bfloat16 params, float32 masters, 8-bit state: the masters and the state take exactly
     the float32 path's values (8-bit state over float32 params fed the same gradients), and
@@ -441,8 +442,9 @@ def test_16bit_params_with_8bit_state_are_the_float32_update_rounded(
     rng = np.random.default_rng(9)
     low = rng.standard_normal(size).astype(ml_dtypes.bfloat16)
     master = low.astype(np.float32)
-    opt16 = optikern.AdamW([low], lr=1e-2, state_bits=8, min_8bit_size=0)
-    opt32 = optikern.AdamW([master], lr=1e-2, state_bits=8, min_8bit_size=0)
+    make = getattr(optikern, name)
+    opt16 = make([low], **STATE_8BIT[name], state_bits=8, min_8bit_size=0)
+    opt32 = make([master], **STATE_8BIT[name], state_bits=8, min_8bit_size=0)
     optikern.set_num_threads(2)
     try:
         for _ in range(3):
@@ -453,8 +455,9 @@ def test_16bit_params_with_8bit_state_are_the_float32_update_rounded(
         optikern.set_num_threads(0)
     state16, state32 = opt16.state[low], opt32.state[master]
     np.testing.assert_array_equal(state16["master_param"], master)
-    for key in ("exp_avg", "exp_avg_absmax", "exp_avg_sq", "exp_avg_sq_absmax"):
-        np.testing.assert_array_equal(state16[key], state32[key], err_msg=key)
+    assert state16.keys() == {*state32, "master_param"}
+    for key, value in state32.items():
+        np.testing.assert_array_equal(state16[key], value, err_msg=key)
     assert state16["exp_avg"].dtype == np.uint8
     np.testing.assert_array_equal(low, master.astype(ml_dtypes.bfloat16))
 

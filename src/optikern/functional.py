@@ -910,7 +910,8 @@ def lamb(
     mixed = None
     if lowp_params is not None or grad_scale != 1.0:
         params, mixed = _lowp(params, lowp_params, grad_scale, rounding, seed, stream)
-    return _core.lamb_step(
+    return _dispatch(
+        "lamb",
         params,
         grads,
         [exp_avgs, exp_avg_sqs],

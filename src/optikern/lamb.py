@@ -38,9 +38,10 @@ class LAMB(Optimizer):
         Applied where both norms are nonzero; the lower bound wins if they cross.
     maximize : bool, default False
         Ascend the objective instead of descending it.
-    nonfinite, rounding, seed, master_weights
-        The options every optimizer has: see :class:`~optikern.Optimizer` (16-bit params
-        take the float32 update of their masters whole, see the mixed-precision docs).
+    nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        The options of every optimizer and of 8-bit state: see :class:`~optikern.Optimizer`
+        (16-bit params take the float32 update of their masters whole, see the
+        mixed-precision docs).
 
     Notes
     -----
@@ -64,6 +65,8 @@ class LAMB(Optimizer):
         rounding: str = "nearest",
         seed: int = 0,
         master_weights: bool = True,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -74,4 +77,6 @@ class LAMB(Optimizer):
             max_coeff=max_coeff,
             maximize=maximize,
         )
-        super().__init__(params, defaults, nonfinite, rounding, seed, master_weights)
+        super().__init__(
+            params, defaults, nonfinite, rounding, seed, master_weights, state_bits, min_8bit_size
+        )

@@ -776,6 +776,8 @@ class LAMB(_Dropin):
         min_coeff: float | None = None,
         max_coeff: float | None = None,
         maximize: bool = False,
+        state_bits: int = 32,
+        min_8bit_size: int = 4096,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -787,7 +789,7 @@ class LAMB(_Dropin):
             maximize=maximize,
         )
         functional.CHECK_OPTIONS[self._kernel](defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_bits=state_bits, min_8bit_size=min_8bit_size)
 
     def _unfused_step(self) -> None:
         for group in self.param_groups:

@@ -314,7 +314,8 @@ void run_mixed_whole(const buffers_t<Kernel, float>* masters,
                      std::size_t count,
                      const typename Kernel::options& options,
                      const step_context& context,
-                     const mixed_options& m) {
+                     const mixed_options& m,
+                     const quantized_states<Kernel>* quantized) {
     const bool widen_grads = !std::is_same_v<G, float> || m.grad_scale != 1.0;
     std::vector<buffers_t<Kernel, float>> work(masters, masters + count);
     std::vector<std::vector<float>> scratch_grads(count), scratch_masters(count);
@@ -340,6 +341,13 @@ void run_mixed_whole(const buffers_t<Kernel, float>* masters,
                        });
     };
     run_pass(false);
+    if constexpr (quantizable<Kernel>::value) {
+        if (quantized != nullptr) {
+            update_quantized<Kernel>(work.data(), quantized, count, options, context);
+            run_pass(true);
+            return;
+        }
+    }
     update<Kernel, float>(work.data(), count, options, context);
     run_pass(true);
 }
@@ -380,7 +388,7 @@ void update_mixed(const dispatch::buffers_t<Kernel, float>* masters,
                   const mixed_options& mixed,
                   const quantized_states<Kernel>* quantized = nullptr) {
     if constexpr (dispatch::norm_count<Kernel>::value > 0 || dispatch::is_factored<Kernel>::value)
-        dispatch::run_mixed_whole<Kernel>(masters, lowp, count, options, context, mixed);
+        dispatch::run_mixed_whole<Kernel>(masters, lowp, count, options, context, mixed, quantized);
     else
         dispatch::run_mixed<Kernel>(masters, lowp, count,
                                     dispatch::scalars_t<Kernel, float>::make(options, context),

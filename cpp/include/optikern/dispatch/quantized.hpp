@@ -100,6 +100,35 @@ inline void store_quantized(const block_codec& codec,
             *q.map, values + i, std::min(quantization_block, n - i), q.codes + at + i);
 }
 
+// Elements [at, at + n) of a tensor (at on a quantization block) with its 8-bit states read
+// back into float32 copies: values[k] for state k, each holding n elements.
+template <class Kernel, std::size_t Capacity>
+buffers_t<Kernel, float> read_back_block(const block_codec& codec,
+                                         const buffers_t<Kernel, float>& tensor,
+                                         const quantized_states<Kernel>& q,
+                                         std::int64_t at,
+                                         std::int64_t n,
+                                         float (*values)[Capacity]) {
+    auto block = block_of<Kernel>(tensor, at, tensor.grad + at, n);
+    for (std::size_t k = 0; k < q.size(); ++k) {
+        if (q[k].codes == nullptr) continue;
+        read_back(codec, q[k], at, n, values[k]);
+        block.*(Kernel::template state<float>[k]) = values[k];
+    }
+    return block;
+}
+
+// The new values of a block's 8-bit states (read_back_block's copies) quantized into them.
+template <class Kernel, std::size_t Capacity>
+void store_block(const block_codec& codec,
+                 const quantized_states<Kernel>& q,
+                 std::int64_t at,
+                 std::int64_t n,
+                 float (*values)[Capacity]) {
+    for (std::size_t k = 0; k < q.size(); ++k)
+        if (q[k].codes != nullptr) store_quantized(codec, q[k], at, n, values[k]);
+}
+
 template <class Kernel>
 void run_quantized(const buffers_t<Kernel, float>* tensors,
                    const quantized_states<Kernel>* states,
@@ -120,15 +149,64 @@ void run_quantized(const buffers_t<Kernel, float>* tensors,
         end = std::min(round_up_to_block(end), size);
         for (std::int64_t at = round_up_to_block(begin); at < end; at += quantization_block) {
             const std::int64_t n = std::min(quantization_block, size - at);
-            auto block = block_of<Kernel>(tensors[t], at, tensors[t].grad + at, n);
-            for (std::size_t k = 0; k < n_state; ++k) {
-                if (q[k].codes == nullptr) continue;
-                read_back(codec, q[k], at, n, values[k]);
-                block.*(Kernel::template state<float>[k]) = values[k];
+            fn(read_back_block<Kernel>(codec, tensors[t], q, at, n, values), scalars_of(t), 0, n);
+            store_block<Kernel>(codec, q, at, n, values);
+        }
+    });
+}
+
+// A kernel with a norm phase (LAMB) over 8-bit state: run_normed's two phases on the state
+// read back. The norm phase reads back each kernels::block_size block (whole quantization
+// blocks) and runs norm_at on the copy, so the sums are the float32 path's; the update phase
+// reads each quantization block back again, remakes its new moments with norm_at (the same
+// values), updates the params from them and quantizes them: the float32 step of the state
+// read back, the moments quantized once.
+template <class Kernel>
+void run_quantized_normed(const buffers_t<Kernel, float>* tensors,
+                          const quantized_states<Kernel>* states,
+                          std::size_t count,
+                          const scalars_t<Kernel, float>& s) {
+    constexpr std::size_t n_state = Kernel::state_names.size();
+    constexpr auto norm_block = static_cast<std::size_t>(kernels::block_size);
+    static_assert(kernels::block_size % quantization_block == 0,
+                  "norm blocks hold whole quantization blocks");
+    const simd_level level = active_simd_level();
+    const norm_fn<Kernel, float> norm = select_norm<Kernel, float>(level);
+    const range_fn<Kernel, float> fn = select<Kernel, float>(level);
+    const block_codec codec = select_codec(level);
+    std::vector<double> partial(
+        static_cast<std::size_t>(count_blocks(tensors, count, kernels::block_size)) *
+        Kernel::norms);
+    for_each_block(
+        tensors, count, kernels::block_size,
+        [&](std::size_t t, std::int64_t begin, std::int64_t end, std::int64_t b) {
+            double* sums = partial.data() + static_cast<std::size_t>(b) * Kernel::norms;
+            if (!has_codes(states[t])) {
+                norm(tensors[t], s, begin, end, sums);
+                return;
             }
-            fn(block, scalars_of(t), 0, n);
-            for (std::size_t k = 0; k < n_state; ++k)
-                if (q[k].codes != nullptr) store_quantized(codec, q[k], at, n, values[k]);
+            alignas(64) float values[n_state][norm_block];
+            norm(read_back_block<Kernel>(codec, tensors[t], states[t], begin, end - begin, values),
+                 s, 0, end - begin, sums);
+        });
+    const std::vector<scalars_t<Kernel, float>> per_tensor =
+        finish_norms<Kernel, float>(tensors, count, s, partial);
+    for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
+        const quantized_states<Kernel>& q = states[t];
+        if (!has_codes(q)) {
+            fn(tensors[t], per_tensor[t], begin, end);
+            return;
+        }
+        alignas(64) float values[n_state][quantization_block];
+        std::array<double, Kernel::norms> unused{};
+        const std::int64_t size = tensors[t].size;
+        end = std::min(round_up_to_block(end), size);
+        for (std::int64_t at = round_up_to_block(begin); at < end; at += quantization_block) {
+            const std::int64_t n = std::min(quantization_block, size - at);
+            const auto block = read_back_block<Kernel>(codec, tensors[t], q, at, n, values);
+            norm(block, s, 0, n, unused.data());
+            fn(block, per_tensor[t], 0, n);
+            store_block<Kernel>(codec, q, at, n, values);
         }
     });
 }
@@ -144,10 +222,11 @@ void update_quantized(const dispatch::buffers_t<Kernel, float>* tensors,
                       const typename Kernel::options& options,
                       const step_context& context) {
     static_assert(quantizable<Kernel>::value, "this optimizer's state has no 8-bit form");
-    static_assert(dispatch::norm_count<Kernel>::value == 0,
-                  "8-bit state serves elementwise kernels without a norm pass");
-    dispatch::run_quantized<Kernel>(tensors, states, count,
-                                    dispatch::scalars_t<Kernel, float>::make(options, context));
+    const auto scalars = dispatch::scalars_t<Kernel, float>::make(options, context);
+    if constexpr (dispatch::norm_count<Kernel>::value > 0)
+        dispatch::run_quantized_normed<Kernel>(tensors, states, count, scalars);
+    else
+        dispatch::run_quantized<Kernel>(tensors, states, count, scalars);
 }
 
 // Quantizes `size` values into codes (size bytes) and absmax (quantization_blocks(size)).

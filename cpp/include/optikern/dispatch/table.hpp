@@ -89,6 +89,26 @@ norm_fn<Kernel, T> select_norm(simd_level level) {
     return &norm_range_baseline<Kernel, T>;
 }
 
+// Each tensor's scalars for the update phase from its blocks' sums (`partial`, in block order,
+// Kernel::norms per block of kernels::block_size): added per tensor in block order.
+template <class Kernel, class T>
+std::vector<scalars_t<Kernel, T>> finish_norms(const buffers_t<Kernel, T>* tensors,
+                                               std::size_t count,
+                                               const scalars_t<Kernel, T>& s,
+                                               const std::vector<double>& partial) {
+    constexpr std::size_t norms = Kernel::norms;
+    std::vector<scalars_t<Kernel, T>> per_tensor;
+    per_tensor.reserve(count);
+    const double* block = partial.data();
+    for (std::size_t t = 0; t < count; ++t) {
+        std::array<double, norms> sums{};
+        for (std::int64_t b = count_blocks(tensors + t, 1, kernels::block_size); b > 0; --b)
+            for (std::size_t k = 0; k < norms; ++k) sums[k] += *block++;
+        per_tensor.push_back(Kernel::finish(s, sums));
+    }
+    return per_tensor;
+}
+
 // A kernel with a norm phase: its norm_at over every tensor, in blocks of
 // kernels::block_size that threads take whole (each block's sums kept, then added per tensor
 // in block order: the same sums for every thread count and level); Kernel::finish turns each
@@ -107,15 +127,8 @@ void run_normed(const buffers_t<Kernel, T>* tensors,
                        norm(tensors[t], s, begin, end,
                             partial.data() + static_cast<std::size_t>(b) * norms);
                    });
-    std::vector<scalars_t<Kernel, T>> per_tensor;
-    per_tensor.reserve(count);
-    const double* block = partial.data();
-    for (std::size_t t = 0; t < count; ++t) {
-        std::array<double, norms> sums{};
-        for (std::int64_t b = count_blocks(tensors + t, 1, kernels::block_size); b > 0; --b)
-            for (std::size_t k = 0; k < norms; ++k) sums[k] += *block++;
-        per_tensor.push_back(Kernel::finish(s, sums));
-    }
+    const std::vector<scalars_t<Kernel, T>> per_tensor =
+        finish_norms<Kernel, T>(tensors, count, s, partial);
     const range_fn<Kernel, T> fn = select<Kernel, T>(level);
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
         fn(tensors[t], per_tensor[t], begin, end);

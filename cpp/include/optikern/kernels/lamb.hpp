@@ -90,6 +90,8 @@ struct lamb {
     static constexpr const char* invalid_combination(const lamb_options&) { return nullptr; }
 
     static constexpr std::array<const char*, 2> state_names{"exp_avg", "exp_avg_sq"};
+    // Running averages, which may be stored in 8 bits (quantize.hpp): can each be negative?
+    static constexpr std::array<bool, 2> state_signed{true, false};
     template <class T>
     static constexpr std::array<T * lamb_buffers<T>::*, 2> state{&lamb_buffers<T>::exp_avg,
                                                                  &lamb_buffers<T>::exp_avg_sq};
