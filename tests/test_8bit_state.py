@@ -396,6 +396,25 @@ def test_functional_quantized_state_is_the_class_update() -> None:
         functional.adam([param], [grad], [exp_avg], [exp_avg], **kwargs)
 
 
+def test_functional_lamb_quantized_state_is_the_class_update() -> None:
+    """functional.lamb with Quantized moments: two params (their own trust ratios), the
+    class's bytes."""
+    rng = np.random.default_rng(8)
+    params = [rng.standard_normal(n).astype(np.float32) for n in (3000, 700)]
+    twins = [p.copy() for p in params]
+    opt = optikern.LAMB(twins, lr=1e-2, weight_decay=0.1, state_bits=8, min_8bit_size=0)
+    exp_avgs = [functional.quantized_like(p, signed=True) for p in params]
+    exp_avg_sqs = [functional.quantized_like(p, signed=False) for p in params]
+    for step in range(1, 4):
+        grads = [rng.standard_normal(p.size).astype(np.float32) for p in params]
+        functional.lamb(params, grads, exp_avgs, exp_avg_sqs, step=step, lr=1e-2, weight_decay=0.1)
+        opt.step(grads)
+    for p, twin, m, v in zip(params, twins, exp_avgs, exp_avg_sqs):
+        np.testing.assert_array_equal(p, twin)
+        np.testing.assert_array_equal(m.codes, opt.state[twin]["exp_avg"])
+        np.testing.assert_array_equal(v.absmax, opt.state[twin]["exp_avg_sq_absmax"])
+
+
 def test_functional_nadam_quantized_state_keeps_its_float_scalars() -> None:
     """NAdam's per-param mu_product stays a float 0-d array beside the 8-bit moments: the
     functional step is the class's, and a bad mu_product is refused before anything is
