@@ -154,24 +154,27 @@ void check_codec_nearest() {
         values.push_back(-0.0f);  // clamps to +0 under an unsigned map
         values.resize((values.size() + 255) / 256 * 256, 0.0f);
         for (std::size_t b = 0; b < values.size(); b += 256) values[b] = 1.0f;  // absmax 1
-        for (auto level : optikern::available_simd_levels()) {
-            const auto codec = optikern::dispatch::select_codec(level);
-            std::vector<std::uint8_t> q(values.size());
-            for (std::size_t b = 0; b < values.size(); b += 256)
-                codec.quantize(map, values.data() + b, 256, q.data() + b);
-            for (std::size_t i = 0; i < values.size(); ++i) {
-                const float x = std::max(values[i], codes[0]);
-                int nearest = 0;
-                for (int j = 1; j < optikern::code_map::size; ++j)
-                    if (std::fabs(codes[j] - x) < std::fabs(x - codes[nearest])) nearest = j;
-                if (q[i] != nearest) {
-                    std::printf("FAIL codec %s signed=%d: %.9g -> %d, nearest %d\n",
-                                optikern::simd_level_name(level), is_signed, x, q[i], nearest);
-                    ++failures;
-                    break;
+        for (auto level : optikern::available_simd_levels())
+            for (bool byte_permutes : {true, false}) {
+                const auto codec = optikern::dispatch::select_codec(level, byte_permutes);
+                std::vector<std::uint8_t> q(values.size());
+                for (std::size_t b = 0; b < values.size(); b += 256)
+                    codec.quantize(map, values.data() + b, 256, q.data() + b);
+                for (std::size_t i = 0; i < values.size(); ++i) {
+                    const float x = std::max(values[i], codes[0]);
+                    int nearest = 0;
+                    for (int j = 1; j < optikern::code_map::size; ++j)
+                        if (std::fabs(codes[j] - x) < std::fabs(x - codes[nearest])) nearest = j;
+                    if (q[i] != nearest) {
+                        std::printf(
+                            "FAIL codec %s byte_permutes=%d signed=%d: %.9g -> %d, nearest %d\n",
+                            optikern::simd_level_name(level), byte_permutes, is_signed, x, q[i],
+                            nearest);
+                        ++failures;
+                        break;
+                    }
                 }
             }
-        }
     }
 }
 

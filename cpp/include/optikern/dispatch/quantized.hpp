@@ -39,14 +39,16 @@ struct block_codec {
     void (*dequantize)(const code_map&, const std::uint8_t*, std::int64_t, float, float*);
 };
 
-inline block_codec select_codec(simd_level level) {
+// The codec of `level`; at avx512, byte_permutes picks the quantizer (the C++ tests run both).
+inline block_codec select_codec(simd_level level, bool byte_permutes = prefers_byte_permutes()) {
 #if OPTIKERN_X86
     if (level == simd_level::avx512)
-        return has_avx512vbmi() ? block_codec{&quantize_avx512_vbmi, &dequantize_avx512_vbmi}
-                                : block_codec{&quantize_avx512, &dequantize_avx512};
+        return {byte_permutes && has_avx512vbmi() ? &quantize_avx512_vbmi : &quantize_avx512,
+                has_avx512vbmi() ? &dequantize_avx512_vbmi : &dequantize_avx512};
     if (level == simd_level::avx2) return {&quantize_avx2, &dequantize_avx2};
 #else
     (void)level;
+    (void)byte_permutes;
 #endif
     return {&quantize_baseline, &dequantize_baseline};
 }
