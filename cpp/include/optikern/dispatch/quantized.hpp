@@ -131,29 +131,41 @@ void store_block(const block_codec& codec,
         if (q[k].codes != nullptr) store_quantized(codec, q[k], at, n, values[k]);
 }
 
+// The quantization blocks of a tensor that start in [begin, end) (a thread's range: blocks
+// never straddle threads), each read back, passed to update(block, n) and quantized again.
+template <class Kernel, class Update>
+void update_quantized_blocks(const block_codec& codec,
+                             const buffers_t<Kernel, float>& tensor,
+                             const quantized_states<Kernel>& q,
+                             std::int64_t begin,
+                             std::int64_t end,
+                             Update&& update) {
+    alignas(64) float values[Kernel::state_names.size()][quantization_block];
+    end = std::min(round_up_to_block(end), tensor.size);
+    for (std::int64_t at = round_up_to_block(begin); at < end; at += quantization_block) {
+        const std::int64_t n = std::min(quantization_block, tensor.size - at);
+        update(read_back_block<Kernel>(codec, tensor, q, at, n, values), n);
+        store_block<Kernel>(codec, q, at, n, values);
+    }
+}
+
 template <class Kernel>
 void run_quantized(const buffers_t<Kernel, float>* tensors,
                    const quantized_states<Kernel>* states,
                    std::size_t count,
                    const scalars_t<Kernel, float>& s) {
-    constexpr std::size_t n_state = Kernel::state_names.size();
     const range_fn<Kernel, float> fn = select<Kernel, float>(active_simd_level());
     const block_codec codec = select_codec(active_simd_level());
     const tensor_scalars<Kernel, float> scalars_of(tensors, count, s);
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
-        const quantized_states<Kernel>& q = states[t];
-        if (!has_codes(q)) {
+        if (!has_codes(states[t])) {
             fn(tensors[t], scalars_of(t), begin, end);
             return;
         }
-        alignas(64) float values[n_state][quantization_block];
-        const std::int64_t size = tensors[t].size;
-        end = std::min(round_up_to_block(end), size);
-        for (std::int64_t at = round_up_to_block(begin); at < end; at += quantization_block) {
-            const std::int64_t n = std::min(quantization_block, size - at);
-            fn(read_back_block<Kernel>(codec, tensors[t], q, at, n, values), scalars_of(t), 0, n);
-            store_block<Kernel>(codec, q, at, n, values);
-        }
+        update_quantized_blocks<Kernel>(codec, tensors[t], states[t], begin, end,
+                                        [&](const buffers_t<Kernel, float>& block, std::int64_t n) {
+                                            fn(block, scalars_of(t), 0, n);
+                                        });
     });
 }
 
@@ -194,22 +206,16 @@ void run_quantized_normed(const buffers_t<Kernel, float>* tensors,
     const std::vector<scalars_t<Kernel, float>> per_tensor =
         finish_norms<Kernel, float>(tensors, count, s, partial);
     for_each_range(tensors, count, [&](std::size_t t, std::int64_t begin, std::int64_t end) {
-        const quantized_states<Kernel>& q = states[t];
-        if (!has_codes(q)) {
+        if (!has_codes(states[t])) {
             fn(tensors[t], per_tensor[t], begin, end);
             return;
         }
-        alignas(64) float values[n_state][quantization_block];
-        std::array<double, Kernel::norms> unused{};
-        const std::int64_t size = tensors[t].size;
-        end = std::min(round_up_to_block(end), size);
-        for (std::int64_t at = round_up_to_block(begin); at < end; at += quantization_block) {
-            const std::int64_t n = std::min(quantization_block, size - at);
-            const auto block = read_back_block<Kernel>(codec, tensors[t], q, at, n, values);
-            norm(block, s, 0, n, unused.data());
-            fn(block, per_tensor[t], 0, n);
-            store_block<Kernel>(codec, q, at, n, values);
-        }
+        update_quantized_blocks<Kernel>(codec, tensors[t], states[t], begin, end,
+                                        [&](const buffers_t<Kernel, float>& block, std::int64_t n) {
+                                            std::array<double, Kernel::norms> unused{};
+                                            norm(block, s, 0, n, unused.data());
+                                            fn(block, per_tensor[t], 0, n);
+                                        });
     });
 }
 
