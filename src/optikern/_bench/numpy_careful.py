@@ -8,6 +8,21 @@ from typing import Any, Callable
 import numpy as np
 
 
+def _first_moment(m: np.ndarray, g: np.ndarray, beta1: float, scratch: np.ndarray) -> None:
+    """m += (1 - beta1) (g - m) in place: torch's lerp of the first moment."""
+    np.subtract(g, m, out=scratch)
+    np.multiply(scratch, 1 - beta1, out=scratch)
+    np.add(m, scratch, out=m)
+
+
+def _second_moment(v: np.ndarray, g: np.ndarray, beta2: float, scratch: np.ndarray) -> None:
+    """v = beta2 v + (1 - beta2) g² in place."""
+    np.multiply(v, beta2, out=v)
+    np.multiply(g, g, out=scratch)
+    np.multiply(scratch, 1 - beta2, out=scratch)
+    np.add(v, scratch, out=v)
+
+
 def make(
     optimizer: str, kwargs: dict[str, Any], params: list[np.ndarray]
 ) -> Callable[[list[np.ndarray]], None]:
@@ -43,10 +58,7 @@ def make(
     def rmsprop(grads: list[np.ndarray]) -> None:
         alpha, eps = kwargs.get("alpha", 0.99), kwargs.get("eps", 1e-8)
         for p, g, (v, _, _), t in zip(params, grads, state, tmp):
-            np.multiply(v, alpha, out=v)
-            np.multiply(g, g, out=t)
-            np.multiply(t, 1 - alpha, out=t)
-            np.add(v, t, out=v)
+            _second_moment(v, g, alpha, t)
             np.sqrt(v, out=t)
             np.add(t, eps, out=t)
             np.divide(g, t, out=t)
@@ -63,13 +75,8 @@ def make(
         for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
             if wd and optimizer == "AdamW":
                 np.multiply(p, 1 - lr * wd, out=p)
-            np.subtract(g, m, out=t)
-            np.multiply(t, 1 - beta1, out=t)
-            np.add(m, t, out=m)
-            np.multiply(v, beta2, out=v)
-            np.multiply(g, g, out=t)
-            np.multiply(t, 1 - beta2, out=t)
-            np.add(v, t, out=v)
+            _first_moment(m, g, beta1, t)
+            _second_moment(v, g, beta2, t)
             np.sqrt(v, out=t)
             np.multiply(t, inv_bc2_sqrt, out=t)
             np.add(t, eps, out=t)
@@ -102,10 +109,7 @@ def make(
             np.multiply(m, beta1, out=m)
             np.multiply(g, 1 - beta1, out=t)
             np.add(m, t, out=m)
-            np.multiply(v, beta2, out=v)
-            np.multiply(g, g, out=t)
-            np.multiply(t, 1 - beta2, out=t)
-            np.add(v, t, out=v)
+            _second_moment(v, g, beta2, t)
             np.multiply(v, 1 / (1 - beta2**step), out=t)
             np.sqrt(t, out=t)
             np.add(t, eps, out=t)
@@ -134,13 +138,8 @@ def make(
         exp_avg_coefficient = -lr * mu_next / (1 - product * mu_next)
         bias_correction2 = 1 - beta2**step
         for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
-            np.subtract(g, m, out=t)
-            np.multiply(t, 1 - beta1, out=t)
-            np.add(m, t, out=m)
-            np.multiply(v, beta2, out=v)
-            np.multiply(g, g, out=t)
-            np.multiply(t, 1 - beta2, out=t)
-            np.add(v, t, out=v)
+            _first_moment(m, g, beta1, t)
+            _second_moment(v, g, beta2, t)
             np.divide(v, bias_correction2, out=t)
             np.sqrt(t, out=t)
             np.add(t, eps, out=t)
@@ -163,13 +162,8 @@ def make(
         if rho > 5:
             rect = ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
         for p, g, (m, v, _), t, t2 in zip(params, grads, state, tmp, tmp2):
-            np.subtract(g, m, out=t)
-            np.multiply(t, 1 - beta1, out=t)
-            np.add(m, t, out=m)
-            np.multiply(v, beta2, out=v)
-            np.multiply(g, g, out=t)
-            np.multiply(t, 1 - beta2, out=t)
-            np.add(v, t, out=v)
+            _first_moment(m, g, beta1, t)
+            _second_moment(v, g, beta2, t)
             np.multiply(m, -lr / bias_correction1, out=t2)
             if rect is not None:  # rectified: times the adaptive step sqrt(bc2) / (sqrt(v) + eps)
                 np.sqrt(v, out=t)
@@ -184,9 +178,7 @@ def make(
         counter[0] += 1
         step_size = lr / (1 - beta1 ** counter[0])
         for p, g, (m, u, _), t in zip(params, grads, state, tmp):
-            np.subtract(g, m, out=t)
-            np.multiply(t, 1 - beta1, out=t)
-            np.add(m, t, out=m)
+            _first_moment(m, g, beta1, t)
             np.multiply(u, beta2, out=u)
             np.abs(g, out=t)
             np.add(t, eps, out=t)
