@@ -28,30 +28,6 @@ def _train(opt, params: list, steps: int, seed: int = 1) -> None:
         opt.step()
 
 
-def test_adamw8bit_writes_the_numpy_classes_bytes() -> None:
-    params = _params()
-    arrays = [p.detach().numpy().copy() for p in params]
-    opt = ot.AdamW8bit(params, lr=1e-2, weight_decay=0.1)
-    ref = optikern.AdamW(arrays, lr=1e-2, weight_decay=0.1, state_bits=8)
-    g = torch.Generator().manual_seed(1)
-    for _ in range(4):
-        grads = [torch.randn(p.shape, generator=g) for p in params]
-        for p, grad in zip(params, grads):
-            p.grad = grad
-        opt.step()
-        ref.step([grad.numpy() for grad in grads])
-    for p, a in zip(params, arrays):
-        np.testing.assert_array_equal(p.detach().numpy(), a)
-    big, small = params
-    state, ref_state = opt.state[big], ref.state[arrays[0]]
-    assert state["state1"].dtype == torch.uint8 and state["step"] == 4
-    for k, name in ((1, "exp_avg"), (2, "exp_avg_sq")):
-        np.testing.assert_array_equal(state[f"state{k}"].numpy(), ref_state[name])
-        np.testing.assert_array_equal(state[f"absmax{k}"].numpy(), ref_state[name + "_absmax"])
-        np.testing.assert_array_equal(state[f"qmap{k}"].numpy(), ref_state[name + "_qmap"])
-    assert opt.state[small]["state1"].dtype == torch.float32  # below min_8bit_size
-
-
 @pytest.mark.parametrize("name", STATE_8BIT)
 def test_every_8bit_optimizer_writes_the_numpy_classes_bytes(name: str) -> None:
     """optikern.torch.<name>(state_bits=8) against optikern.<name>(state_bits=8): params, codes,
@@ -82,6 +58,10 @@ def test_every_8bit_optimizer_writes_the_numpy_classes_bytes(name: str) -> None:
                 np.testing.assert_array_equal(
                     state[f"absmax{k + 1}"].numpy(), ref_state[key + "_absmax"]
                 )
+    big, small = params
+    assert opt.state[big]["step"] == 3 and opt.state[big]["state1"].dtype == torch.uint8
+    small_state = [v for v in opt.state[small].values() if isinstance(v, torch.Tensor)]
+    assert all(v.dtype == torch.float32 for v in small_state)  # below min_8bit_size
     copies = [p.detach().clone() for p in params]
     other = getattr(ot, name)(copies, **options, state_bits=8)
     other.load_state_dict(copy.deepcopy(opt.state_dict()))
