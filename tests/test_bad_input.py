@@ -232,6 +232,17 @@ def test_functional_refuses_copies(info: OptimizerInfo) -> None:
     assert np.all(p == 1)
 
 
+@pytest.mark.parametrize(
+    ("step", "error", "message"),
+    [(1.0, TypeError, "step: expected an integer, got float"), (2**64, ValueError, "at most 2")],
+)
+def test_functional_step_must_be_an_integer_up_to_2_62(step, error: type, message: str) -> None:
+    p = np.ones(8)
+    with pytest.raises(error, match=message):
+        optikern.functional.adam([p], [np.ones(8)], [np.zeros(8)], [np.zeros(8)], step=step)
+    assert np.all(p == 1)
+
+
 BAD_SCALAR_STATE: list[tuple[str, Callable[[list], np.ndarray], type, str]] = [
     ("param-shaped", lambda p: np.ones_like(p[0]), TypeError, "expected a 0-d float32 or float64"),
     ("integer", lambda p: np.array(1), TypeError, "expected a 0-d float32 or float64"),

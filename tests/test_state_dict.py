@@ -194,6 +194,11 @@ BAD_STATES = [
         "step",
     ),
     (
+        "step past 2**62",  # beyond what the kernels' 64-bit counters take
+        lambda s: {**s, "state": {**s["state"], 0: {**s["state"][0], "step": 2**70}}},
+        "step",
+    ),
+    (
         "bad option",
         lambda s: {
             **s,
@@ -227,3 +232,14 @@ def test_pickling_the_optimizer_keeps_params_shared() -> None:
     opt2.step(grads)
     for a, b in zip(params, params2):
         assert a.tobytes() == b.tobytes()
+
+
+def test_step_count_edited_past_2_62_is_refused_naming_it() -> None:
+    opt, params, rng = trained(ADAMW_CASE, np.float32, steps=2)
+    before = [p.copy() for p in params]
+    opt.state[params[0]]["step"] = 2**70
+    with pytest.raises(ValueError, match=r"state\['step'\]: expected a count in \[0, 2\*\*62\]"):
+        opt.step([rng.standard_normal(s).astype(np.float32) for s in SHAPES])
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(params, before))
+    opt.state[params[0]]["step"] = 2**62  # the largest taken
+    opt.step([rng.standard_normal(s).astype(np.float32) for s in SHAPES])

@@ -175,6 +175,10 @@ std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
                                   std::size_t low_role,
                                   std::size_t grad_role);
 
+// The `step` argument of the functional calls: an integer up to max_steps, else
+// TypeError/ValueError naming it.
+std::int64_t step_number(py::handle step);
+
 void require_positive_step(std::int64_t step);
 
 // The code map of a float32 array of 256 sorted codes (a state's "<name>_qmap"): the built-in

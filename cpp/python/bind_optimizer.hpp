@@ -827,16 +827,18 @@ void register_optimizer(
           // `mixed` is taken as a handle: letting pybind11 turn None into a null pointer costs a
           // failed attribute lookup (~1 us) on every call.
           [args](py::handle params, py::handle grads, py::handle states, py::handle options,
-                 std::int64_t step, bool fresh, bool check_only, bool skip_nonfinite,
+                 py::handle step, bool fresh, bool check_only, bool skip_nonfinite,
                  py::handle mixed) {
               const mixed_config* config =
                   mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>();
               if constexpr (dispatch::is_factored<Kernel>::value)
-                  return optimizer_step_shaped<Kernel>(args, params, grads, states, options, step,
-                                                       fresh, check_only, skip_nonfinite, config);
+                  return optimizer_step_shaped<Kernel>(args, params, grads, states, options,
+                                                       step_number(step), fresh, check_only,
+                                                       skip_nonfinite, config);
               else
-                  return optimizer_step<Kernel>(args, params, grads, states, options, step, fresh,
-                                                check_only, skip_nonfinite, config);
+                  return optimizer_step<Kernel>(args, params, grads, states, options,
+                                                step_number(step), fresh, check_only,
+                                                skip_nonfinite, config);
           },
           py::arg("params"), py::arg("grads"), py::arg("states"), py::arg("options"),
           py::arg("step"), py::arg("fresh") = false, py::arg("check_only") = false,
@@ -849,8 +851,9 @@ void register_optimizer(
                   !dispatch::is_factored<Kernel>::value)
         m.def((std::string(name) + "_rows_step").c_str(),
               [args](py::handle param, py::handle indices, py::handle values, py::handle states,
-                     py::handle options, std::int64_t step) {
-                  optimizer_rows_step<Kernel>(args, param, indices, values, states, options, step);
+                     py::handle options, py::handle step) {
+                  optimizer_rows_step<Kernel>(args, param, indices, values, states, options,
+                                              step_number(step));
               },
               py::arg("param"), py::arg("indices"), py::arg("values"), py::arg("states"),
               py::arg("options"), py::arg("step"),
@@ -860,11 +863,12 @@ void register_optimizer(
     if constexpr (quantizable<Kernel>::value)
         m.def((std::string(name) + "_step_8bit").c_str(),
               [args](py::handle params, py::handle grads, py::handle codes, py::handle absmax,
-                     py::handle qmaps, py::handle options, std::int64_t step, bool fresh,
+                     py::handle qmaps, py::handle options, py::handle step, bool fresh,
                      bool check_only, py::handle mixed, py::handle scalars) {
                   optimizer_step_8bit<Kernel>(
-                      args, params, grads, codes, absmax, qmaps, options, step, fresh, check_only,
-                      mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>(), scalars);
+                      args, params, grads, codes, absmax, qmaps, options, step_number(step), fresh,
+                      check_only, mixed.is_none() ? nullptr : mixed.cast<const mixed_config*>(),
+                      scalars);
               },
               py::arg("params"), py::arg("grads"), py::arg("codes"), py::arg("absmax"),
               py::arg("qmaps"), py::arg("options"), py::arg("step"), py::arg("fresh") = false,

@@ -62,6 +62,7 @@ void register_runtime(py::module_& m) {
     m.attr("openmp") = openmp_enabled();
     m.attr("compiler") = compiler();
     m.attr("min_elements_per_thread") = min_elements_per_thread;
+    m.attr("max_steps") = max_steps;
 }
 
 }  // namespace optikern::python

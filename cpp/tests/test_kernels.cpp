@@ -391,6 +391,11 @@ void check_validation() {
     });
     expect_throw<std::invalid_argument>("missing state",
                                         [&] { opt.add(d.data(), 8, {nullptr, nullptr, nullptr}); });
+    std::vector<float> e(8), f(8);
+    expect_throw<std::invalid_argument>("a step count past max_steps", [&] {
+        opt.add(d.data(), 8, {e.data(), f.data(), nullptr}, nullptr, false,
+                optikern::max_steps + 1);
+    });
     if (opt.size() != 1) {
         std::printf("FAIL a refused tensor was registered\n");
         ++failures;

@@ -66,6 +66,7 @@ class ASGDGroup(_Group): ...
 compiler: str
 openmp: bool
 min_elements_per_thread: int
+max_steps: int
 
 # One pair of functions and one tuple per kernel (sgd, adagrad, rmsprop, adam), all made by the
 # binding template in cpp/python/bind_optimizer.hpp.

@@ -93,6 +93,8 @@ SCALAR_STATE_NAMES = {
 }
 #: Whether each kernel's state keeps torch's per-param "step".
 COUNTS_STEPS = {kernel: getattr(_core, f"{kernel}_counts_steps") for kernel in _ALL_KERNELS}
+#: The largest "step" a param's state may hold (2**62: stepping never gets there).
+MAX_STEPS: int = _core.max_steps
 #: For the optimizers whose state may be 8-bit: whether each state can be negative (its
 #: dynamic code map is signed); None for the others.
 STATE_SIGNED = {kernel: getattr(_core, f"{kernel}_state_signed") for kernel in _ALL_KERNELS}

@@ -598,9 +598,11 @@ class Optimizer:
                     isinstance(step, (bool, np.bool_))
                     or not isinstance(step, (int, float, np.integer, np.floating))
                     or not float(step).is_integer()
-                    or step < 0
+                    or not 0 <= step <= functional.MAX_STEPS
                 ):
-                    raise ValueError(f"state_dict: state[{index}]['step'] must be a count >= 0")
+                    raise ValueError(
+                        f"state_dict: state[{index}]['step'] must be a count in [0, 2**62]"
+                    )
                 loaded[name] = int(step)
                 continue
             if name.endswith(("_absmax", "_qmap")):

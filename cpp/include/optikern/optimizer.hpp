@@ -71,6 +71,10 @@ void check_options(const std::array<option_field<Options>, N>& fields,
     if (const char* message = invalid_combination(options)) throw option_error(message);
 }
 
+// The largest step count a tensor may be registered with: stepping never gets there (2^62
+// steps) and step + 1 cannot overflow.
+inline constexpr std::int64_t max_steps = std::int64_t{1} << 62;
+
 template <class Kernel, class T, class Storage = T>
 class optimizer {
 public:
@@ -113,7 +117,8 @@ public:
                                             shape.batches * shape.rows * shape.cols != size)))
             throw std::invalid_argument(
                 "size: expected >= 0 (batches x rows x cols when factored)");
-        if (steps < 0) throw std::invalid_argument("steps: expected >= 0");
+        if (steps < 0 || steps > max_steps)
+            throw std::invalid_argument("steps: expected a count in [0, 2^62]");
         if (!mixed && master != nullptr)
             throw std::invalid_argument("master: only 16-bit params keep a master copy");
         const std::size_t t = tensors_.size();
