@@ -238,7 +238,7 @@ def test_step_count_edited_past_2_62_is_refused_naming_it() -> None:
     opt, params, rng = trained(ADAMW_CASE, np.float32, steps=2)
     before = [p.copy() for p in params]
     opt.state[params[0]]["step"] = 2**70
-    with pytest.raises(ValueError, match=r"state\['step'\]: expected a count in \[0, 2\*\*62\]"):
+    with pytest.raises(ValueError, match=r"state\['step'\]: expected at most 2\*\*62"):
         opt.step([rng.standard_normal(s).astype(np.float32) for s in SHAPES])
     assert all(a.tobytes() == b.tobytes() for a, b in zip(params, before))
     opt.state[params[0]]["step"] = 2**62  # the largest taken

@@ -418,17 +418,18 @@ const code_map& code_map_of(PyObject* qmap,
     return *owned.back();
 }
 
-std::int64_t step_number(py::handle step) {
+std::int64_t step_number(py::handle step, const std::string& name) {
     const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(step.ptr()));
     if (!index) {
         PyErr_Clear();
-        throw py::type_error("step: expected an integer, got " +
+        throw py::type_error(name + ": expected an integer, got " +
                              std::string(py::str(py::type::handle_of(step).attr("__name__"))));
     }
     int overflow = 0;
     const long long value = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
     if (overflow != 0 || value > max_steps)
-        throw py::value_error("step: expected at most 2**62, got " + std::string(py::repr(step)));
+        throw py::value_error(name + ": expected at most 2**62, got " +
+                              std::string(py::repr(step)));
     return value;
 }
 

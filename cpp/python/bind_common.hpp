@@ -175,9 +175,9 @@ std::int64_t first_nonfinite_lowp(const step_arrays& arrays,
                                   std::size_t low_role,
                                   std::size_t grad_role);
 
-// The `step` argument of the functional calls: an integer up to max_steps, else
-// TypeError/ValueError naming it.
-std::int64_t step_number(py::handle step);
+// A step number or count (the functional calls' `step`, a state's "step"): an integer up to
+// max_steps, else TypeError/ValueError naming it.
+std::int64_t step_number(py::handle step, const std::string& name = "step");
 
 void require_positive_step(std::int64_t step);
 

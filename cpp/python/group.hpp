@@ -155,11 +155,7 @@ public:
             std::int64_t steps = 0;
             if (PyObject* s = PyDict_GetItemString(t.state.ptr(), "step")) {
                 t.step = py::reinterpret_borrow<py::object>(s);
-                int overflow = 0;
-                steps = PyLong_AsLongLongAndOverflow(py::int_(t.step).ptr(), &overflow);
-                if (overflow != 0 || steps < 0 || steps > max_steps)
-                    throw py::value_error("state['step']: expected a count in [0, 2**62], got " +
-                                          std::string(py::repr(t.step)));
+                steps = step_number(py::int_(t.step), "state['step']");
             }
             const bool is_fresh = fresh[i].cast<bool>();
             with_core(t.kind, [&](auto& c) {
