@@ -66,6 +66,7 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["bench", "--sizes", "abc"], ["--sizes", "'abc'", "1e3"]),
         (["bench", "--sizes", "1e3,0"], ["--sizes", "'0'"]),
         (["bench", "--sizes", "1.5"], ["--sizes", "'1.5'"]),
+        (["bench", "--sizes", "1e3,1e30"], ["--sizes", "'1e30' is too large", "GiB"]),
         (["bench", "--threads", "0"], ["--threads", "'0'", "positive"]),
         (["bench", "--threads", "1,two"], ["--threads", "'two'"]),
         (["bench", "--budget", "-1"], ["--budget"]),
@@ -82,6 +83,19 @@ def test_mistakes_end_in_one_error_line(
     for text in expected:
         assert text in line
     assert not (tmp_path / "out").exists()  # refused before anything ran or was written
+
+
+def test_running_out_of_memory_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def allocation_fails(**_: Any) -> list:
+        raise MemoryError("Unable to allocate 37.3 GiB")
+
+    monkeypatch.setattr(runner, "run", allocation_fails)
+    assert _cli.main([*TINY_BENCH, "--output", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert err == "optikern: error: out of memory (Unable to allocate 37.3 GiB)\n"
 
 
 def test_a_mistake_in_a_real_process_prints_no_traceback() -> None:

@@ -11,6 +11,7 @@ import argparse
 import difflib
 import importlib.util
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -83,6 +84,14 @@ def _items(text: str) -> list[str]:
     return unique
 
 
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes, where the OS says."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return None
+
+
 def _sizes(text: str) -> list[int]:
     """Element counts such as ``1e3,1e5,1e7``."""
     sizes = []
@@ -95,6 +104,12 @@ def _sizes(text: str) -> list[int]:
             raise argparse.ArgumentTypeError(
                 f"{item!r} is not a size: expected comma-separated element counts "
                 "(positive integers such as 1000 or 1e3), e.g. 1e3,1e5,1e7"
+            )
+        memory = _physical_memory()
+        if memory is not None and 4 * value > memory:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is too large: one float32 array of it would need "
+                f"{4 * value / 2**30:.3g} GiB, more than this machine's {memory / 2**30:.0f} GiB"
             )
         sizes.append(int(value))
     return list(dict.fromkeys(sizes))
@@ -511,7 +526,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         p.print_help()
         return 2
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except MemoryError as e:  # a size that passed the check above but not with every array
+        print(f"optikern: error: out of memory ({e or 'an allocation failed'})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
