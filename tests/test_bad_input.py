@@ -234,7 +234,11 @@ def test_functional_refuses_copies(info: OptimizerInfo) -> None:
 
 @pytest.mark.parametrize(
     ("step", "error", "message"),
-    [(1.0, TypeError, "step: expected an integer, got float"), (2**64, ValueError, "at most 2")],
+    [
+        (1.0, TypeError, "step: expected an integer, got float"),
+        (2**62 + 1, ValueError, "at most 2"),  # fits the int64 counters, past the limit
+        (2**64, ValueError, "at most 2"),
+    ],
 )
 def test_functional_step_must_be_an_integer_up_to_2_62(step, error: type, message: str) -> None:
     p = np.ones(8)

@@ -234,10 +234,11 @@ def test_pickling_the_optimizer_keeps_params_shared() -> None:
         assert a.tobytes() == b.tobytes()
 
 
-def test_step_count_edited_past_2_62_is_refused_naming_it() -> None:
+@pytest.mark.parametrize("step", [2**62 + 1, 2**70], ids=["int64", "past int64"])
+def test_step_count_edited_past_2_62_is_refused_naming_it(step: int) -> None:
     opt, params, rng = trained(ADAMW_CASE, np.float32, steps=2)
     before = [p.copy() for p in params]
-    opt.state[params[0]]["step"] = 2**70
+    opt.state[params[0]]["step"] = step
     with pytest.raises(ValueError, match=r"state\['step'\]: expected at most 2\*\*62"):
         opt.step([rng.standard_normal(s).astype(np.float32) for s in SHAPES])
     assert all(a.tobytes() == b.tobytes() for a, b in zip(params, before))
