@@ -32,6 +32,7 @@ from optim_db import CASES, Case
 
 SIZES = [0, 1, 7, 33, 1000, 100003]
 STEPS = 20
+CHECKED_STEPS = (0, STEPS - 1)  # params compared after these steps (0-based)
 EPS32 = float(np.finfo(np.float32).eps)
 
 
@@ -67,20 +68,21 @@ def inputs(case: Case, dtype: type, size: int) -> tuple[np.random.Generator, np.
 
 
 def reference_run(case: Case, dtype: type, size: int) -> tuple:
-    """The sampled indices, the reference's params after the first and last steps and its
-    final state: run once per case, dtype and size and shared by the levels (the pure-Python
-    loop is most of this test's time)."""
+    """The sampled indices, the reference's params after CHECKED_STEPS and its final state:
+    run once per case, dtype and size and shared by the levels (the pure-Python loop is most
+    of this test's time)."""
     key = (case.id, dtype.__name__, size)
     if key not in _reference_runs:
         rng, param = inputs(case, dtype, size)
         idx = sample(size, np.random.default_rng(size), not case.info.per_tensor_norms)
         ref_param = [float(x) for x in param[idx]]
         ref_state: dict = {}
-        params_after = []
-        for _ in range(STEPS):
+        params_after = {}
+        for step in range(STEPS):
             grad = rng.standard_normal(size).astype(dtype)
             case.reference(ref_param, [float(x) for x in grad[idx]], ref_state, **case.kwargs)
-            params_after.append(list(ref_param))
+            if step in CHECKED_STEPS:
+                params_after[step] = list(ref_param)
         _reference_runs[key] = (idx, params_after, ref_state)
     return _reference_runs[key]
 
@@ -97,7 +99,7 @@ def test_kernel_matches_reference(case: Case, dtype: type, size: int, simd_level
     opt = case.make([param])
     for step in range(STEPS):
         opt.step([rng.standard_normal(size).astype(dtype)])
-        if step in (0, STEPS - 1):
+        if step in CHECKED_STEPS:
             check(param[idx], ref_params[step], dtype, f"param after step {step + 1}", norms)
     state = opt.state[param]
     for name, value in ref_state.items():

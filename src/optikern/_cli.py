@@ -95,6 +95,7 @@ def _physical_memory() -> int | None:
 def _sizes(text: str) -> list[int]:
     """Element counts such as ``1e3,1e5,1e7``."""
     sizes = []
+    memory = _physical_memory()
     for item in _items(text):
         try:
             value = float(item)
@@ -105,7 +106,6 @@ def _sizes(text: str) -> list[int]:
                 f"{item!r} is not a size: expected comma-separated element counts "
                 "(positive integers such as 1000 or 1e3), e.g. 1e3,1e5,1e7"
             )
-        memory = _physical_memory()
         if memory is not None and 4 * value > memory:
             raise argparse.ArgumentTypeError(
                 f"{item!r} is too large: one float32 array of it would need "
