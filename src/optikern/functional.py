@@ -11,6 +11,7 @@ shape and strides as their param (``numpy.zeros_like`` keeps them), params and s
 writeable, and no written array may share memory with another. Anything else raises
 ``TypeError`` (types, dtypes) or ``ValueError`` (counts, shapes, layout, flags, overlap,
 hyperparameters) naming the argument, before anything is written. Arrays are never copied.
+``step`` is the 1-based number of the step being taken, an integer up to ``MAX_STEPS`` (2**62).
 
 Pass ``check_only=True`` to run every check without writing: a caller that needs several calls
 for one logical step (several param groups, say) checks them all first to stay atomic (with
